@@ -1,0 +1,210 @@
+#!/usr/bin/env node
+// The `faultline` command. Every non-zero exit prints one line saying why (DESIGN.md §2).
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { WORKLOADS } from "../workloads/index.js";
+import { TOPOLOGIES } from "../workloads/topology.js";
+import { registerCheckCommand } from "./check-command.js";
+import { EXIT, SetupError } from "./exit-codes.js";
+import { LATENCY_DISTS, type LatencyDist } from "./links.js";
+import { Logger } from "./logger.js";
+import { killAllGroups } from "./process-groups.js";
+import { MAX_SEED, Random } from "./random.js";
+import { type Progress, runTest } from "./run.js";
+import { printSummary } from "./summary.js";
+import { resolveBin, resolveSystem, systemNames, type Target } from "./target.js";
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+function number(min: number) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`expected a number >= ${min}`);
+    return n;
+  };
+}
+
+/** `--concurrency` takes N or Nn (N times the node count), as Maelstrom does. */
+function concurrency(text: string): string {
+  if (!/^[1-9][0-9]*n?$/.test(text)) throw new InvalidArgumentError(`expected N or Nn, e.g. 10 or 2n`);
+  return text;
+}
+
+interface TestFlags {
+  workload?: string;
+  bin?: string;
+  system?: string;
+  bug?: string;
+  nodeCount: number;
+  timeLimit: number;
+  rate: number;
+  concurrency: string;
+  latency: number;
+  latencyDist: LatencyDist;
+  topology: string;
+  recoveryTime: number;
+  seed?: number;
+  store: string;
+  quiet?: boolean;
+}
+
+function testCommand(): Command {
+  return new Command("test")
+    .description("start a system's nodes, drive a workload at them, check the history")
+    .addOption(new Option("-w, --workload <name>", "workload to run").choices(Object.keys(WORKLOADS)))
+    .option("--bin <file>", "your node program (arguments for it go after --)")
+    .option("--system <name>", `a built-in reference system (${systemNames().join(", ")})`)
+    .option("--bug <name>", "with --system: run one of its deliberately buggy variants")
+    .option("--node-count <n>", "number of nodes, named n0 … n(N-1)", integer(1, 1000), 5)
+    .option("--time-limit <s>", "seconds of workload before the final phase", number(0), 30)
+    .option("--rate <ops/s>", "total client operations per second", number(0), 10)
+    .option("--concurrency <n>", "client workers: N, or Nn for N per node", concurrency, "1n")
+    .option("--latency <ms>", "mean inter-node message latency", number(0), 0)
+    .addOption(
+      new Option("--latency-dist <dist>", "latency distribution").choices(LATENCY_DISTS).default("constant"),
+    )
+    .addOption(new Option("--topology <name>", "broadcast topology").choices(TOPOLOGIES).default("grid"))
+    .option("--recovery-time <s>", "seconds to wait after healing before the final ops", number(0), 10)
+    .option("--seed <n>", "seed for every random choice (default: random, printed)", integer(0, MAX_SEED))
+    .option("--store <dir>", "where runs are stored", "store")
+    .option("-q, --quiet", "no progress or log lines on stderr")
+    .argument("[node-args...]", "arguments passed to --bin")
+    .action(async (nodeArgs: string[], flags: TestFlags) => {
+      process.exitCode = await test(nodeArgs, flags);
+    });
+}
+
+function resolveTarget(flags: TestFlags, nodeArgs: string[]): { target: Target; workload: string } {
+  if (flags.bin && flags.system) throw new SetupError("give --bin or --system, not both");
+  if (flags.system) {
+    const workload = flags.workload ?? resolveSystem(flags.system, "", undefined).manifest?.workloads[0];
+    if (!workload) throw new SetupError(`system ${flags.system} lists no workloads`);
+    return { target: resolveSystem(flags.system, workload, flags.bug), workload };
+  }
+  if (flags.bug) throw new SetupError("--bug goes with --system");
+  if (!flags.bin) throw new SetupError("say what to test: --bin ./your-node or --system NAME");
+  if (!flags.workload) throw new SetupError("--bin needs a workload: -w/--workload NAME");
+  return { target: resolveBin(flags.bin, nodeArgs), workload: flags.workload };
+}
+
+async function test(nodeArgs: string[], flags: TestFlags): Promise<number> {
+  const { target, workload } = resolveTarget(flags, nodeArgs);
+  const seed = flags.seed ?? Random.freshSeed();
+  const concurrencyCount = flags.concurrency.endsWith("n")
+    ? Number(flags.concurrency.slice(0, -1)) * flags.nodeCount
+    : Number(flags.concurrency);
+  const showProgress = !flags.quiet && process.stderr.isTTY === true;
+  const clearLine = () => {
+    if (showProgress) process.stderr.write("\r\x1b[K");
+  };
+  const log = new Logger(flags.quiet === true, clearLine);
+  log.info(`seed ${seed}`);
+
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (name: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      log.info(`${name}: stopping nodes and keeping the history (press Ctrl-C again to force)`);
+      controller.abort();
+    } else {
+      killAllGroups();
+      process.stderr.write(`faultline: ${name} again: killed every node; exiting\n`);
+      process.exit(EXIT.couldNotRun);
+    }
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const repeat = repeatCommand(seed);
+  try {
+    const outcome = await runTest(
+      {
+        workload,
+        target,
+        node_count: flags.nodeCount,
+        time_limit_s: flags.timeLimit,
+        rate: flags.rate,
+        concurrency: concurrencyCount,
+        latency: { mean_ms: flags.latency, dist: flags.latencyDist },
+        topology: flags.topology,
+        recovery_s: flags.recoveryTime,
+        seed,
+        store: flags.store,
+        command: repeat,
+      },
+      log,
+      controller.signal,
+      showProgress ? (p) => process.stderr.write(`\r\x1b[K${progressLine(p)}`) : undefined,
+    );
+    clearLine();
+    printSummary(outcome, repeat);
+    if (controller.signal.aborted) {
+      process.stderr.write(`faultline: interrupted; the history so far is in ${outcome.dir}/history.jsonl\n`);
+    }
+    return outcome.exitCode;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+function progressLine(p: Progress): string {
+  return `[${p.elapsed_s.toFixed(1)}/${p.time_limit_s} s] ${p.phase} · ok ${p.ok} fail ${p.fail} info ${p.info} · faults: none`;
+}
+
+/** The command line that repeats this run, with its seed. */
+function repeatCommand(seed: number): string {
+  const args = process.argv.slice(2).filter((arg, i, all) => arg !== "--seed" && all[i - 1] !== "--seed");
+  const dashes = args.indexOf("--");
+  const head = dashes === -1 ? args : args.slice(0, dashes);
+  const tail = dashes === -1 ? [] : args.slice(dashes);
+  return ["faultline", ...head, "--seed", String(seed), ...tail].map(shellQuote).join(" ");
+}
+
+function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_./:=,@%+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+export function buildProgram(): Command {
+  const program = new Command("faultline")
+    .description("Jepsen-style fault injection and linearizability checking for local distributed systems")
+    .version("0.1.0")
+    .exitOverride()
+    .showHelpAfterError(false);
+  program.addCommand(testCommand().exitOverride());
+  registerCheckCommand(program);
+  for (const sub of program.commands) sub.exitOverride();
+  return program;
+}
+
+async function main(): Promise<void> {
+  process.on("uncaughtException", (err) => {
+    killAllGroups();
+    process.stderr.write(`faultline: internal error: ${err.stack ?? err.message}\n`);
+    process.exit(EXIT.couldNotRun);
+  });
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      const done = err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help";
+      process.exitCode = done ? EXIT.valid : EXIT.couldNotRun;
+      return;
+    }
+    if (err instanceof SetupError) {
+      process.stderr.write(`faultline: ${err.message}\n`);
+      process.exitCode = EXIT.couldNotRun;
+      return;
+    }
+    throw err;
+  }
+}
+
+await main();

@@ -1,0 +1,12 @@
+// The run's monotonic clock: nanoseconds since the run started, never a node's wall clock.
+export class RunClock {
+  private readonly start = process.hrtime.bigint();
+
+  now_ns(): number {
+    return Number(process.hrtime.bigint() - this.start);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,141 @@
+// The nodes of one run: starting them, wiring their stdout into the network, the init handshake,
+// noticing crashes, and stopping them.
+import { join } from "node:path";
+import type { Body, Envelope } from "../workloads/protocol.js";
+import type { ClientFactory } from "./client.js";
+import type { RunClock } from "./clock.js";
+import { SetupError } from "./exit-codes.js";
+import type { Endpoint, Network } from "./network.js";
+import { type NodeCommand, type NodeExit, NodeProcess } from "./node-process.js";
+import { parseNodeLine } from "./node-protocol.js";
+
+export const INIT_TIMEOUT_MS = 10_000;
+export const STOP_GRACE_MS = 2_000;
+
+export interface Crash {
+  node: string;
+  exit: NodeExit;
+}
+
+export interface ClusterOptions {
+  ids: readonly string[];
+  command: NodeCommand;
+  /** The run directory: node-logs/ and data/ go below it. */
+  runDir: string;
+  /** Extra environment for every node (e.g. libfaketime later). */
+  env?: Record<string, string>;
+}
+
+export class Cluster {
+  readonly nodes = new Map<string, NodeProcess>();
+  /** Nodes that exited without the harness asking them to. */
+  readonly crashes: Crash[] = [];
+  private exitWaiters: Array<(crash: Crash) => void> = [];
+
+  constructor(
+    private readonly options: ClusterOptions,
+    private readonly network: Network,
+    private readonly clients: ClientFactory,
+    private readonly clock: RunClock,
+  ) {
+    for (const id of options.ids) {
+      const dataDir = join(options.runDir, "data", id);
+      const node = new NodeProcess(
+        id,
+        options.command,
+        {
+          cwd: dataDir,
+          env: { ...options.env, FAULTLINE_NODE_ID: id, FAULTLINE_DATA_DIR: dataDir },
+          logPath: join(options.runDir, "node-logs", `${id}.log`),
+        },
+        {
+          line: (line, n) => this.onLine(id, line, n),
+          overflow: (seen, n) =>
+            this.network.protocolError(id, n, `stdout line longer than the 8 MiB limit (${seen} bytes)`, ""),
+          exit: (exit) => this.onExit(id, exit),
+        },
+        () => clock.now_ns(),
+      );
+      this.nodes.set(id, node);
+      const endpoint: Endpoint = {
+        kind: "node",
+        deliver: (_envelope: Envelope, line: string) => node.write(line),
+      };
+      network.register(id, endpoint);
+    }
+  }
+
+  get ids(): readonly string[] {
+    return this.options.ids;
+  }
+
+  /** Starts every node and runs the init handshake; throws SetupError naming the node that failed. */
+  async start(): Promise<void> {
+    for (const node of this.nodes.values()) await node.start();
+    await Promise.all(this.options.ids.map((id) => this.init(id)));
+  }
+
+  /** Sends `init` and waits for `init_ok`, failing fast if the node dies meanwhile. */
+  async init(id: string): Promise<void> {
+    const client = this.clients.open();
+    try {
+      const body: Body = { type: "init", node_id: id, node_ids: [...this.options.ids] };
+      const died = new Promise<Crash>((resolve) => {
+        const waiter = (crash: Crash) => {
+          if (crash.node === id) resolve(crash);
+        };
+        this.exitWaiters.push(waiter);
+      });
+      const reply = await Promise.race([client.call(id, body, INIT_TIMEOUT_MS), died]);
+      if (reply && "exit" in reply) {
+        const crash = reply as Crash;
+        throw new SetupError(
+          `node ${id} exited during init (code ${crash.exit.code}, signal ${crash.exit.signal})${tailText(crash.exit.stderr_tail)}`,
+        );
+      }
+      if (reply === undefined) {
+        throw new SetupError(
+          `node ${id} did not answer init within ${INIT_TIMEOUT_MS / 1000} s${tailText(this.nodes.get(id)?.stderrTail ?? [])}`,
+        );
+      }
+      if ((reply as Body).type !== "init_ok") {
+        throw new SetupError(`node ${id} answered init with ${JSON.stringify(reply).slice(0, 200)}, expected init_ok`);
+      }
+    } finally {
+      client.close();
+    }
+  }
+
+  /** Stops every running node (SIGTERM, then SIGKILL after the grace period). */
+  async stop(grace_ms = STOP_GRACE_MS): Promise<void> {
+    await Promise.all([...this.nodes.values()].map((node) => node.stop(grace_ms)));
+    await Promise.all([...this.nodes.values()].map((node) => node.close()));
+  }
+
+  /** Kills every node at once; for emergencies (Ctrl-C, a failed setup). */
+  async kill(): Promise<void> {
+    await Promise.all([...this.nodes.values()].map((node) => node.kill()));
+    await Promise.all([...this.nodes.values()].map((node) => node.close()));
+  }
+
+  private onLine(id: string, line: string, line_number: number): void {
+    if (line.trim() === "") return;
+    const parsed = parseNodeLine(line, id, (dest) => this.network.has(dest));
+    if (!parsed.ok) {
+      this.network.protocolError(id, line_number, parsed.reason, line);
+      return;
+    }
+    this.network.send(id, parsed.envelope.dest, parsed.envelope.body);
+  }
+
+  private onExit(id: string, exit: NodeExit): void {
+    if (exit.expected) return;
+    const crash = { node: id, exit };
+    this.crashes.push(crash);
+    for (const waiter of this.exitWaiters) waiter(crash);
+  }
+}
+
+function tailText(tail: readonly string[]): string {
+  return tail.length === 0 ? " (stderr was empty)" : `; last stderr lines:\n  ${tail.join("\n  ")}`;
+}

@@ -1,0 +1,39 @@
+// Validation of what a node writes on stdout (spec §2): strict envelope, src = the node itself.
+import type { Body, Envelope } from "../workloads/protocol.js";
+
+const ENVELOPE_KEYS = new Set(["src", "dest", "body", "id"]);
+
+export type ParsedLine = { ok: true; envelope: Envelope } | { ok: false; reason: string };
+
+export function parseNodeLine(line: string, node: string, exists: (id: string) => boolean): ParsedLine {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    return { ok: false, reason: "stdout line is not JSON (log to stderr, not stdout)" };
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    return { ok: false, reason: "stdout line is not a JSON object" };
+  }
+  const msg = raw as Record<string, unknown>;
+  for (const key of Object.keys(msg)) {
+    if (!ENVELOPE_KEYS.has(key)) return { ok: false, reason: `unknown top-level key "${key}"` };
+  }
+  if (typeof msg.src !== "string") return { ok: false, reason: `"src" must be a string` };
+  if (msg.src !== node) {
+    return { ok: false, reason: `"src" is ${JSON.stringify(msg.src)}, but this node is "${node}"` };
+  }
+  if (typeof msg.dest !== "string") return { ok: false, reason: `"dest" must be a string` };
+  if (!exists(msg.dest)) return { ok: false, reason: `"dest" ${JSON.stringify(msg.dest)} does not exist` };
+  if (msg.id !== undefined && !Number.isSafeInteger(msg.id)) {
+    return { ok: false, reason: `"id" must be an integer` };
+  }
+  const body = msg.body;
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return { ok: false, reason: `"body" must be a JSON object` };
+  }
+  if (typeof (body as Body).type !== "string") {
+    return { ok: false, reason: `"body.type" must be a string` };
+  }
+  return { ok: true, envelope: { src: msg.src, dest: msg.dest, body: body as Body } };
+}

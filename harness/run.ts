@@ -1,0 +1,373 @@
+// The lifecycle of `faultline test` (DESIGN.md §2): resolve, store, network, nodes + init,
+// workload and generator until the time limit, final phase, stop, check, results.
+import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import type { Op } from "../checkers/history.js";
+import { type CheckResult, mergeValidity, type Validity } from "../checkers/result.js";
+import { checkStats } from "../checkers/stats.js";
+import { WORKLOADS } from "../workloads/index.js";
+import type { OpSpec, Workload } from "../workloads/workload.js";
+import { ClientFactory, type Client } from "./client.js";
+import { RunClock } from "./clock.js";
+import { Cluster, type Crash } from "./cluster.js";
+import { type MalformedReply, completionFor } from "./completion.js";
+import { EXIT, exitCodeFor, SetupError } from "./exit-codes.js";
+import { HistoryRecorder } from "./history-recorder.js";
+import { type Latency, LinkTable } from "./links.js";
+import type { Logger } from "./logger.js";
+import { type NetStats, Network } from "./network.js";
+import type { NodeExit } from "./node-process.js";
+import { Random } from "./random.js";
+import { RateScheduler } from "./scheduler.js";
+import { createServices } from "./services.js";
+import { createRunDir, STORE_FILES, writeJson } from "./store.js";
+import type { Target } from "./target.js";
+
+export interface TestOptions {
+  workload: string;
+  target: Target;
+  node_count: number;
+  time_limit_s: number;
+  /** Total client ops per second across all workers. */
+  rate: number;
+  concurrency: number;
+  latency: Latency;
+  topology: string;
+  /** Wait after the final heal before the final ops. */
+  recovery_s: number;
+  seed: number;
+  store: string;
+  /** The command line that repeats this run, for test.json and the report. */
+  command: string;
+}
+
+export interface Results {
+  valid: Validity;
+  /** One sentence: why the verdict is what it is. */
+  summary: string;
+  checkers: Record<string, CheckResult>;
+  stats: CheckResult;
+  net: NetStats & { msgs_per_op: number | null; servers_msgs_per_op: number | null };
+  seed: number;
+  errors: Array<{ kind: string; message: string }>;
+  nodes: Record<string, { crashes: NodeExit[] }>;
+  duration_s: number;
+}
+
+export interface RunOutcome {
+  dir: string;
+  results: Results;
+  exitCode: number;
+}
+
+export interface Progress {
+  elapsed_s: number;
+  time_limit_s: number;
+  phase: string;
+  ok: number;
+  fail: number;
+  info: number;
+}
+
+interface WorkerState {
+  index: number;
+  process: number;
+  node: string;
+  client: Client;
+}
+
+export async function runTest(
+  options: TestOptions,
+  log: Logger,
+  signal: AbortSignal,
+  onProgress?: (progress: Progress) => void,
+): Promise<RunOutcome> {
+  const factory = WORKLOADS[options.workload];
+  if (!factory) {
+    throw new SetupError(`unknown workload "${options.workload}"; choose one of ${Object.keys(WORKLOADS).join(", ")}`);
+  }
+  const clock = new RunClock();
+  const random = new Random(options.seed);
+  const nodeIds = Array.from({ length: options.node_count }, (_, i) => `n${i}`);
+  const workload = factory({
+    nodes: nodeIds,
+    concurrency: options.concurrency,
+    rng: random.fork("workload"),
+    latency_ms: options.latency.mean_ms,
+    topology: options.topology,
+  });
+
+  const dir = createRunDir(options.store, `${options.workload}-${options.target.name}`);
+  log.attach(join(dir, STORE_FILES.log));
+  log.info(`run ${dir} (seed ${options.seed})`);
+  writeJson(join(dir, STORE_FILES.test), { ...options, target: options.target, nodes: nodeIds });
+
+  const history = new HistoryRecorder(join(dir, STORE_FILES.history), clock);
+  const links = new LinkTable(options.latency);
+  const network = new Network(join(dir, STORE_FILES.messages), links, random.fork("network"), clock);
+  for (const [name, service] of createServices(random.fork("services"))) {
+    network.register(name, {
+      kind: "service",
+      deliver: (envelope) => {
+        const reply = service.handle(envelope.src, envelope.body);
+        if (reply) network.send(name, envelope.src, reply);
+        return true;
+      },
+    });
+  }
+  const clients = new ClientFactory(network);
+  const cluster = new Cluster(
+    { ids: nodeIds, command: options.target.command, runDir: dir },
+    network,
+    clients,
+    clock,
+  );
+  const errors: Results["errors"] = [];
+  const malformed: MalformedReply[] = [];
+  const counts = { ok: 0, fail: 0, info: 0 };
+  let phase = "starting";
+  const progressTimer = onProgress
+    ? setInterval(
+        () =>
+          onProgress({
+            elapsed_s: clock.now_ns() / 1e9,
+            time_limit_s: options.time_limit_s,
+            phase,
+            ...counts,
+          }),
+        250,
+      )
+    : undefined;
+
+  const interrupted = () => signal.aborted;
+
+  try {
+    log.info(`starting ${nodeIds.length} nodes: ${options.target.command.file} ${options.target.command.args.join(" ")}`);
+    await cluster.start();
+    log.info("all nodes answered init");
+    if (workload.setup) await sendSetup(workload, cluster, clients);
+
+    // One worker per unit of concurrency; worker i talks to node i mod n.
+    const workers: WorkerState[] = Array.from({ length: options.concurrency }, (_, index) => ({
+      index,
+      process: index,
+      node: nodeIds[index % nodeIds.length] as string,
+      client: clients.open(),
+    }));
+
+    const perform = async (worker: WorkerState, op: OpSpec) => {
+      history.record({
+        process: worker.process,
+        type: "invoke",
+        f: op.f,
+        value: op.value,
+        node: worker.node,
+        ...(op.final && { final: true }),
+      });
+      const request = workload.request(op);
+      const reply = await worker.client.call(worker.node, request, workload.timeout_ms);
+      const completion = completionFor(workload, op, request.type, reply);
+      if (completion.malformed) {
+        malformed.push({
+          node: worker.node,
+          f: op.f,
+          reason: completion.malformed,
+          reply: JSON.stringify(reply).slice(0, 1024),
+        });
+      }
+      history.record({
+        process: worker.process,
+        type: completion.type,
+        f: op.f,
+        value: completion.value,
+        ...(completion.error !== undefined && { error: completion.error }),
+        ...(op.final && { final: true }),
+      });
+      counts[completion.type]++;
+      // Jepsen's rule: the old op may still take effect, so the worker continues as a new process.
+      if (completion.type === "info") worker.process += options.concurrency;
+    };
+
+    phase = "running";
+    log.info(
+      `running ${options.workload} for ${options.time_limit_s} s at ${options.rate} ops/s with ${options.concurrency} workers`,
+    );
+    const scheduler = new RateScheduler(options.rate, clock, random.fork("scheduler"));
+    const deadline_ns = options.time_limit_s * 1e9;
+    const stopGenerating = AbortSignal.any([signal, AbortSignal.timeout(options.time_limit_s * 1000)]);
+    await Promise.all(
+      workers.map(async (worker) => {
+        while (!stopGenerating.aborted) {
+          const wait_ms = scheduler.claim_ms();
+          if (!(await pause(wait_ms ?? options.time_limit_s * 1000, stopGenerating))) break;
+          if (clock.now_ns() >= deadline_ns) break;
+          const op = workload.generate({ worker: worker.index, process: worker.process, node: worker.node });
+          if (op === undefined) {
+            if (!(await pause(10, stopGenerating))) break;
+            continue;
+          }
+          await perform(worker, op);
+        }
+      }),
+    );
+
+    if (workload.final && !interrupted()) {
+      phase = "recovering";
+      links.heal();
+      log.info(`healed the network; waiting ${options.recovery_s} s for recovery`);
+      await pause(options.recovery_s * 1000, signal);
+      if (!interrupted()) {
+        phase = "final";
+        log.info("running the final ops");
+        // Every node gets its final ops, even when there are fewer workers than nodes.
+        let nextProcess = Math.max(...workers.map((w) => w.process)) + 1;
+        for (let i = workers.length; i < nodeIds.length; i++) {
+          workers.push({ index: i, process: nextProcess++, node: nodeIds[i] as string, client: clients.open() });
+        }
+        await Promise.all(
+          workers.map(async (worker) => {
+            const final = workload.final?.({ worker: worker.index, process: worker.process, node: worker.node });
+            for (const op of final ?? []) {
+              if (interrupted()) return;
+              await perform(worker, op);
+            }
+          }),
+        );
+      }
+    }
+    for (const worker of workers) worker.client.close();
+  } catch (err) {
+    await shutdown();
+    throw err;
+  }
+
+  phase = "stopping";
+  log.info("stopping nodes");
+  await shutdown();
+  if (interrupted()) {
+    errors.push({ kind: "interrupted", message: "the run was interrupted; the history so far is kept" });
+  }
+  for (const crash of cluster.crashes) {
+    errors.push({ kind: "node-crashed", message: crashText(crash) });
+  }
+  if (history.truncated) errors.push({ kind: "history-truncated", message: "history.jsonl hit its size limit" });
+
+  phase = "checking";
+  const checkers: Record<string, CheckResult> = interrupted()
+    ? {}
+    : await runCheckers(workload, history.ops, log);
+  checkers.protocol = protocolCheck(network, malformed);
+  checkers.crashes = crashCheck(cluster.crashes);
+  const stats = checkStats(history.ops);
+  const clientInvokes = history.ops.filter((op) => op.type === "invoke" && op.process !== "nemesis").length;
+  const valid: Validity = interrupted() ? "unknown" : mergeValidity(Object.values(checkers).map((c) => c.valid));
+  const results: Results = {
+    valid,
+    summary: verdictSummary(valid, checkers, interrupted()),
+    checkers,
+    stats,
+    net: {
+      ...network.stats,
+      msgs_per_op: clientInvokes ? network.stats.send_count / clientInvokes : null,
+      servers_msgs_per_op: clientInvokes ? network.stats.servers.send_count / clientInvokes : null,
+    },
+    seed: options.seed,
+    errors,
+    nodes: Object.fromEntries(
+      nodeIds.map((id) => [id, { crashes: cluster.crashes.filter((c) => c.node === id).map((c) => c.exit) }]),
+    ),
+    duration_s: clock.now_ns() / 1e9,
+  };
+  writeJson(join(dir, STORE_FILES.results), results);
+  log.info(`wrote ${join(dir, STORE_FILES.results)}`);
+  return { dir, results, exitCode: interrupted() ? EXIT.couldNotRun : exitCodeFor(valid) };
+
+  async function shutdown(): Promise<void> {
+    if (progressTimer) clearInterval(progressTimer);
+    try {
+      if (interrupted()) await cluster.kill();
+      else await cluster.stop();
+    } finally {
+      network.close();
+      history.close();
+    }
+  }
+}
+
+/** Sleeps; false when the signal fired first. */
+async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return false;
+  try {
+    await delay(ms, undefined, { signal });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function sendSetup(workload: Workload, cluster: Cluster, clients: ClientFactory): Promise<void> {
+  const client = clients.open();
+  try {
+    for (const node of cluster.ids) {
+      for (const body of workload.setup?.(node) ?? []) {
+        const reply = await client.call(node, body, workload.timeout_ms);
+        if (reply?.type !== `${body.type}_ok`) {
+          throw new SetupError(
+            `node ${node} did not acknowledge ${body.type} (${reply ? `got ${JSON.stringify(reply).slice(0, 200)}` : `no reply within ${workload.timeout_ms} ms`})`,
+          );
+        }
+      }
+    }
+  } finally {
+    client.close();
+  }
+}
+
+async function runCheckers(workload: Workload, ops: readonly Op[], log: Logger): Promise<Record<string, CheckResult>> {
+  log.info(`checking ${ops.length} history events`);
+  try {
+    return await workload.check(ops);
+  } catch (err) {
+    const message = (err as Error).message;
+    log.info(`a checker failed: ${message}`);
+    return { [workload.name]: { valid: "unknown", summary: `the checker failed: ${message}` } };
+  }
+}
+
+function protocolCheck(network: Network, malformed: MalformedReply[]): CheckResult {
+  const total = network.protocol_error_count + malformed.length;
+  if (total === 0) return { valid: true, summary: "every node spoke the protocol correctly" };
+  const first = network.protocolErrors[0];
+  const example = first
+    ? `${first.node} stdout line ${first.line}: ${first.reason}`
+    : `${malformed[0]?.node} ${malformed[0]?.reason}`;
+  return {
+    valid: false,
+    summary: `${total} protocol violation${total === 1 ? "" : "s"}, e.g. ${example}`,
+    errors: network.protocolErrors,
+    error_count: network.protocol_error_count,
+    malformed_replies: malformed.slice(0, 100),
+    malformed_reply_count: malformed.length,
+  };
+}
+
+function crashCheck(crashes: readonly Crash[]): CheckResult {
+  if (crashes.length === 0) return { valid: true, summary: "no node exited on its own" };
+  return {
+    valid: false,
+    summary: crashes.map(crashText).join("; "),
+    crashes: crashes.map((c) => ({ node: c.node, ...c.exit })),
+  };
+}
+
+function crashText(crash: Crash): string {
+  const how = crash.exit.signal ? `signal ${crash.exit.signal}` : `exit code ${crash.exit.code}`;
+  return `node ${crash.node} crashed (${how}) at ${(crash.exit.time_ns / 1e9).toFixed(1)} s`;
+}
+
+function verdictSummary(valid: Validity, checkers: Record<string, CheckResult>, interrupted: boolean): string {
+  if (interrupted) return "The run was interrupted before it finished; nothing was checked.";
+  if (valid === true) return "Every checker passed.";
+  const failing = Object.entries(checkers).filter(([, c]) => c.valid === valid);
+  return failing.map(([name, c]) => `${name}: ${c.summary}`).join(" ");
+}

@@ -1,0 +1,56 @@
+// The run store (DESIGN.md §8): store/<test-name>/<timestamp>/ with store/latest pointing at
+// the newest run.
+import { mkdirSync, readFileSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import type { Op } from "../checkers/history.js";
+import { parseHistory } from "../checkers/history.js";
+
+export const STORE_FILES = {
+  history: "history.jsonl",
+  messages: "messages.jsonl",
+  results: "results.json",
+  test: "test.json",
+  log: "faultline.log",
+  nodeLogs: "node-logs",
+} as const;
+
+/** Creates a fresh run directory and points `<store>/latest` at it. */
+export function createRunDir(storeRoot: string, testName: string, now = new Date()): string {
+  const parent = join(storeRoot, testName.replace(/[^A-Za-z0-9._-]+/g, "_"));
+  mkdirSync(parent, { recursive: true });
+  const stamp = now.toISOString().replace(/:/g, "").replace(/\..*/, "");
+  const MAX_SAME_SECOND = 1000;
+  for (let n = 0; n < MAX_SAME_SECOND; n++) {
+    const dir = join(parent, n === 0 ? stamp : `${stamp}-${n}`);
+    try {
+      mkdirSync(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") continue;
+      throw err;
+    }
+    pointLatest(storeRoot, dir);
+    return dir;
+  }
+  throw new Error(`more than ${MAX_SAME_SECOND} runs of ${testName} in one second`);
+}
+
+function pointLatest(storeRoot: string, dir: string): void {
+  const link = join(storeRoot, "latest");
+  const tmp = `${link}.${process.pid}`;
+  try {
+    unlinkSync(tmp);
+  } catch {}
+  symlinkSync(relative(storeRoot, dir), tmp);
+  renameSync(tmp, link); // atomic replace, so `latest` always points somewhere valid
+}
+
+export function writeJson(path: string, value: unknown): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(tmp, path);
+}
+
+/** Reads a stored history; a torn last line (harness crash mid-write) is tolerated. */
+export function readHistory(path: string): Op[] {
+  return parseHistory(readFileSync(path, "utf8"), { allowTornTail: true });
+}

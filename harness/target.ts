@@ -1,0 +1,73 @@
+// What to test: a built-in reference system from systems/<name>/manifest.json, or the user's
+// own program given with --bin.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { SetupError } from "./exit-codes.js";
+import type { NodeCommand } from "./node-process.js";
+import { assertExecutable } from "./node-process.js";
+import { packageRoot } from "./paths.js";
+
+export interface Manifest {
+  name: string;
+  transport: "maelstrom" | "udp" | "tcp";
+  /** argv; "node" means this Node binary, other relative paths are from the package root. */
+  command: string[];
+  workloads: string[];
+  bugs: Record<string, { description: string; workloads?: string[]; caught_by?: string }>;
+}
+
+export interface Target {
+  /** Short name for the store path and the report: the system name, or the binary's name. */
+  name: string;
+  command: NodeCommand;
+  bug?: string;
+  manifest?: Manifest;
+}
+
+export function systemNames(): string[] {
+  const dir = join(packageRoot(), "systems");
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(dir, entry.name, "manifest.json")))
+    .map((entry) => entry.name)
+    .sort();
+}
+
+export function loadManifest(system: string): Manifest {
+  const path = join(packageRoot(), "systems", system, "manifest.json");
+  if (!/^[a-z0-9-]+$/.test(system) || !existsSync(path)) {
+    throw new SetupError(`unknown system "${system}"; built-in systems: ${systemNames().join(", ")}`);
+  }
+  return JSON.parse(readFileSync(path, "utf8")) as Manifest;
+}
+
+export function resolveSystem(system: string, workload: string, bug: string | undefined): Target {
+  const manifest = loadManifest(system);
+  if (!manifest.workloads.includes(workload)) {
+    throw new SetupError(
+      `system ${system} does not serve workload ${workload}; it serves: ${manifest.workloads.join(", ")}`,
+    );
+  }
+  if (bug !== undefined && !(bug in manifest.bugs)) {
+    const known = Object.keys(manifest.bugs);
+    throw new SetupError(`system ${system} has no bug "${bug}"; its bugs: ${known.join(", ") || "none"}`);
+  }
+  const root = packageRoot();
+  const [first, ...rest] = manifest.command;
+  if (!first) throw new SetupError(`systems/${system}/manifest.json has an empty command`);
+  const file = first === "node" ? process.execPath : resolve(root, first);
+  const args = rest.map((arg) => (!isAbsolute(arg) && existsSync(join(root, arg)) ? join(root, arg) : arg));
+  for (const arg of args) {
+    if (arg.startsWith(join(root, "dist")) && !existsSync(arg)) {
+      throw new SetupError(`${arg} is missing: run "npm run build" first`);
+    }
+  }
+  if (bug !== undefined) args.push("--bug", bug);
+  return { name: bug ? `${system}-${bug}` : system, command: { file, args }, manifest, ...(bug && { bug }) };
+}
+
+export function resolveBin(bin: string, args: readonly string[]): Target {
+  const file = resolve(bin);
+  assertExecutable(file);
+  const name = file.split("/").at(-1) ?? "bin";
+  return { name, command: { file, args: [...args] } };
+}

@@ -1,0 +1,145 @@
+// Bad input gets one clear line and exit 3; misbehaving nodes are reported, never hang the
+// harness, and leave no process behind; the history on disk survives.
+import { chmodSync, copyFileSync, existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseHistory } from "../../checkers/history.js";
+import { FIXTURES, groupAlive, nodePids, readResults, runCli, startCli, tempStore } from "../helpers.js";
+
+const quick = ["--time-limit", "2", "--rate", "20", "--node-count", "1", "--recovery-time", "0"];
+
+describe("bad arguments", () => {
+  it("names an unknown workload", async () => {
+    const r = await runCli(["test", "-w", "nope", "--bin", join(FIXTURES, "echo.mjs")]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/nope.*invalid|choices/i);
+  });
+
+  it("names an unknown option", async () => {
+    const r = await runCli(["test", "--no-such-flag"]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toContain("--no-such-flag");
+  });
+
+  it("rejects a non-numeric --rate", async () => {
+    const r = await runCli(["test", "-w", "echo", "--bin", join(FIXTURES, "echo.mjs"), "--rate", "fast"]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/--rate/);
+  });
+
+  it("says when --bin does not exist", async () => {
+    const r = await runCli(["test", "-w", "echo", "--bin", "/nonexistent/node"]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr.trim().split("\n")).toEqual(["faultline: --bin /nonexistent/node does not exist"]);
+  });
+
+  it("says when --bin is not executable", async () => {
+    const store = tempStore();
+    const copy = join(store, "not-executable.mjs");
+    copyFileSync(join(FIXTURES, "echo.mjs"), copy);
+    chmodSync(copy, 0o644);
+    const r = await runCli(["test", "-w", "echo", "--bin", copy]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/is not executable \(try chmod \+x\)/);
+  });
+
+  it("says what is missing when no target is given", async () => {
+    const r = await runCli(["test", "-w", "echo"]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/--bin .* or --system/);
+  });
+
+  it("prints help for every command", async () => {
+    for (const args of [["--help"], ["test", "--help"], ["check", "--help"]]) {
+      const r = await runCli(args);
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toMatch(/Usage: faultline/);
+    }
+  });
+});
+
+describe("misbehaving nodes", () => {
+  it("a node that never answers init is a setup error naming it, with its stderr", async () => {
+    const store = tempStore();
+    const started = Date.now();
+    const r = await runCli(["test", "-w", "echo", "--bin", join(FIXTURES, "silent.mjs"), "--store", store, ...quick]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/node n0 did not answer init within 10 s/);
+    expect(r.stderr).toContain("I read stdin but never answer");
+    expect(Date.now() - started).toBeLessThan(20_000);
+    for (const pid of nodePids(store, ["n0"])) expect(groupAlive(pid)).toBe(false);
+  });
+
+  it("a node that dies before init is reported at once with its exit code and stderr", async () => {
+    const store = tempStore();
+    const started = Date.now();
+    const r = await runCli(["test", "-w", "echo", "--bin", join(FIXTURES, "exit-at-start.mjs"), "--store", store, ...quick]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/node n0 exited during init \(code 7/);
+    expect(r.stderr).toContain("missing configuration file");
+    expect(Date.now() - started).toBeLessThan(8_000);
+  });
+
+  it("non-JSON on stdout is a protocol violation with the offending line", async () => {
+    const store = tempStore();
+    const r = await runCli(["test", "-w", "echo", "--bin", join(FIXTURES, "garbage.mjs"), "--store", store, ...quick]);
+    expect(r.exitCode).toBe(1);
+    const results = readResults(store);
+    expect(results.checkers.protocol.valid).toBe(false);
+    expect(results.checkers.protocol.summary).toMatch(/not JSON/);
+    expect(results.checkers.protocol.errors[0].raw).toMatch(/^DEBUG got echo/);
+    expect(results.checkers.echo.valid).toBe(true);
+  });
+
+  it("a node crashing mid-run makes the run invalid, names the exit code, keeps the history", async () => {
+    const store = tempStore();
+    const r = await runCli(["test", "-w", "echo", "--bin", join(FIXTURES, "crash-midrun.mjs"), "--store", store, ...quick]);
+    expect(r.exitCode).toBe(1);
+    const results = readResults(store);
+    expect(results.checkers.crashes.valid).toBe(false);
+    expect(results.checkers.crashes.summary).toMatch(/node n0 crashed \(exit code 42\)/);
+    expect(results.checkers.crashes.crashes[0].stderr_tail.join("\n")).toContain("assertion failed");
+    const history = parseHistory(readFileSync(join(store, "latest", "history.jsonl"), "utf8"));
+    expect(history.filter((op) => op.type === "ok").length).toBe(4);
+    expect(history.some((op) => op.type === "info")).toBe(true);
+  });
+
+  it("a node flooding stdout with an endless line is cut at 8 MiB and the run still ends", async () => {
+    const store = tempStore();
+    const r = await runCli(["test", "-w", "echo", "--bin", join(FIXTURES, "flood.mjs"), "--store", store, ...quick]);
+    expect(r.exitCode).toBe(1);
+    const results = readResults(store);
+    expect(results.checkers.protocol.summary).toMatch(/longer than the 8 MiB limit/);
+    expect(results.checkers.protocol.error_count).toBeGreaterThan(5000);
+    expect(results.checkers.protocol.errors.length).toBeLessThanOrEqual(100);
+  });
+
+  it("a wrapper script that forgets exec leaves no grandchild behind", async () => {
+    const store = tempStore();
+    const r = await runCli(["test", "-w", "echo", "--bin", join(FIXTURES, "wrapper.sh"), "--store", store, ...quick]);
+    expect(r.exitCode).toBe(0);
+    const [pgid] = nodePids(store, ["n0"]);
+    expect(pgid).toBeGreaterThan(0);
+    expect(groupAlive(pgid as number)).toBe(false);
+  });
+});
+
+describe("Ctrl-C mid-run", () => {
+  it("stops the nodes, keeps a readable history, exits 3 with one line", async () => {
+    const store = tempStore();
+    const cli = startCli(["test", "-w", "echo", "--bin", join(FIXTURES, "echo.mjs"), "--store", store, "--time-limit", "60", "--rate", "50", "--node-count", "3"]);
+    const historyPath = join(store, "latest", "history.jsonl");
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && !(existsSync(historyPath) && readFileSync(historyPath, "utf8").split("\n").length > 20)) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    cli.kill("SIGINT");
+    const r = await cli;
+    expect(r.exitCode).toBe(3);
+    expect(String(r.stderr)).toMatch(/interrupted; the history so far is in/);
+    const history = parseHistory(readFileSync(historyPath, "utf8"), { allowTornTail: true });
+    expect(history.length).toBeGreaterThan(20);
+    expect(readResults(store).valid).toBe("unknown");
+    for (const pid of nodePids(store, ["n0", "n1", "n2"])) expect(groupAlive(pid)).toBe(false);
+  });
+});

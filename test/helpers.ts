@@ -1,0 +1,60 @@
+// Shared helpers for tests that run the real `faultline` binary in a subprocess.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { execa, type ResultPromise } from "execa";
+import { afterEach } from "vitest";
+
+export const ROOT = resolve(import.meta.dirname, "..");
+export const CLI = join(ROOT, "dist", "harness", "cli.js");
+export const FIXTURES = join(ROOT, "test", "fixtures", "nodes");
+
+export interface CliResult {
+  exitCode: number | undefined;
+  stdout: string;
+  stderr: string;
+}
+
+/** A fresh store directory, removed after the test. */
+export function tempStore(): string {
+  const dir = mkdtempSync(join(tmpdir(), "faultline-test-"));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Starts the CLI; it is SIGKILLed (its whole group) if it outlives `timeout_ms`. */
+export function startCli(args: readonly string[], timeout_ms = 60_000): ResultPromise<{ reject: false; timeout: number; killSignal: "SIGKILL"; env: { FORCE_COLOR: string } }> {
+  return execa(process.execPath, [CLI, ...args], {
+    reject: false,
+    timeout: timeout_ms,
+    killSignal: "SIGKILL",
+    env: { FORCE_COLOR: "0" },
+  });
+}
+
+export async function runCli(args: readonly string[], timeout_ms = 60_000): Promise<CliResult> {
+  const result = await startCli(args, timeout_ms);
+  return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+export function readResults(store: string): Record<string, any> {
+  return JSON.parse(readFileSync(join(store, "latest", "results.json"), "utf8"));
+}
+
+/** Pids the harness recorded for its nodes ("--- faultline: started n0 pid 123" in node logs). */
+export function nodePids(store: string, nodes: readonly string[]): number[] {
+  return nodes.flatMap((node) => {
+    const log = readFileSync(join(store, "latest", "node-logs", `${node}.log`), "utf8");
+    return [...log.matchAll(/started \S+ pid (\d+)/g)].map((m) => Number(m[1]));
+  });
+}
+
+/** True while any process of group `pgid` is alive. */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,16 @@
+// Every workload by the name `--workload` takes.
+import { broadcast } from "./broadcast.js";
+import { gCounter, pnCounter } from "./counter.js";
+import { echo } from "./echo.js";
+import { gSet } from "./g-set.js";
+import { uniqueIds } from "./unique-ids.js";
+import type { WorkloadFactory } from "./workload.js";
+
+export const WORKLOADS: Readonly<Record<string, WorkloadFactory>> = {
+  echo,
+  "unique-ids": uniqueIds,
+  broadcast,
+  "g-set": gSet,
+  "g-counter": gCounter,
+  "pn-counter": pnCounter,
+};
