@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import SummaryLineReporter from "./test/summary-reporter.ts";
 
 export default defineConfig({
   test: {
@@ -8,5 +9,6 @@ export default defineConfig({
     // End-to-end suites start real subprocesses; two cores are all CI has.
     maxWorkers: 2,
     globalSetup: ["test/global-setup.ts"],
+    reporters: ["default", new SummaryLineReporter()],
   },
 });

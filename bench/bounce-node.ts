@@ -25,7 +25,9 @@ function send(dest: string, body: Message["body"]): void {
   }
 }
 
-let run: { client: string; request: number; peer: string; left: number; started: bigint } | undefined;
+let run:
+  | { client: string; request: number; peer: string; left: number; started: bigint }
+  | undefined;
 const sentAt = new Map<number, bigint>();
 const rtt_us: number[] = [];
 let nextId = 1;

@@ -26,14 +26,16 @@ function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
 function number(min: number) {
   return (text: string): number => {
     const n = Number(text);
-    if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`expected a number >= ${min}`);
+    if (!Number.isFinite(n) || n < min)
+      throw new InvalidArgumentError(`expected a number >= ${min}`);
     return n;
   };
 }
 
 /** `--concurrency` takes N or Nn (N times the node count), as Maelstrom does. */
 function concurrency(text: string): string {
-  if (!/^[1-9][0-9]*n?$/.test(text)) throw new InvalidArgumentError(`expected N or Nn, e.g. 10 or 2n`);
+  if (!/^[1-9][0-9]*n?$/.test(text))
+    throw new InvalidArgumentError(`expected N or Nn, e.g. 10 or 2n`);
   return text;
 }
 
@@ -58,7 +60,9 @@ interface TestFlags {
 function testCommand(): Command {
   return new Command("test")
     .description("start a system's nodes, drive a workload at them, check the history")
-    .addOption(new Option("-w, --workload <name>", "workload to run").choices(Object.keys(WORKLOADS)))
+    .addOption(
+      new Option("-w, --workload <name>", "workload to run").choices(Object.keys(WORKLOADS)),
+    )
     .option("--bin <file>", "your node program (arguments for it go after --)")
     .option("--system <name>", `a built-in reference system (${systemNames().join(", ")})`)
     .option("--bug <name>", "with --system: run one of its deliberately buggy variants")
@@ -68,11 +72,24 @@ function testCommand(): Command {
     .option("--concurrency <n>", "client workers: N, or Nn for N per node", concurrency, "1n")
     .option("--latency <ms>", "mean inter-node message latency", number(0), 0)
     .addOption(
-      new Option("--latency-dist <dist>", "latency distribution").choices(LATENCY_DISTS).default("constant"),
+      new Option("--latency-dist <dist>", "latency distribution")
+        .choices(LATENCY_DISTS)
+        .default("constant"),
     )
-    .addOption(new Option("--topology <name>", "broadcast topology").choices(TOPOLOGIES).default("grid"))
-    .option("--recovery-time <s>", "seconds to wait after healing before the final ops", number(0), 10)
-    .option("--seed <n>", "seed for every random choice (default: random, printed)", integer(0, MAX_SEED))
+    .addOption(
+      new Option("--topology <name>", "broadcast topology").choices(TOPOLOGIES).default("grid"),
+    )
+    .option(
+      "--recovery-time <s>",
+      "seconds to wait after healing before the final ops",
+      number(0),
+      10,
+    )
+    .option(
+      "--seed <n>",
+      "seed for every random choice (default: random, printed)",
+      integer(0, MAX_SEED),
+    )
     .option("--store <dir>", "where runs are stored", "store")
     .option("-q, --quiet", "no progress or log lines on stderr")
     .argument("[node-args...]", "arguments passed to --bin")
@@ -84,7 +101,8 @@ function testCommand(): Command {
 function resolveTarget(flags: TestFlags, nodeArgs: string[]): { target: Target; workload: string } {
   if (flags.bin && flags.system) throw new SetupError("give --bin or --system, not both");
   if (flags.system) {
-    const workload = flags.workload ?? resolveSystem(flags.system, "", undefined).manifest?.workloads[0];
+    const workload =
+      flags.workload ?? resolveSystem(flags.system, "", undefined).manifest?.workloads[0];
     if (!workload) throw new SetupError(`system ${flags.system} lists no workloads`);
     return { target: resolveSystem(flags.system, workload, flags.bug), workload };
   }
@@ -146,7 +164,9 @@ async function test(nodeArgs: string[], flags: TestFlags): Promise<number> {
     clearLine();
     printSummary(outcome, repeat);
     if (controller.signal.aborted) {
-      process.stderr.write(`faultline: interrupted; the history so far is in ${outcome.dir}/history.jsonl\n`);
+      process.stderr.write(
+        `faultline: interrupted; the history so far is in ${outcome.dir}/history.jsonl\n`,
+      );
     }
     return outcome.exitCode;
   } finally {
@@ -161,7 +181,9 @@ function progressLine(p: Progress): string {
 
 /** The command line that repeats this run, with its seed. */
 function repeatCommand(seed: number): string {
-  const args = process.argv.slice(2).filter((arg, i, all) => arg !== "--seed" && all[i - 1] !== "--seed");
+  const args = process.argv
+    .slice(2)
+    .filter((arg, i, all) => arg !== "--seed" && all[i - 1] !== "--seed");
   const dashes = args.indexOf("--");
   const head = dashes === -1 ? args : args.slice(0, dashes);
   const tail = dashes === -1 ? [] : args.slice(dashes);
@@ -174,7 +196,9 @@ function shellQuote(arg: string): string {
 
 export function buildProgram(): Command {
   const program = new Command("faultline")
-    .description("Jepsen-style fault injection and linearizability checking for local distributed systems")
+    .description(
+      "Jepsen-style fault injection and linearizability checking for local distributed systems",
+    )
     .version("0.1.0")
     .exitOverride()
     .showHelpAfterError(false);
@@ -194,7 +218,10 @@ async function main(): Promise<void> {
     await buildProgram().parseAsync(process.argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      const done = err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help";
+      const done =
+        err.code === "commander.helpDisplayed" ||
+        err.code === "commander.version" ||
+        err.code === "commander.help";
       process.exitCode = done ? EXIT.valid : EXIT.couldNotRun;
       return;
     }

@@ -30,13 +30,13 @@ export class Cluster {
   readonly nodes = new Map<string, NodeProcess>();
   /** Nodes that exited without the harness asking them to. */
   readonly crashes: Crash[] = [];
-  private exitWaiters: Array<(crash: Crash) => void> = [];
+  private readonly exitWaiters = new Set<(crash: Crash) => void>();
 
   constructor(
     private readonly options: ClusterOptions,
     private readonly network: Network,
     private readonly clients: ClientFactory,
-    private readonly clock: RunClock,
+    clock: RunClock,
   ) {
     for (const id of options.ids) {
       const dataDir = join(options.runDir, "data", id);
@@ -51,7 +51,12 @@ export class Cluster {
         {
           line: (line, n) => this.onLine(id, line, n),
           overflow: (seen, n) =>
-            this.network.protocolError(id, n, `stdout line longer than the 8 MiB limit (${seen} bytes)`, ""),
+            this.network.protocolError(
+              id,
+              n,
+              `stdout line longer than the 8 MiB limit (${seen} bytes)`,
+              "",
+            ),
           exit: (exit) => this.onExit(id, exit),
         },
         () => clock.now_ns(),
@@ -80,13 +85,16 @@ export class Cluster {
     const client = this.clients.open();
     try {
       const body: Body = { type: "init", node_id: id, node_ids: [...this.options.ids] };
+      let waiter: ((crash: Crash) => void) | undefined;
       const died = new Promise<Crash>((resolve) => {
-        const waiter = (crash: Crash) => {
+        waiter = (crash: Crash) => {
           if (crash.node === id) resolve(crash);
         };
-        this.exitWaiters.push(waiter);
+        this.exitWaiters.add(waiter);
       });
-      const reply = await Promise.race([client.call(id, body, INIT_TIMEOUT_MS), died]);
+      const reply = await Promise.race([client.call(id, body, INIT_TIMEOUT_MS), died]).finally(
+        () => waiter && this.exitWaiters.delete(waiter),
+      );
       if (reply && "exit" in reply) {
         const crash = reply as Crash;
         throw new SetupError(
@@ -99,7 +107,9 @@ export class Cluster {
         );
       }
       if ((reply as Body).type !== "init_ok") {
-        throw new SetupError(`node ${id} answered init with ${JSON.stringify(reply).slice(0, 200)}, expected init_ok`);
+        throw new SetupError(
+          `node ${id} answered init with ${JSON.stringify(reply).slice(0, 200)}, expected init_ok`,
+        );
       }
     } finally {
       client.close();

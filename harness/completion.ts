@@ -35,7 +35,8 @@ export function completionFor(
     if (override) return override;
     const known = describeErrorCode(code as number);
     const error = [known.name, typeof reply.text === "string" ? reply.text.slice(0, 1024) : null];
-    if (known.definite && !workload.errorsIndefinite) return { type: "fail", value: op.value, error };
+    if (known.definite && !workload.errorsIndefinite)
+      return { type: "fail", value: op.value, error };
     return unsure(error);
   }
   if (reply.type !== `${requestType}_ok`) {
@@ -46,6 +47,11 @@ export function completionFor(
     return { type: "ok", value: workload.okValue(op, reply) };
   } catch (err) {
     if (!(err instanceof ReplyError)) throw err;
-    return { type: "info", value: op.value, error: ["malformed-reply", err.message], malformed: err.message };
+    return {
+      type: "info",
+      value: op.value,
+      error: ["malformed-reply", err.message],
+      malformed: err.message,
+    };
   }
 }

@@ -162,7 +162,8 @@ export class Network {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const now = this.clock.now_ns();
-    while (this.queue.length > 0) this.drop((this.queue.pop() as InFlight).envelope, now, "receiver-down");
+    while (this.queue.length > 0)
+      this.drop((this.queue.pop() as InFlight).envelope, now, "receiver-down");
     this.journal.close();
   }
 
@@ -202,7 +203,7 @@ export class Network {
       return;
     }
     const receiver = this.endpoints.get(envelope.dest);
-    if (!receiver || !receiver.deliver(envelope, line)) {
+    if (!receiver?.deliver(envelope, line)) {
       this.drop(envelope, now, receiver ? "receiver-down" : "unknown-dest");
       return;
     }

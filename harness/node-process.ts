@@ -95,7 +95,9 @@ export class NodeProcess {
     await new Promise<void>((resolve, reject) => {
       child.once("spawn", () => resolve());
       child.once("error", (err: NodeJS.ErrnoException) =>
-        reject(new SetupError(`cannot start node ${this.id} (${this.command.file}): ${err.message}`)),
+        reject(
+          new SetupError(`cannot start node ${this.id} (${this.command.file}): ${err.message}`),
+        ),
       );
     });
     const pid = child.pid;

@@ -5,7 +5,11 @@ const ENVELOPE_KEYS = new Set(["src", "dest", "body", "id"]);
 
 export type ParsedLine = { ok: true; envelope: Envelope } | { ok: false; reason: string };
 
-export function parseNodeLine(line: string, node: string, exists: (id: string) => boolean): ParsedLine {
+export function parseNodeLine(
+  line: string,
+  node: string,
+  exists: (id: string) => boolean,
+): ParsedLine {
   let raw: unknown;
   try {
     raw = JSON.parse(line);
@@ -24,7 +28,8 @@ export function parseNodeLine(line: string, node: string, exists: (id: string) =
     return { ok: false, reason: `"src" is ${JSON.stringify(msg.src)}, but this node is "${node}"` };
   }
   if (typeof msg.dest !== "string") return { ok: false, reason: `"dest" must be a string` };
-  if (!exists(msg.dest)) return { ok: false, reason: `"dest" ${JSON.stringify(msg.dest)} does not exist` };
+  if (!exists(msg.dest))
+    return { ok: false, reason: `"dest" ${JSON.stringify(msg.dest)} does not exist` };
   if (msg.id !== undefined && !Number.isSafeInteger(msg.id)) {
     return { ok: false, reason: `"id" must be an integer` };
   }

@@ -9,7 +9,8 @@ export function packageRoot(): string {
   for (;;) {
     if (existsSync(join(dir, "package.json"))) return dir;
     const parent = dirname(dir);
-    if (parent === dir) throw new Error("faultline: cannot find package.json above " + import.meta.url);
+    if (parent === dir)
+      throw new Error(`faultline: cannot find package.json above ${import.meta.url}`);
     dir = parent;
   }
 }

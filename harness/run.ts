@@ -7,10 +7,10 @@ import { type CheckResult, mergeValidity, type Validity } from "../checkers/resu
 import { checkStats } from "../checkers/stats.js";
 import { WORKLOADS } from "../workloads/index.js";
 import type { OpSpec, Workload } from "../workloads/workload.js";
-import { ClientFactory, type Client } from "./client.js";
+import { type Client, ClientFactory } from "./client.js";
 import { RunClock } from "./clock.js";
 import { Cluster, type Crash } from "./cluster.js";
-import { type MalformedReply, completionFor } from "./completion.js";
+import { completionFor, type MalformedReply } from "./completion.js";
 import { EXIT, exitCodeFor, SetupError } from "./exit-codes.js";
 import { HistoryRecorder } from "./history-recorder.js";
 import { type Latency, LinkTable } from "./links.js";
@@ -84,7 +84,9 @@ export async function runTest(
 ): Promise<RunOutcome> {
   const factory = WORKLOADS[options.workload];
   if (!factory) {
-    throw new SetupError(`unknown workload "${options.workload}"; choose one of ${Object.keys(WORKLOADS).join(", ")}`);
+    throw new SetupError(
+      `unknown workload "${options.workload}"; choose one of ${Object.keys(WORKLOADS).join(", ")}`,
+    );
   }
   const clock = new RunClock();
   const random = new Random(options.seed);
@@ -104,7 +106,12 @@ export async function runTest(
 
   const history = new HistoryRecorder(join(dir, STORE_FILES.history), clock);
   const links = new LinkTable(options.latency);
-  const network = new Network(join(dir, STORE_FILES.messages), links, random.fork("network"), clock);
+  const network = new Network(
+    join(dir, STORE_FILES.messages),
+    links,
+    random.fork("network"),
+    clock,
+  );
   for (const [name, service] of createServices(random.fork("services"))) {
     network.register(name, {
       kind: "service",
@@ -142,7 +149,9 @@ export async function runTest(
   const interrupted = () => signal.aborted;
 
   try {
-    log.info(`starting ${nodeIds.length} nodes: ${options.target.command.file} ${options.target.command.args.join(" ")}`);
+    log.info(
+      `starting ${nodeIds.length} nodes: ${options.target.command.file} ${options.target.command.args.join(" ")}`,
+    );
     await cluster.start();
     log.info("all nodes answered init");
     if (workload.setup) await sendSetup(workload, cluster, clients);
@@ -193,15 +202,22 @@ export async function runTest(
       `running ${options.workload} for ${options.time_limit_s} s at ${options.rate} ops/s with ${options.concurrency} workers`,
     );
     const scheduler = new RateScheduler(options.rate, clock, random.fork("scheduler"));
-    const deadline_ns = options.time_limit_s * 1e9;
-    const stopGenerating = AbortSignal.any([signal, AbortSignal.timeout(options.time_limit_s * 1000)]);
+    const deadline_ns = clock.now_ns() + options.time_limit_s * 1e9;
+    const stopGenerating = AbortSignal.any([
+      signal,
+      AbortSignal.timeout(options.time_limit_s * 1000),
+    ]);
     await Promise.all(
       workers.map(async (worker) => {
         while (!stopGenerating.aborted) {
           const wait_ms = scheduler.claim_ms();
           if (!(await pause(wait_ms ?? options.time_limit_s * 1000, stopGenerating))) break;
           if (clock.now_ns() >= deadline_ns) break;
-          const op = workload.generate({ worker: worker.index, process: worker.process, node: worker.node });
+          const op = workload.generate({
+            worker: worker.index,
+            process: worker.process,
+            node: worker.node,
+          });
           if (op === undefined) {
             if (!(await pause(10, stopGenerating))) break;
             continue;
@@ -222,11 +238,20 @@ export async function runTest(
         // Every node gets its final ops, even when there are fewer workers than nodes.
         let nextProcess = Math.max(...workers.map((w) => w.process)) + 1;
         for (let i = workers.length; i < nodeIds.length; i++) {
-          workers.push({ index: i, process: nextProcess++, node: nodeIds[i] as string, client: clients.open() });
+          workers.push({
+            index: i,
+            process: nextProcess++,
+            node: nodeIds[i] as string,
+            client: clients.open(),
+          });
         }
         await Promise.all(
           workers.map(async (worker) => {
-            const final = workload.final?.({ worker: worker.index, process: worker.process, node: worker.node });
+            const final = workload.final?.({
+              worker: worker.index,
+              process: worker.process,
+              node: worker.node,
+            });
             for (const op of final ?? []) {
               if (interrupted()) return;
               await perform(worker, op);
@@ -245,12 +270,16 @@ export async function runTest(
   log.info("stopping nodes");
   await shutdown();
   if (interrupted()) {
-    errors.push({ kind: "interrupted", message: "the run was interrupted; the history so far is kept" });
+    errors.push({
+      kind: "interrupted",
+      message: "the run was interrupted; the history so far is kept",
+    });
   }
   for (const crash of cluster.crashes) {
     errors.push({ kind: "node-crashed", message: crashText(crash) });
   }
-  if (history.truncated) errors.push({ kind: "history-truncated", message: "history.jsonl hit its size limit" });
+  if (history.truncated)
+    errors.push({ kind: "history-truncated", message: "history.jsonl hit its size limit" });
 
   phase = "checking";
   const checkers: Record<string, CheckResult> = interrupted()
@@ -259,8 +288,12 @@ export async function runTest(
   checkers.protocol = protocolCheck(network, malformed);
   checkers.crashes = crashCheck(cluster.crashes);
   const stats = checkStats(history.ops);
-  const clientInvokes = history.ops.filter((op) => op.type === "invoke" && op.process !== "nemesis").length;
-  const valid: Validity = interrupted() ? "unknown" : mergeValidity(Object.values(checkers).map((c) => c.valid));
+  const clientInvokes = history.ops.filter(
+    (op) => op.type === "invoke" && op.process !== "nemesis",
+  ).length;
+  const valid: Validity = interrupted()
+    ? "unknown"
+    : mergeValidity(Object.values(checkers).map((c) => c.valid));
   const results: Results = {
     valid,
     summary: verdictSummary(valid, checkers, interrupted()),
@@ -274,7 +307,10 @@ export async function runTest(
     seed: options.seed,
     errors,
     nodes: Object.fromEntries(
-      nodeIds.map((id) => [id, { crashes: cluster.crashes.filter((c) => c.node === id).map((c) => c.exit) }]),
+      nodeIds.map((id) => [
+        id,
+        { crashes: cluster.crashes.filter((c) => c.node === id).map((c) => c.exit) },
+      ]),
     ),
     duration_s: clock.now_ns() / 1e9,
   };
@@ -305,7 +341,11 @@ async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
   }
 }
 
-async function sendSetup(workload: Workload, cluster: Cluster, clients: ClientFactory): Promise<void> {
+async function sendSetup(
+  workload: Workload,
+  cluster: Cluster,
+  clients: ClientFactory,
+): Promise<void> {
   const client = clients.open();
   try {
     for (const node of cluster.ids) {
@@ -323,7 +363,11 @@ async function sendSetup(workload: Workload, cluster: Cluster, clients: ClientFa
   }
 }
 
-async function runCheckers(workload: Workload, ops: readonly Op[], log: Logger): Promise<Record<string, CheckResult>> {
+async function runCheckers(
+  workload: Workload,
+  ops: readonly Op[],
+  log: Logger,
+): Promise<Record<string, CheckResult>> {
   log.info(`checking ${ops.length} history events`);
   try {
     return await workload.check(ops);
@@ -365,7 +409,11 @@ function crashText(crash: Crash): string {
   return `node ${crash.node} crashed (${how}) at ${(crash.exit.time_ns / 1e9).toFixed(1)} s`;
 }
 
-function verdictSummary(valid: Validity, checkers: Record<string, CheckResult>, interrupted: boolean): string {
+function verdictSummary(
+  valid: Validity,
+  checkers: Record<string, CheckResult>,
+  interrupted: boolean,
+): string {
   if (interrupted) return "The run was interrupted before it finished; nothing was checked.";
   if (valid === true) return "Every checker passed.";
   const failing = Object.entries(checkers).filter(([, c]) => c.valid === valid);

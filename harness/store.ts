@@ -1,6 +1,13 @@
 // The run store (DESIGN.md §8): store/<test-name>/<timestamp>/ with store/latest pointing at
 // the newest run.
-import { mkdirSync, readFileSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join, relative } from "node:path";
 import type { Op } from "../checkers/history.js";
 import { parseHistory } from "../checkers/history.js";

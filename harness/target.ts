@@ -35,7 +35,9 @@ export function systemNames(): string[] {
 export function loadManifest(system: string): Manifest {
   const path = join(packageRoot(), "systems", system, "manifest.json");
   if (!/^[a-z0-9-]+$/.test(system) || !existsSync(path)) {
-    throw new SetupError(`unknown system "${system}"; built-in systems: ${systemNames().join(", ")}`);
+    throw new SetupError(
+      `unknown system "${system}"; built-in systems: ${systemNames().join(", ")}`,
+    );
   }
   return JSON.parse(readFileSync(path, "utf8")) as Manifest;
 }
@@ -49,20 +51,29 @@ export function resolveSystem(system: string, workload: string, bug: string | un
   }
   if (bug !== undefined && !(bug in manifest.bugs)) {
     const known = Object.keys(manifest.bugs);
-    throw new SetupError(`system ${system} has no bug "${bug}"; its bugs: ${known.join(", ") || "none"}`);
+    throw new SetupError(
+      `system ${system} has no bug "${bug}"; its bugs: ${known.join(", ") || "none"}`,
+    );
   }
   const root = packageRoot();
   const [first, ...rest] = manifest.command;
   if (!first) throw new SetupError(`systems/${system}/manifest.json has an empty command`);
   const file = first === "node" ? process.execPath : resolve(root, first);
-  const args = rest.map((arg) => (!isAbsolute(arg) && existsSync(join(root, arg)) ? join(root, arg) : arg));
+  const args = rest.map((arg) =>
+    !isAbsolute(arg) && existsSync(join(root, arg)) ? join(root, arg) : arg,
+  );
   for (const arg of args) {
     if (arg.startsWith(join(root, "dist")) && !existsSync(arg)) {
       throw new SetupError(`${arg} is missing: run "npm run build" first`);
     }
   }
   if (bug !== undefined) args.push("--bug", bug);
-  return { name: bug ? `${system}-${bug}` : system, command: { file, args }, manifest, ...(bug && { bug }) };
+  return {
+    name: bug ? `${system}-${bug}` : system,
+    command: { file, args },
+    manifest,
+    ...(bug && { bug }),
+  };
 }
 
 export function resolveBin(bin: string, args: readonly string[]): Target {

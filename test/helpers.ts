@@ -23,7 +23,15 @@ export function tempStore(): string {
 }
 
 /** Starts the CLI; it is SIGKILLed (its whole group) if it outlives `timeout_ms`. */
-export function startCli(args: readonly string[], timeout_ms = 60_000): ResultPromise<{ reject: false; timeout: number; killSignal: "SIGKILL"; env: { FORCE_COLOR: string } }> {
+export function startCli(
+  args: readonly string[],
+  timeout_ms = 60_000,
+): ResultPromise<{
+  reject: false;
+  timeout: number;
+  killSignal: "SIGKILL";
+  env: { FORCE_COLOR: string };
+}> {
   return execa(process.execPath, [CLI, ...args], {
     reject: false,
     timeout: timeout_ms,
@@ -34,9 +42,14 @@ export function startCli(args: readonly string[], timeout_ms = 60_000): ResultPr
 
 export async function runCli(args: readonly string[], timeout_ms = 60_000): Promise<CliResult> {
   const result = await startCli(args, timeout_ms);
-  return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
+  return {
+    exitCode: result.exitCode,
+    stdout: String(result.stdout),
+    stderr: String(result.stderr),
+  };
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: tests poke at results.json freely
 export function readResults(store: string): Record<string, any> {
   return JSON.parse(readFileSync(join(store, "latest", "results.json"), "utf8"));
 }

@@ -13,12 +13,15 @@ export const broadcast: WorkloadFactory = ({ nodes, rng, topology }) => {
     name: "broadcast",
     timeout_ms: 5_000,
     setup: () => [{ type: "topology", topology: links }],
-    generate: () => (rng.chance(0.5) ? { f: "broadcast", value: next++ } : { f: "read", value: null }),
+    generate: () =>
+      rng.chance(0.5) ? { f: "broadcast", value: next++ } : { f: "read", value: null },
     final: () => [{ f: "read", value: null, final: true }],
-    request: (op) => (op.f === "broadcast" ? { type: "broadcast", message: op.value } : { type: "read" }),
+    request: (op) =>
+      op.f === "broadcast" ? { type: "broadcast", message: op.value } : { type: "read" },
     okValue: (op, reply) => {
       if (op.f === "broadcast") return op.value;
-      if (!Array.isArray(reply.messages)) throw new ReplyError(`read_ok "messages" must be an array`);
+      if (!Array.isArray(reply.messages))
+        throw new ReplyError(`read_ok "messages" must be an array`);
       return reply.messages;
     },
     idempotent: (f) => f === "read",

@@ -10,12 +10,15 @@ function counter(name: string, minDelta: number, maxDelta: number): WorkloadFact
     timeout_ms: 5_000,
     errorsIndefinite: true,
     generate: () =>
-      rng.chance(0.5) ? { f: "add", value: rng.int(minDelta, maxDelta) } : { f: "read", value: null },
+      rng.chance(0.5)
+        ? { f: "add", value: rng.int(minDelta, maxDelta) }
+        : { f: "read", value: null },
     final: () => [{ f: "read", value: null, final: true }],
     request: (op) => (op.f === "add" ? { type: "add", delta: op.value } : { type: "read" }),
     okValue: (op, reply) => {
       if (op.f === "add") return op.value;
-      if (!Number.isSafeInteger(reply.value)) throw new ReplyError(`read_ok "value" must be an integer`);
+      if (!Number.isSafeInteger(reply.value))
+        throw new ReplyError(`read_ok "value" must be an integer`);
       return reply.value;
     },
     idempotent: (f) => f === "read",

@@ -1,7 +1,10 @@
 // Maelstrom's message body conventions and error codes (shared/specs/maelstrom-protocol.md §3, §6).
 
 /** A message body: `type` is mandatory; requests carry `msg_id`, replies `in_reply_to`. */
-export type Body = { type: string; msg_id?: unknown; in_reply_to?: unknown } & Record<string, unknown>;
+export type Body = { type: string; msg_id?: unknown; in_reply_to?: unknown } & Record<
+  string,
+  unknown
+>;
 
 export interface Envelope {
   id?: number;
@@ -32,7 +35,12 @@ export const ERROR_CODES: Readonly<Record<number, ErrorCode>> = {
 
 /** Codes >= 1000 are user-defined and always indefinite, as is any code we do not know. */
 export function describeErrorCode(code: number): ErrorCode {
-  return ERROR_CODES[code] ?? { name: code >= 1000 ? `user-${code}` : `unknown-${code}`, definite: false };
+  return (
+    ERROR_CODES[code] ?? {
+      name: code >= 1000 ? `user-${code}` : `unknown-${code}`,
+      definite: false,
+    }
+  );
 }
 
 /** A reply that breaks the workload's schema; the op becomes `info` and the error is reported. */

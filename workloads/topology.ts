@@ -22,7 +22,12 @@ export function buildTopology(name: string, nodes: readonly string[]): Record<st
         const i = Math.floor(k / side);
         const j = k % side;
         const neighbours: string[] = [];
-        for (const [di, dj] of [[1, 0], [-1, 0], [0, 1], [0, -1]] as const) {
+        for (const [di, dj] of [
+          [1, 0],
+          [-1, 0],
+          [0, 1],
+          [0, -1],
+        ] as const) {
           const ni = i + di;
           const nj = j + dj;
           const index = ni * side + nj;

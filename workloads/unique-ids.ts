@@ -9,7 +9,8 @@ export const uniqueIds: WorkloadFactory = () => ({
   generate: () => ({ f: "generate", value: null }),
   request: () => ({ type: "generate" }),
   okValue: (_op, reply) => {
-    if (reply.id === undefined || reply.id === null) throw new ReplyError(`generate_ok has no "id"`);
+    if (reply.id === undefined || reply.id === null)
+      throw new ReplyError(`generate_ok has no "id"`);
     return reply.id;
   },
   idempotent: () => false,

@@ -4,7 +4,15 @@ import { chmodSync, copyFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseHistory } from "../../checkers/history.js";
-import { FIXTURES, groupAlive, nodePids, readResults, runCli, startCli, tempStore } from "../helpers.js";
+import {
+  FIXTURES,
+  groupAlive,
+  nodePids,
+  readResults,
+  runCli,
+  startCli,
+  tempStore,
+} from "../helpers.js";
 
 const quick = ["--time-limit", "2", "--rate", "20", "--node-count", "1", "--recovery-time", "0"];
 
@@ -22,7 +30,15 @@ describe("bad arguments", () => {
   });
 
   it("rejects a non-numeric --rate", async () => {
-    const r = await runCli(["test", "-w", "echo", "--bin", join(FIXTURES, "echo.mjs"), "--rate", "fast"]);
+    const r = await runCli([
+      "test",
+      "-w",
+      "echo",
+      "--bin",
+      join(FIXTURES, "echo.mjs"),
+      "--rate",
+      "fast",
+    ]);
     expect(r.exitCode).toBe(3);
     expect(r.stderr).toMatch(/--rate/);
   });
@@ -30,7 +46,9 @@ describe("bad arguments", () => {
   it("says when --bin does not exist", async () => {
     const r = await runCli(["test", "-w", "echo", "--bin", "/nonexistent/node"]);
     expect(r.exitCode).toBe(3);
-    expect(r.stderr.trim().split("\n")).toEqual(["faultline: --bin /nonexistent/node does not exist"]);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      "faultline: --bin /nonexistent/node does not exist",
+    ]);
   });
 
   it("says when --bin is not executable", async () => {
@@ -62,7 +80,16 @@ describe("misbehaving nodes", () => {
   it("a node that never answers init is a setup error naming it, with its stderr", async () => {
     const store = tempStore();
     const started = Date.now();
-    const r = await runCli(["test", "-w", "echo", "--bin", join(FIXTURES, "silent.mjs"), "--store", store, ...quick]);
+    const r = await runCli([
+      "test",
+      "-w",
+      "echo",
+      "--bin",
+      join(FIXTURES, "silent.mjs"),
+      "--store",
+      store,
+      ...quick,
+    ]);
     expect(r.exitCode).toBe(3);
     expect(r.stderr).toMatch(/node n0 did not answer init within 10 s/);
     expect(r.stderr).toContain("I read stdin but never answer");
@@ -73,7 +100,16 @@ describe("misbehaving nodes", () => {
   it("a node that dies before init is reported at once with its exit code and stderr", async () => {
     const store = tempStore();
     const started = Date.now();
-    const r = await runCli(["test", "-w", "echo", "--bin", join(FIXTURES, "exit-at-start.mjs"), "--store", store, ...quick]);
+    const r = await runCli([
+      "test",
+      "-w",
+      "echo",
+      "--bin",
+      join(FIXTURES, "exit-at-start.mjs"),
+      "--store",
+      store,
+      ...quick,
+    ]);
     expect(r.exitCode).toBe(3);
     expect(r.stderr).toMatch(/node n0 exited during init \(code 7/);
     expect(r.stderr).toContain("missing configuration file");
@@ -82,7 +118,16 @@ describe("misbehaving nodes", () => {
 
   it("non-JSON on stdout is a protocol violation with the offending line", async () => {
     const store = tempStore();
-    const r = await runCli(["test", "-w", "echo", "--bin", join(FIXTURES, "garbage.mjs"), "--store", store, ...quick]);
+    const r = await runCli([
+      "test",
+      "-w",
+      "echo",
+      "--bin",
+      join(FIXTURES, "garbage.mjs"),
+      "--store",
+      store,
+      ...quick,
+    ]);
     expect(r.exitCode).toBe(1);
     const results = readResults(store);
     expect(results.checkers.protocol.valid).toBe(false);
@@ -93,12 +138,23 @@ describe("misbehaving nodes", () => {
 
   it("a node crashing mid-run makes the run invalid, names the exit code, keeps the history", async () => {
     const store = tempStore();
-    const r = await runCli(["test", "-w", "echo", "--bin", join(FIXTURES, "crash-midrun.mjs"), "--store", store, ...quick]);
+    const r = await runCli([
+      "test",
+      "-w",
+      "echo",
+      "--bin",
+      join(FIXTURES, "crash-midrun.mjs"),
+      "--store",
+      store,
+      ...quick,
+    ]);
     expect(r.exitCode).toBe(1);
     const results = readResults(store);
     expect(results.checkers.crashes.valid).toBe(false);
     expect(results.checkers.crashes.summary).toMatch(/node n0 crashed \(exit code 42\)/);
-    expect(results.checkers.crashes.crashes[0].stderr_tail.join("\n")).toContain("assertion failed");
+    expect(results.checkers.crashes.crashes[0].stderr_tail.join("\n")).toContain(
+      "assertion failed",
+    );
     const history = parseHistory(readFileSync(join(store, "latest", "history.jsonl"), "utf8"));
     expect(history.filter((op) => op.type === "ok").length).toBe(4);
     expect(history.some((op) => op.type === "info")).toBe(true);
@@ -106,7 +162,16 @@ describe("misbehaving nodes", () => {
 
   it("a node flooding stdout with an endless line is cut at 8 MiB and the run still ends", async () => {
     const store = tempStore();
-    const r = await runCli(["test", "-w", "echo", "--bin", join(FIXTURES, "flood.mjs"), "--store", store, ...quick]);
+    const r = await runCli([
+      "test",
+      "-w",
+      "echo",
+      "--bin",
+      join(FIXTURES, "flood.mjs"),
+      "--store",
+      store,
+      ...quick,
+    ]);
     expect(r.exitCode).toBe(1);
     const results = readResults(store);
     expect(results.checkers.protocol.summary).toMatch(/longer than the 8 MiB limit/);
@@ -116,7 +181,16 @@ describe("misbehaving nodes", () => {
 
   it("a wrapper script that forgets exec leaves no grandchild behind", async () => {
     const store = tempStore();
-    const r = await runCli(["test", "-w", "echo", "--bin", join(FIXTURES, "wrapper.sh"), "--store", store, ...quick]);
+    const r = await runCli([
+      "test",
+      "-w",
+      "echo",
+      "--bin",
+      join(FIXTURES, "wrapper.sh"),
+      "--store",
+      store,
+      ...quick,
+    ]);
     expect(r.exitCode).toBe(0);
     const [pgid] = nodePids(store, ["n0"]);
     expect(pgid).toBeGreaterThan(0);
@@ -127,10 +201,27 @@ describe("misbehaving nodes", () => {
 describe("Ctrl-C mid-run", () => {
   it("stops the nodes, keeps a readable history, exits 3 with one line", async () => {
     const store = tempStore();
-    const cli = startCli(["test", "-w", "echo", "--bin", join(FIXTURES, "echo.mjs"), "--store", store, "--time-limit", "60", "--rate", "50", "--node-count", "3"]);
+    const cli = startCli([
+      "test",
+      "-w",
+      "echo",
+      "--bin",
+      join(FIXTURES, "echo.mjs"),
+      "--store",
+      store,
+      "--time-limit",
+      "60",
+      "--rate",
+      "50",
+      "--node-count",
+      "3",
+    ]);
     const historyPath = join(store, "latest", "history.jsonl");
     const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline && !(existsSync(historyPath) && readFileSync(historyPath, "utf8").split("\n").length > 20)) {
+    while (
+      Date.now() < deadline &&
+      !(existsSync(historyPath) && readFileSync(historyPath, "utf8").split("\n").length > 20)
+    ) {
       await new Promise((r) => setTimeout(r, 100));
     }
     cli.kill("SIGINT");
