@@ -3,6 +3,8 @@ import { broadcast } from "./broadcast.js";
 import { gCounter, pnCounter } from "./counter.js";
 import { echo } from "./echo.js";
 import { gSet } from "./g-set.js";
+import { kv } from "./kv.js";
+import { linKv } from "./lin-kv.js";
 import { uniqueIds } from "./unique-ids.js";
 import type { WorkloadFactory } from "./workload.js";
 
@@ -13,4 +15,6 @@ export const WORKLOADS: Readonly<Record<string, WorkloadFactory>> = {
   "g-set": gSet,
   "g-counter": gCounter,
   "pn-counter": pnCounter,
+  "lin-kv": linKv,
+  kv,
 };
