@@ -17,7 +17,11 @@ export class HistoryRecorder {
     path: string,
     private readonly clock: RunClock,
   ) {
-    this.writer = new JsonlWriter(path, { flush_bytes: 0, max_bytes: MAX_HISTORY_BYTES });
+    this.writer = new JsonlWriter(path, {
+      flush_bytes: 0,
+      max_bytes: MAX_HISTORY_BYTES,
+      truncation_note: false, // the history stays a valid history; results.json says it was cut
+    });
   }
 
   record(record: OpRecord): Op {

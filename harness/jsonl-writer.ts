@@ -10,6 +10,8 @@ export interface JsonlWriterOptions {
   max_bytes: number;
   /** With buffering, also write at least this often. */
   flush_interval_ms?: number;
+  /** Write a `{"event":"truncated"}` line at the cut (not for files of another schema). */
+  truncation_note?: boolean;
 }
 
 export class JsonlWriter {
@@ -34,8 +36,9 @@ export class JsonlWriter {
   write(line: string): boolean {
     if (this.fd === undefined) throw new Error(`${this.path} is closed`);
     const size_bytes = Buffer.byteLength(line) + 1;
-    if (this.written_bytes + this.buffered_bytes + size_bytes > this.options.max_bytes) {
-      if (this.dropped_lines++ === 0) {
+    // Once a line is dropped every later one is too, so the file is a clean prefix.
+    if (this.dropped_lines > 0 || this.written_bytes + this.buffered_bytes + size_bytes > this.options.max_bytes) {
+      if (this.dropped_lines++ === 0 && this.options.truncation_note !== false) {
         this.buffer.push(JSON.stringify({ event: "truncated", max_bytes: this.options.max_bytes }));
         this.flush();
       }

@@ -55,7 +55,9 @@ export class LinkTable {
     if (!(next.loss >= 0 && next.loss <= 1 && next.duplicate >= 0 && next.duplicate <= 1)) {
       throw new RangeError(`link ${src}->${dest}: probabilities must be within [0, 1]`);
     }
-    this.faults.set(linkKey(src, dest), next);
+    const up = !next.partitioned && next.loss === 0 && next.duplicate === 0 && !next.extra_latency;
+    if (up) this.faults.delete(linkKey(src, dest));
+    else this.faults.set(linkKey(src, dest), next);
   }
 
   /** Every directed link with a fault, for the history and the report. */

@@ -127,6 +127,9 @@ export class NodeProcess {
     // A node that exits closes its stdin; writes after that must not crash the harness.
     child.stdin?.on("error", () => {});
 
+    // execa settles only once stdout/stderr close; a grandchild holding them open would hide
+    // the exit, so the moment the leader exits the rest of its group goes too.
+    child.once("exit", () => signalGroup(pid, "SIGKILL"));
     this.exited = child.then((result) => {
       const exit: NodeExit = {
         code: result.exitCode ?? null,
@@ -183,6 +186,11 @@ export class NodeProcess {
     this.expectExit = true;
     signalGroup(this.pgid, "SIGKILL");
     return exited;
+  }
+
+  /** SIGSTOP / SIGCONT the whole group (pause faults). */
+  signal(signal: "SIGSTOP" | "SIGCONT"): boolean {
+    return this.pgid !== undefined && this.child !== undefined && signalGroup(this.pgid, signal);
   }
 
   /** The log file is closed once the node has stopped for good. */

@@ -23,7 +23,10 @@ export const STORE_FILES = {
 
 /** Creates a fresh run directory and points `<store>/latest` at it. */
 export function createRunDir(storeRoot: string, testName: string, now = new Date()): string {
-  const parent = join(storeRoot, testName.replace(/[^A-Za-z0-9._-]+/g, "_"));
+  const cleaned = testName.replace(/[^A-Za-z0-9._-]+/g, "_");
+  // ".", ".." and "latest" would land outside the store or inside the latest link.
+  const safe = /^\.*$/.test(cleaned) || cleaned === "latest" ? `_${cleaned}` : cleaned;
+  const parent = join(storeRoot, safe);
   mkdirSync(parent, { recursive: true });
   const stamp = now.toISOString().replace(/:/g, "").replace(/\..*/, "");
   const MAX_SAME_SECOND = 1000;

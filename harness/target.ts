@@ -13,6 +13,8 @@ export interface Manifest {
   /** argv; "node" means this Node binary, other relative paths are from the package root. */
   command: string[];
   workloads: string[];
+  /** A flag that tells the program which workload it serves, e.g. "--workload". */
+  workload_flag?: string;
   bugs: Record<string, { description: string; workloads?: string[]; caught_by?: string }>;
 }
 
@@ -67,6 +69,7 @@ export function resolveSystem(system: string, workload: string, bug: string | un
       throw new SetupError(`${arg} is missing: run "npm run build" first`);
     }
   }
+  if (manifest.workload_flag) args.push(manifest.workload_flag, workload);
   if (bug !== undefined) args.push("--bug", bug);
   return {
     name: bug ? `${system}-${bug}` : system,
