@@ -7,6 +7,9 @@ import { registerCheckCommand } from "./check-command.js";
 import { EXIT, SetupError } from "./exit-codes.js";
 import { LATENCY_DISTS, type LatencyDist } from "./links.js";
 import { Logger } from "./logger.js";
+import { findLibfaketime } from "./nemesis/clock-control.js";
+import { DEFAULT_PACKET_FAULTS, FAULT_KINDS, type FaultKind } from "./nemesis/nemesis.js";
+import { PARTITION_SHAPES, type PartitionShape } from "./nemesis/partition-shapes.js";
 import { killAllGroups } from "./process-groups.js";
 import { MAX_SEED, Random } from "./random.js";
 import { type Progress, runTest } from "./run.js";
@@ -32,6 +35,29 @@ function number(min: number) {
   };
 }
 
+function probability(text: string): number {
+  const p = Number(text);
+  if (!(p >= 0 && p <= 1)) throw new InvalidArgumentError("expected a probability from 0 to 1");
+  return p;
+}
+
+/** `--nemesis` takes a comma list of fault kinds, or `all`. */
+function faultList(text: string): FaultKind[] {
+  if (text === "all") return [...FAULT_KINDS];
+  const kinds = text
+    .split(",")
+    .map((k) => k.trim())
+    .filter((k) => k !== "" && k !== "none");
+  for (const kind of kinds) {
+    if (!(FAULT_KINDS as readonly string[]).includes(kind)) {
+      throw new InvalidArgumentError(
+        `unknown fault "${kind}"; choose from ${FAULT_KINDS.join(", ")} or all`,
+      );
+    }
+  }
+  return [...new Set(kinds)] as FaultKind[];
+}
+
 /** `--concurrency` takes N or Nn (N times the node count), as Maelstrom does. */
 function concurrency(text: string): string {
   if (!/^[1-9][0-9]*n?$/.test(text))
@@ -55,6 +81,12 @@ interface TestFlags {
   seed?: number;
   store: string;
   quiet?: boolean;
+  nemesis: FaultKind[];
+  nemesisInterval: number;
+  partitionShape?: PartitionShape;
+  packetLoss: number;
+  packetDup: number;
+  packetDelay: number;
 }
 
 function testCommand(): Command {
@@ -78,6 +110,37 @@ function testCommand(): Command {
     )
     .addOption(
       new Option("--topology <name>", "broadcast topology").choices(TOPOLOGIES).default("grid"),
+    )
+    .option(
+      "--nemesis <faults>",
+      `faults to inject: comma list of ${FAULT_KINDS.join(", ")}, or all`,
+      faultList,
+      [],
+    )
+    .option("--nemesis-interval <s>", "mean seconds between fault changes", number(0.01), 10)
+    .addOption(
+      new Option(
+        "--partition-shape <shape>",
+        "partition shape (default: random each time)",
+      ).choices(PARTITION_SHAPES),
+    )
+    .option(
+      "--packet-loss <p>",
+      "packet faults: drop probability",
+      probability,
+      DEFAULT_PACKET_FAULTS.loss,
+    )
+    .option(
+      "--packet-dup <p>",
+      "packet faults: duplicate probability",
+      probability,
+      DEFAULT_PACKET_FAULTS.duplicate,
+    )
+    .option(
+      "--packet-delay <ms>",
+      "packet faults: mean extra delay (uniform, so it reorders)",
+      number(0),
+      DEFAULT_PACKET_FAULTS.delay_ms,
     )
     .option(
       "--recovery-time <s>",
@@ -114,6 +177,11 @@ function resolveTarget(flags: TestFlags, nodeArgs: string[]): { target: Target; 
 
 async function test(nodeArgs: string[], flags: TestFlags): Promise<number> {
   const { target, workload } = resolveTarget(flags, nodeArgs);
+  if (flags.nemesis.includes("clock") && !findLibfaketime()) {
+    throw new SetupError(
+      "--nemesis clock needs libfaketime, which is not installed: run `apt-get install libfaketime`",
+    );
+  }
   const seed = flags.seed ?? Random.freshSeed();
   const concurrencyCount = flags.concurrency.endsWith("n")
     ? Number(flags.concurrency.slice(0, -1)) * flags.nodeCount
@@ -156,6 +224,16 @@ async function test(nodeArgs: string[], flags: TestFlags): Promise<number> {
         seed,
         store: flags.store,
         command: repeat,
+        nemesis: {
+          faults: flags.nemesis,
+          interval_s: flags.nemesisInterval,
+          ...(flags.partitionShape && { partition_shape: flags.partitionShape }),
+          packet: {
+            loss: flags.packetLoss,
+            duplicate: flags.packetDup,
+            delay_ms: flags.packetDelay,
+          },
+        },
       },
       log,
       controller.signal,
@@ -176,7 +254,7 @@ async function test(nodeArgs: string[], flags: TestFlags): Promise<number> {
 }
 
 function progressLine(p: Progress): string {
-  return `[${p.elapsed_s.toFixed(1)}/${p.time_limit_s} s] ${p.phase} · ok ${p.ok} fail ${p.fail} info ${p.info} · faults: none`;
+  return `[${p.elapsed_s.toFixed(1)}/${p.time_limit_s} s] ${p.phase} · ok ${p.ok} fail ${p.fail} info ${p.info} · faults: ${p.faults.join("; ") || "none"}`;
 }
 
 /** The command line that repeats this run, with its seed. */

@@ -22,8 +22,8 @@ export interface ClusterOptions {
   command: NodeCommand;
   /** The run directory: node-logs/ and data/ go below it. */
   runDir: string;
-  /** Extra environment for every node (e.g. libfaketime later). */
-  env?: Record<string, string>;
+  /** Extra environment per node (libfaketime for clock faults). */
+  env?: (node: string) => Record<string, string>;
 }
 
 export class Cluster {
@@ -45,7 +45,7 @@ export class Cluster {
         options.command,
         {
           cwd: dataDir,
-          env: { ...options.env, FAULTLINE_NODE_ID: id, FAULTLINE_DATA_DIR: dataDir },
+          env: { ...options.env?.(id), FAULTLINE_NODE_ID: id, FAULTLINE_DATA_DIR: dataDir },
           logPath: join(options.runDir, "node-logs", `${id}.log`),
         },
         {
@@ -114,6 +114,37 @@ export class Cluster {
     } finally {
       client.close();
     }
+  }
+
+  /** SIGKILLs one node's group (a crash fault); it is not reported as a crash. */
+  async crash(id: string): Promise<void> {
+    await this.node(id).kill();
+  }
+
+  /** Starts a killed node again with the same command and data dir, and re-sends init. */
+  async restart(id: string): Promise<void> {
+    const node = this.node(id);
+    if (node.running) return;
+    await node.start();
+    await this.init(id);
+  }
+
+  isRunning(id: string): boolean {
+    return this.node(id).running;
+  }
+
+  pause(id: string): boolean {
+    return this.node(id).signal("SIGSTOP");
+  }
+
+  resume(id: string): boolean {
+    return this.node(id).signal("SIGCONT");
+  }
+
+  private node(id: string): NodeProcess {
+    const node = this.nodes.get(id);
+    if (!node) throw new Error(`no node ${id}`);
+    return node;
   }
 
   /** Stops every running node (SIGTERM, then SIGKILL after the grace period). */

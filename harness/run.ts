@@ -1,7 +1,9 @@
 // The lifecycle of `faultline test` (DESIGN.md §2): resolve, store, network, nodes + init,
 // workload and generator until the time limit, final phase, stop, check, results.
+import { setMaxListeners } from "node:events";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { checkFaults } from "../checkers/faults.js";
 import type { Op } from "../checkers/history.js";
 import { type CheckResult, mergeValidity, type Validity } from "../checkers/result.js";
 import { checkStats } from "../checkers/stats.js";
@@ -15,6 +17,8 @@ import { EXIT, exitCodeFor, SetupError } from "./exit-codes.js";
 import { HistoryRecorder } from "./history-recorder.js";
 import { type Latency, LinkTable } from "./links.js";
 import type { Logger } from "./logger.js";
+import { ClockControl } from "./nemesis/clock-control.js";
+import { FAULT_KINDS, Nemesis, type NemesisOptions } from "./nemesis/nemesis.js";
 import { type NetStats, Network } from "./network.js";
 import type { NodeExit } from "./node-process.js";
 import { Random } from "./random.js";
@@ -39,6 +43,8 @@ export interface TestOptions {
   store: string;
   /** The command line that repeats this run, for test.json and the report. */
   command: string;
+  /** Faults to inject; none when the list is empty. */
+  nemesis: NemesisOptions;
 }
 
 export interface Results {
@@ -50,6 +56,10 @@ export interface Results {
   net: NetStats & { msgs_per_op: number | null; servers_msgs_per_op: number | null };
   seed: number;
   errors: Array<{ kind: string; message: string }>;
+  /** Things that make the run prove less than it seems (e.g. a fault that never bit). */
+  warnings: string[];
+  /** Each fault interval and how many ops it touched (informational). */
+  faults: CheckResult;
   nodes: Record<string, { crashes: NodeExit[] }>;
   duration_s: number;
 }
@@ -64,6 +74,8 @@ export interface Progress {
   elapsed_s: number;
   time_limit_s: number;
   phase: string;
+  /** Faults in force now, e.g. "partition halves". */
+  faults: string[];
   ok: number;
   fail: number;
   info: number;
@@ -123,8 +135,16 @@ export async function runTest(
     });
   }
   const clients = new ClientFactory(network);
+  const clock_control = options.nemesis.faults.includes("clock")
+    ? ClockControl.create(dir)
+    : undefined;
   const cluster = new Cluster(
-    { ids: nodeIds, command: options.target.command, runDir: dir },
+    {
+      ids: nodeIds,
+      command: options.target.command,
+      runDir: dir,
+      ...(clock_control && { env: (node: string) => clock_control.envFor(node) }),
+    },
     network,
     clients,
     clock,
@@ -140,6 +160,7 @@ export async function runTest(
             elapsed_s: clock.now_ns() / 1e9,
             time_limit_s: options.time_limit_s,
             phase,
+            faults: [...nemesis.active.values()],
             ...counts,
           }),
         250,
@@ -147,6 +168,16 @@ export async function runTest(
     : undefined;
 
   const interrupted = () => signal.aborted;
+  const nemesis = new Nemesis(
+    options.nemesis,
+    nodeIds,
+    cluster,
+    links,
+    history,
+    random.fork("nemesis"),
+    log,
+    clock_control,
+  );
 
   try {
     log.info(
@@ -203,10 +234,15 @@ export async function runTest(
     );
     const scheduler = new RateScheduler(options.rate, clock, random.fork("scheduler"));
     const deadline_ns = clock.now_ns() + options.time_limit_s * 1e9;
-    const stopGenerating = AbortSignal.any([
-      signal,
-      AbortSignal.timeout(options.time_limit_s * 1000),
-    ]);
+    // An explicit controller and timer: AbortSignal.any over AbortSignal.timeout can be
+    // garbage-collected before it fires, and then the nemesis would never stop.
+    const generating = new AbortController();
+    setMaxListeners(options.concurrency + FAULT_KINDS.length + 16, generating.signal);
+    const stopGenerating = generating.signal;
+    const timeLimit = setTimeout(() => generating.abort(), options.time_limit_s * 1000);
+    const onInterrupt = () => generating.abort();
+    signal.addEventListener("abort", onInterrupt);
+    const faults = nemesis.run(stopGenerating);
     await Promise.all(
       workers.map(async (worker) => {
         while (!stopGenerating.aborted) {
@@ -226,11 +262,15 @@ export async function runTest(
         }
       }),
     );
+    generating.abort();
+    clearTimeout(timeLimit);
+    signal.removeEventListener("abort", onInterrupt);
+    await faults;
+    if (!interrupted()) await nemesis.heal();
 
     if (workload.final && !interrupted()) {
       phase = "recovering";
-      links.heal();
-      log.info(`healed the network; waiting ${options.recovery_s} s for recovery`);
+      log.info(`waiting ${options.recovery_s} s for recovery`);
       await pause(options.recovery_s * 1000, signal);
       if (!interrupted()) {
         phase = "final";
@@ -287,6 +327,9 @@ export async function runTest(
     : await runCheckers(workload, history.ops, log);
   checkers.protocol = protocolCheck(network, malformed);
   checkers.crashes = crashCheck(cluster.crashes);
+  const faultReport = checkFaults(history.ops, { requested: options.nemesis.faults });
+  const warnings = (faultReport.warnings as string[] | undefined) ?? [];
+  for (const warning of warnings) log.info(`warning: ${warning}`);
   const stats = checkStats(history.ops);
   const clientInvokes = history.ops.filter(
     (op) => op.type === "invoke" && op.process !== "nemesis",
@@ -306,6 +349,8 @@ export async function runTest(
     },
     seed: options.seed,
     errors,
+    warnings,
+    faults: faultReport,
     nodes: Object.fromEntries(
       nodeIds.map((id) => [
         id,
@@ -326,6 +371,7 @@ export async function runTest(
     } finally {
       network.close();
       history.close();
+      clock_control?.remove();
     }
   }
 }

@@ -1,0 +1,87 @@
+// Per-node clock offsets through libfaketime (DESIGN.md §5): each node starts with LD_PRELOAD
+// of libfaketime and its own FAKETIME_TIMESTAMP_FILE; rewriting that file (e.g. "+250" or
+// "-3600", seconds) moves the node's wall clock at once, because FAKETIME_NO_CACHE makes
+// libfaketime re-read it. Monotonic clocks are left alone so timers keep working.
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { SetupError } from "../exit-codes.js";
+
+const LIBFAKETIME_CANDIDATES = [
+  "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+  "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+  "/usr/lib/faketime/libfaketime.so.1",
+  "/usr/local/lib/faketime/libfaketime.so.1",
+];
+
+export function findLibfaketime(): string | undefined {
+  const override = process.env.FAULTLINE_LIBFAKETIME;
+  if (override) return existsSync(override) ? override : undefined;
+  return LIBFAKETIME_CANDIDATES.find((path) => existsSync(path));
+}
+
+export class ClockControl {
+  private readonly offsets = new Map<string, number>();
+
+  private constructor(
+    private readonly dir: string,
+    private readonly library: string,
+  ) {}
+
+  /** Throws a SetupError with the install command when libfaketime is missing. */
+  static create(runDir: string): ClockControl {
+    const library = findLibfaketime();
+    if (!library) {
+      throw new SetupError(
+        "clock faults need libfaketime, which is not installed: run `apt-get install libfaketime` (Debian/Ubuntu)",
+      );
+    }
+    const dir = join(runDir, "clock");
+    mkdirSync(dir, { recursive: true });
+    return new ClockControl(dir, library);
+  }
+
+  /** The environment a node must start with so its clock can be moved. */
+  envFor(node: string): Record<string, string> {
+    this.write(node, this.offsets.get(node) ?? 0);
+    return {
+      LD_PRELOAD: this.library,
+      FAKETIME_TIMESTAMP_FILE: this.file(node),
+      FAKETIME_NO_CACHE: "1",
+      FAKETIME_DONT_FAKE_MONOTONIC: "1",
+    };
+  }
+
+  /** Sets a node's wall clock to real time + offset_s. */
+  set(node: string, offset_s: number): void {
+    this.write(node, offset_s);
+  }
+
+  offset_s(node: string): number {
+    return this.offsets.get(node) ?? 0;
+  }
+
+  /** Every clock back to real time; returns the nodes that had an offset. */
+  reset(): string[] {
+    const moved = [...this.offsets].filter(([, offset]) => offset !== 0).map(([node]) => node);
+    for (const node of this.offsets.keys()) this.write(node, 0);
+    return moved;
+  }
+
+  /** Removes the clock files (after the nodes have stopped). */
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private file(node: string): string {
+    return join(this.dir, `${node}.faketime`);
+  }
+
+  private write(node: string, offset_s: number): void {
+    this.offsets.set(node, offset_s);
+    const text = `${offset_s >= 0 ? "+" : ""}${offset_s.toFixed(3)}`;
+    const tmp = `${this.file(node)}.tmp`;
+    writeFileSync(tmp, `${text}\n`);
+    // rename is atomic: libfaketime never reads a half-written offset
+    renameSync(tmp, this.file(node));
+  }
+}

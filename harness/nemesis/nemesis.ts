@@ -1,0 +1,282 @@
+// The nemesis (DESIGN.md §5): one loop per fault kind, each alternating start and stop on a
+// schedule drawn from the run's seed (gap uniform in [0, 2 × interval], Jepsen's stagger);
+// kinds overlap freely. Every start and stop is a history event saying exactly what was done.
+import { setTimeout as delay } from "node:timers/promises";
+import type { Cluster } from "../cluster.js";
+import type { HistoryRecorder } from "../history-recorder.js";
+import type { LinkTable } from "../links.js";
+import type { Logger } from "../logger.js";
+import type { Random } from "../random.js";
+import type { ClockControl } from "./clock-control.js";
+import {
+  makePartition,
+  type Partition,
+  type PartitionShape,
+  shapesFor,
+} from "./partition-shapes.js";
+
+export const FAULT_KINDS = ["partition", "packet", "kill", "pause", "clock"] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export interface PacketFaults {
+  /** Probability a message is dropped. */
+  loss: number;
+  /** Probability a message is delivered twice. */
+  duplicate: number;
+  /** Mean extra delay; drawn uniformly in [0, 2 × mean], so messages also reorder. */
+  delay_ms: number;
+}
+
+/** Jepsen's netem defaults (spec §2.2): 20% loss, 20% duplication, 50 ms delay. */
+export const DEFAULT_PACKET_FAULTS: PacketFaults = { loss: 0.2, duplicate: 0.2, delay_ms: 50 };
+
+export interface NemesisOptions {
+  faults: FaultKind[];
+  /** Mean seconds between fault changes. */
+  interval_s: number;
+  /** A fixed partition shape; default a random shape each time. */
+  partition_shape?: PartitionShape;
+  packet: PacketFaults;
+}
+
+type Targets = "one" | "minority" | "all";
+
+/** Strobe periods below this would rewrite clock files faster than is useful. */
+const MIN_STROBE_PERIOD_MS = 50;
+
+export class Nemesis {
+  /** Faults in force now, by kind, for the progress line. */
+  readonly active = new Map<FaultKind, string>();
+  private partition: Partition | undefined;
+  private packetNodes: string[] = [];
+  private readonly killed = new Set<string>();
+  private readonly paused = new Set<string>();
+  private strobe: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly options: NemesisOptions,
+    private readonly nodes: readonly string[],
+    private readonly cluster: Cluster,
+    private readonly links: LinkTable,
+    private readonly history: HistoryRecorder,
+    private readonly random: Random,
+    private readonly log: Logger,
+    private readonly clock: ClockControl | undefined,
+  ) {
+    if (options.faults.includes("clock") && !clock)
+      throw new Error("clock faults need a ClockControl");
+    if (options.faults.includes("partition") && shapesFor(nodes.length).length === 0) {
+      throw new Error("partitions need at least 2 nodes");
+    }
+  }
+
+  /** Runs the fault loops until `signal` fires; faults still active stay until `heal`. */
+  async run(signal: AbortSignal): Promise<void> {
+    await Promise.all(
+      this.options.faults.map(async (kind) => {
+        while (await this.wait(signal)) {
+          await this.start(kind);
+          if (!(await this.wait(signal))) return;
+          await this.stop(kind);
+        }
+      }),
+    );
+  }
+
+  /** Ends every fault: links up, nodes resumed and restarted, clocks reset. */
+  async heal(): Promise<void> {
+    if (this.options.faults.length === 0) return;
+    const value: Record<string, unknown> = {};
+    if (this.links.faulty().length > 0) value.links = this.links.faulty().length;
+    this.links.heal();
+    this.partition = undefined;
+    this.packetNodes = [];
+    if (this.paused.size > 0 || this.options.faults.includes("pause")) {
+      for (const node of this.nodes) this.cluster.resume(node);
+      value.resumed = [...this.paused];
+      this.paused.clear();
+    }
+    if (this.strobe) clearInterval(this.strobe);
+    this.strobe = undefined;
+    if (this.clock) value.clocks_reset = this.clock.reset();
+    if (this.killed.size > 0) value.restarted = await this.restart([...this.killed]);
+    this.active.clear();
+    this.history.record({ process: "nemesis", type: "info", f: "heal", value });
+    this.log.info(`nemesis: healed everything ${JSON.stringify(value)}`);
+  }
+
+  private async wait(signal: AbortSignal): Promise<boolean> {
+    const gap_ms = this.random.float() * 2 * this.options.interval_s * 1000;
+    if (signal.aborted) return false;
+    try {
+      await delay(gap_ms, undefined, { signal });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private record(f: string, kind: FaultKind, value: unknown, active?: string): void {
+    this.history.record({ process: "nemesis", type: "info", f, value });
+    if (active === undefined) this.active.delete(kind);
+    else this.active.set(kind, active);
+    this.log.info(`nemesis: ${f} ${JSON.stringify(value)}`);
+  }
+
+  private async start(kind: FaultKind): Promise<void> {
+    switch (kind) {
+      case "partition": {
+        const shape =
+          this.options.partition_shape ?? this.random.pick(shapesFor(this.nodes.length));
+        const partition = makePartition(shape, this.nodes, this.random);
+        for (const [src, dest] of partition.cut) this.links.set(src, dest, { partitioned: true });
+        this.partition = partition;
+        this.record("start-partition", kind, partition, `partition ${shape}`);
+        return;
+      }
+      case "packet": {
+        const { loss, duplicate, delay_ms } = this.options.packet;
+        const targets = this.pickNodes(this.random.pick<Targets>(["one", "minority", "all"]));
+        const extra_latency =
+          delay_ms > 0 ? { mean_ms: delay_ms, dist: "uniform" as const } : undefined;
+        for (const [src, dest] of this.linksOf(targets)) {
+          this.links.set(src, dest, { loss, duplicate, extra_latency });
+        }
+        this.packetNodes = targets;
+        this.record(
+          "start-packet",
+          kind,
+          { nodes: targets, loss, duplicate, delay_ms },
+          `packet ${targets.join(",")}`,
+        );
+        return;
+      }
+      case "kill": {
+        const targets = this.pickNodes(this.random.pick<Targets>(["one", "minority", "all"]));
+        await Promise.all(targets.map((node) => this.cluster.crash(node)));
+        for (const node of targets) this.killed.add(node);
+        this.record("start-kill", kind, { nodes: targets }, `kill ${targets.join(",")}`);
+        return;
+      }
+      case "pause": {
+        const targets = this.pickNodes(this.random.pick<Targets>(["one", "minority", "all"]));
+        for (const node of targets) if (this.cluster.pause(node)) this.paused.add(node);
+        this.record("start-pause", kind, { nodes: targets }, `pause ${targets.join(",")}`);
+        return;
+      }
+      case "clock": {
+        const clock = this.clock as ClockControl;
+        const targets = this.pickNodes(this.random.pick<Targets>(["one", "minority", "all"]));
+        if (this.random.chance(0.5)) {
+          // Jepsen's bump: random sign × 1.5^(6 + U[0, 25)) ms, about 11 ms to 288 s.
+          const offsets: Record<string, number> = {};
+          for (const node of targets) {
+            const sign = this.random.chance(0.5) ? 1 : -1;
+            offsets[node] = (sign * 1.5 ** (6 + this.random.float() * 25)) / 1000;
+            clock.set(node, clock.offset_s(node) + (offsets[node] as number));
+          }
+          this.record(
+            "start-clock",
+            kind,
+            { mode: "bump", offsets_s: offsets },
+            `clock bump ${targets.join(",")}`,
+          );
+        } else {
+          // Jepsen's strobe: flip between real time and real time + delta every period.
+          const delta_s = 2 ** (2 + this.random.float() * 16) / 1000;
+          const period_ms = Math.max(MIN_STROBE_PERIOD_MS, 2 ** (this.random.float() * 10));
+          let high = false;
+          this.strobe = setInterval(() => {
+            high = !high;
+            for (const node of targets) clock.set(node, high ? delta_s : 0);
+          }, period_ms);
+          this.record(
+            "start-clock",
+            kind,
+            { mode: "strobe", nodes: targets, delta_s, period_ms },
+            `clock strobe ${targets.join(",")}`,
+          );
+        }
+        return;
+      }
+    }
+  }
+
+  private async stop(kind: FaultKind): Promise<void> {
+    switch (kind) {
+      case "partition": {
+        const cut = this.partition?.cut ?? [];
+        for (const [src, dest] of cut) this.links.set(src, dest, { partitioned: false });
+        this.partition = undefined;
+        this.record("stop-partition", kind, { healed_links: cut.length });
+        return;
+      }
+      case "packet": {
+        for (const [src, dest] of this.linksOf(this.packetNodes)) {
+          this.links.set(src, dest, { loss: 0, duplicate: 0, extra_latency: undefined });
+        }
+        this.record("stop-packet", kind, { nodes: this.packetNodes });
+        this.packetNodes = [];
+        return;
+      }
+      case "kill": {
+        const restarted = await this.restart([...this.killed]);
+        this.record("stop-kill", kind, restarted);
+        return;
+      }
+      case "pause": {
+        const resumed = [...this.paused];
+        for (const node of resumed) this.cluster.resume(node);
+        this.paused.clear();
+        this.record("stop-pause", kind, { nodes: resumed });
+        return;
+      }
+      case "clock": {
+        if (this.strobe) clearInterval(this.strobe);
+        this.strobe = undefined;
+        this.record("stop-clock", kind, { reset: this.clock?.reset() ?? [] });
+        return;
+      }
+    }
+  }
+
+  /** Restarts killed nodes; a node that fails to come back stays down and is named. */
+  private async restart(
+    nodes: string[],
+  ): Promise<{ nodes: string[]; failed: Array<{ node: string; error: string }> }> {
+    const failed: Array<{ node: string; error: string }> = [];
+    await Promise.all(
+      nodes.map(async (node) => {
+        try {
+          await this.cluster.restart(node);
+          this.killed.delete(node);
+        } catch (err) {
+          failed.push({ node, error: (err as Error).message.split("\n")[0] as string });
+        }
+      }),
+    );
+    return { nodes, failed };
+  }
+
+  private pickNodes(targets: Targets): string[] {
+    const order = this.random.shuffle(this.nodes);
+    const count =
+      targets === "one"
+        ? 1
+        : targets === "all"
+          ? order.length
+          : Math.max(1, Math.floor((order.length - 1) / 2));
+    return order.slice(0, count).sort();
+  }
+
+  /** Every directed node<->node link touching one of `nodes`. */
+  private linksOf(nodes: readonly string[]): Array<[string, string]> {
+    const out: Array<[string, string]> = [];
+    for (const src of this.nodes) {
+      for (const dest of this.nodes) {
+        if (src !== dest && (nodes.includes(src) || nodes.includes(dest))) out.push([src, dest]);
+      }
+    }
+    return out;
+  }
+}
