@@ -1,6 +1,8 @@
 // The run's monotonic clock: nanoseconds since the run started, never a node's wall clock.
 export class RunClock {
   private readonly start = process.hrtime.bigint();
+  /** Wall-clock time at the start, to relate history times to what nodes report. */
+  readonly wall_start_ms = Date.now();
 
   now_ns(): number {
     return Number(process.hrtime.bigint() - this.start);

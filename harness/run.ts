@@ -114,7 +114,11 @@ export async function runTest(
   const dir = createRunDir(options.store, `${options.workload}-${options.target.name}`);
   log.attach(join(dir, STORE_FILES.log));
   log.info(`run ${dir} (seed ${options.seed})`);
-  writeJson(join(dir, STORE_FILES.test), { ...options, target: options.target, nodes: nodeIds });
+  writeJson(join(dir, STORE_FILES.test), {
+    ...options,
+    nodes: nodeIds,
+    wall_start_ms: clock.wall_start_ms,
+  });
 
   const history = new HistoryRecorder(join(dir, STORE_FILES.history), clock);
   const links = new LinkTable(options.latency);

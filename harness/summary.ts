@@ -16,6 +16,8 @@ export function printSummary(outcome: RunOutcome, repeat: string): void {
     lines.push(`  ${name.padEnd(width)}  ${verdictWord(check.valid).padEnd(7)}  ${check.summary}`);
   }
   lines.push(`  ${"stats".padEnd(width)}  ${"".padEnd(7)}  ${results.stats.summary}`);
+  lines.push(`  ${"faults".padEnd(width)}  ${"".padEnd(7)}  ${results.faults.summary}`);
+  for (const warning of results.warnings) lines.push(`warning: ${warning}`);
   lines.push(`run:    ${outcome.dir}`);
   lines.push(`repeat: ${repeat}`);
   process.stdout.write(`${lines.join("\n")}\n`);

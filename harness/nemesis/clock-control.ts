@@ -56,10 +56,6 @@ export class ClockControl {
     this.write(node, offset_s);
   }
 
-  offset_s(node: string): number {
-    return this.offsets.get(node) ?? 0;
-  }
-
   /** Every clock back to real time; returns the nodes that had an offset. */
   reset(): string[] {
     const moved = [...this.offsets].filter(([, offset]) => offset !== 0).map(([node]) => node);

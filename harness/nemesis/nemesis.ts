@@ -173,7 +173,7 @@ export class Nemesis {
           for (const node of targets) {
             const sign = this.random.chance(0.5) ? 1 : -1;
             offsets[node] = (sign * 1.5 ** (6 + this.random.float() * 25)) / 1000;
-            clock.set(node, clock.offset_s(node) + (offsets[node] as number));
+            clock.set(node, offsets[node] as number);
           }
           this.record(
             "start-clock",

@@ -1,0 +1,232 @@
+// The nemesis end to end, with real subprocesses: faults bite, correct systems survive the
+// faults they claim to, and the bugs that only faults expose are caught.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { type Op, parseHistory } from "../../checkers/history.js";
+import { FIXTURES, readResults, runCli, tempStore } from "../helpers.js";
+
+function history(store: string): Op[] {
+  return parseHistory(readFileSync(join(store, "latest", "history.jsonl"), "utf8"));
+}
+
+const nemesisEvents = (ops: Op[]) => ops.filter((op) => op.process === "nemesis");
+
+describe("partitions, packet faults and pauses", () => {
+  it("the gossip broadcast node stays valid, and every fault is recorded exactly", async () => {
+    const store = tempStore();
+    const r = await runCli([
+      "test",
+      "--system",
+      "gossip",
+      "-w",
+      "broadcast",
+      "--node-count",
+      "5",
+      "--time-limit",
+      "6",
+      "--rate",
+      "40",
+      "--nemesis",
+      "partition,packet,pause",
+      "--nemesis-interval",
+      "1",
+      "--recovery-time",
+      "3",
+      "--seed",
+      "21",
+      "--store",
+      store,
+      "-q",
+    ]);
+    expect(r.exitCode, r.stdout).toBe(0);
+    const events = nemesisEvents(history(store));
+    const kinds = new Set(events.map((e) => e.f));
+    for (const f of ["start-partition", "start-packet", "start-pause", "heal"])
+      expect(kinds).toContain(f);
+    const partition = events.find((e) => e.f === "start-partition")?.value as {
+      shape: string;
+      cut: string[][];
+    };
+    expect(partition.cut.length).toBeGreaterThan(0);
+    expect(events.at(-1)?.f).toBe("heal");
+    const results = readResults(store);
+    expect(results.faults.intervals.length).toBeGreaterThanOrEqual(3);
+    expect(
+      results.faults.intervals.every((i: { ops_overlapping: number }) => i.ops_overlapping > 0),
+    ).toBe(true);
+    const journal = readFileSync(join(store, "latest", "messages.jsonl"), "utf8");
+    expect(journal).toMatch(/"reason":"partitioned"/);
+    expect(journal).toMatch(/"reason":"loss"/);
+  });
+
+  it("a broadcast node that never retries loses messages under partitions, and the checker says so", async () => {
+    const store = tempStore();
+    const r = await runCli([
+      "test",
+      "--system",
+      "gossip",
+      "--bug",
+      "no-retry",
+      "-w",
+      "broadcast",
+      "--node-count",
+      "5",
+      "--time-limit",
+      "6",
+      "--rate",
+      "40",
+      "--nemesis",
+      "partition",
+      "--nemesis-interval",
+      "1",
+      "--recovery-time",
+      "2",
+      "--seed",
+      "1",
+      "--store",
+      store,
+      "-q",
+    ]);
+    expect(r.exitCode, r.stdout).toBe(1);
+    expect(r.stdout).toMatch(/^INVALID: set-full: \d+ of \d+ acknowledged broadcasts are missing/);
+  });
+});
+
+describe("kill and restart", () => {
+  const run = (bug: string[], store: string) =>
+    runCli([
+      "test",
+      "--system",
+      "lin-kv",
+      ...bug,
+      "-w",
+      "lin-kv",
+      "--node-count",
+      "3",
+      "--time-limit",
+      "10",
+      "--rate",
+      "50",
+      "--nemesis",
+      "kill",
+      "--nemesis-interval",
+      "1",
+      "--seed",
+      "2",
+      "--store",
+      store,
+      "-q",
+    ]);
+
+  it("a node keeping state only in memory loses acknowledged writes: invalid", async () => {
+    const store = tempStore();
+    const r = await run(["--bug", "no-persist"], store);
+    expect(r.exitCode, r.stdout).toBe(1);
+    expect(r.stdout).toMatch(/^INVALID: linearizable: key \d+: no linearization places op \d+/);
+    const kills = nemesisEvents(history(store)).filter((e) => e.f === "start-kill");
+    expect(kills.some((e) => (e.value as { nodes: string[] }).nodes.includes("n0"))).toBe(true);
+  });
+
+  it("the same node writing to its data dir before replying stays valid", async () => {
+    const store = tempStore();
+    const r = await run([], store);
+    expect(r.exitCode, r.stdout).toBe(0);
+    expect(readFileSync(join(store, "latest", "node-logs", "n0.log"), "utf8")).toMatch(
+      /replayed \d+ changes/,
+    );
+  });
+});
+
+describe("clock skew", () => {
+  it("a node reporting Date.now() shows the injected offsets, and none after the reset", async () => {
+    const store = tempStore();
+    const r = await runCli([
+      "test",
+      "--bin",
+      join(FIXTURES, "clock.mjs"),
+      "-w",
+      "unique-ids",
+      "--node-count",
+      "3",
+      "--time-limit",
+      "8",
+      "--rate",
+      "60",
+      "--nemesis",
+      "clock",
+      "--nemesis-interval",
+      "1",
+      "--seed",
+      "4",
+      "--store",
+      store,
+      "-q",
+    ]);
+    expect(r.exitCode, r.stdout).toBe(0);
+    const ops = history(store);
+    const test = JSON.parse(readFileSync(join(store, "latest", "test.json"), "utf8"));
+    // The clock in force on each node at each moment, from the nemesis events.
+    const offsetAt = (node: string, time: number): number | undefined => {
+      let offset = 0;
+      for (const e of nemesisEvents(ops)) {
+        if (e.time > time) break;
+        const value = e.value as {
+          mode?: string;
+          offsets_s?: Record<string, number>;
+          nodes?: string[];
+        };
+        if (e.f === "start-clock" && value.mode === "bump")
+          offset = value.offsets_s?.[node] ?? offset;
+        else if (e.f === "start-clock") offset = value.nodes?.includes(node) ? Number.NaN : offset;
+        else if (e.f === "stop-clock" || e.f === "heal") offset = 0;
+      }
+      return Number.isNaN(offset) ? undefined : offset;
+    };
+    let skewed = 0;
+    let normal = 0;
+    const pending = new Map<number, Op>();
+    for (const op of ops) {
+      if (op.process === "nemesis") continue;
+      if (op.type === "invoke") {
+        pending.set(op.process, op);
+        continue;
+      }
+      const invoke = pending.get(op.process) as Op;
+      if (op.type !== "ok") continue;
+      const node = invoke.node as string;
+      const expected = offsetAt(node, invoke.time);
+      // Only ops whose whole span saw one clock setting say something exact.
+      if (expected === undefined || expected !== offsetAt(node, op.time)) continue;
+      const reported_ms = Number(String(op.value).split("@")[1]);
+      const harness_ms = test.wall_start_ms + (invoke.time + op.time) / 2e6;
+      const measured_s = (reported_ms - harness_ms) / 1000;
+      expect(
+        Math.abs(measured_s - expected),
+        `${node} at ${(op.time / 1e9).toFixed(2)} s`,
+      ).toBeLessThan(0.25);
+      if (Math.abs(expected) > 0.5) skewed++;
+      else if (expected === 0) normal++;
+    }
+    expect(skewed).toBeGreaterThan(5);
+    expect(normal).toBeGreaterThan(5);
+    expect(existsSync(join(store, "latest", "clock"))).toBe(false);
+  });
+
+  it("asking for clock faults without libfaketime is exit 3 with the install command", async () => {
+    const { execa } = await import("execa");
+    const { CLI } = await import("../helpers.js");
+    const r = await execa(
+      process.execPath,
+      [CLI, "test", "--system", "gossip", "-w", "echo", "--nemesis", "clock"],
+      {
+        reject: false,
+        env: { FAULTLINE_LIBFAKETIME: "/nonexistent/libfaketime.so.1" },
+      },
+    );
+    expect(r.exitCode).toBe(3);
+    expect(String(r.stderr).trim()).toMatch(
+      /^faultline: .*libfaketime.*apt-get install libfaketime/,
+    );
+  });
+});
