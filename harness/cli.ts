@@ -8,7 +8,13 @@ import { EXIT, SetupError } from "./exit-codes.js";
 import { LATENCY_DISTS, type LatencyDist } from "./links.js";
 import { Logger } from "./logger.js";
 import { findLibfaketime } from "./nemesis/clock-control.js";
-import { DEFAULT_PACKET_FAULTS, FAULT_KINDS, type FaultKind } from "./nemesis/nemesis.js";
+import {
+  DEFAULT_PACKET_FAULTS,
+  FAULT_KINDS,
+  type FaultKind,
+  TARGETS,
+  type Targets,
+} from "./nemesis/nemesis.js";
 import { PARTITION_SHAPES, type PartitionShape } from "./nemesis/partition-shapes.js";
 import { killAllGroups } from "./process-groups.js";
 import { MAX_SEED, Random } from "./random.js";
@@ -58,6 +64,16 @@ function faultList(text: string): FaultKind[] {
   return [...new Set(kinds)] as FaultKind[];
 }
 
+function targetList(text: string): Targets[] {
+  const targets = text.split(",").map((t) => t.trim());
+  for (const t of targets) {
+    if (!(TARGETS as readonly string[]).includes(t)) {
+      throw new InvalidArgumentError(`unknown target "${t}"; choose from ${TARGETS.join(", ")}`);
+    }
+  }
+  return targets as Targets[];
+}
+
 /** `--concurrency` takes N or Nn (N times the node count), as Maelstrom does. */
 function concurrency(text: string): string {
   if (!/^[1-9][0-9]*n?$/.test(text))
@@ -87,6 +103,7 @@ interface TestFlags {
   packetLoss: number;
   packetDup: number;
   packetDelay: number;
+  killTargets?: Targets[];
 }
 
 function testCommand(): Command {
@@ -141,6 +158,11 @@ function testCommand(): Command {
       "packet faults: mean extra delay (uniform, so it reorders)",
       number(0),
       DEFAULT_PACKET_FAULTS.delay_ms,
+    )
+    .option(
+      "--kill-targets <sets>",
+      "which nodes kill/pause/packet/clock faults hit: comma list of one, minority, all (default all three)",
+      targetList,
     )
     .option(
       "--recovery-time <s>",

@@ -37,9 +37,12 @@ export interface NemesisOptions {
   /** A fixed partition shape; default a random shape each time. */
   partition_shape?: PartitionShape;
   packet: PacketFaults;
+  /** Which node sets kill and pause faults pick from (default all three). */
+  targets?: Targets[];
 }
 
-type Targets = "one" | "minority" | "all";
+export const TARGETS = ["one", "minority", "all"] as const;
+export type Targets = (typeof TARGETS)[number];
 
 /** Strobe periods below this would rewrite clock files faster than is useful. */
 const MIN_STROBE_PERIOD_MS = 50;
@@ -136,7 +139,7 @@ export class Nemesis {
       }
       case "packet": {
         const { loss, duplicate, delay_ms } = this.options.packet;
-        const targets = this.pickNodes(this.random.pick<Targets>(["one", "minority", "all"]));
+        const targets = this.pickNodes(this.random.pick(this.options.targets ?? TARGETS));
         const extra_latency =
           delay_ms > 0 ? { mean_ms: delay_ms, dist: "uniform" as const } : undefined;
         for (const [src, dest] of this.linksOf(targets)) {
@@ -152,21 +155,21 @@ export class Nemesis {
         return;
       }
       case "kill": {
-        const targets = this.pickNodes(this.random.pick<Targets>(["one", "minority", "all"]));
+        const targets = this.pickNodes(this.random.pick(this.options.targets ?? TARGETS));
         await Promise.all(targets.map((node) => this.cluster.crash(node)));
         for (const node of targets) this.killed.add(node);
         this.record("start-kill", kind, { nodes: targets }, `kill ${targets.join(",")}`);
         return;
       }
       case "pause": {
-        const targets = this.pickNodes(this.random.pick<Targets>(["one", "minority", "all"]));
+        const targets = this.pickNodes(this.random.pick(this.options.targets ?? TARGETS));
         for (const node of targets) if (this.cluster.pause(node)) this.paused.add(node);
         this.record("start-pause", kind, { nodes: targets }, `pause ${targets.join(",")}`);
         return;
       }
       case "clock": {
         const clock = this.clock as ClockControl;
-        const targets = this.pickNodes(this.random.pick<Targets>(["one", "minority", "all"]));
+        const targets = this.pickNodes(this.random.pick(this.options.targets ?? TARGETS));
         if (this.random.chance(0.5)) {
           // Jepsen's bump: random sign × 1.5^(6 + U[0, 25)) ms, about 11 ms to 288 s.
           const offsets: Record<string, number> = {};
