@@ -155,6 +155,11 @@ export class NodeProcess {
     const stdin = this.child?.stdin;
     if (!stdin || stdin.destroyed || !stdin.writable) return false;
     if (stdin.writableLength > MAX_STDIN_QUEUE_BYTES) return false;
+    // Messages routed in the same event-loop turn leave in one writev, not a syscall each.
+    if (stdin.writableCorked === 0) {
+      stdin.cork();
+      setImmediate(() => stdin.uncork());
+    }
     stdin.write(`${line}\n`);
     return true;
   }

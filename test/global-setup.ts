@@ -1,22 +1,44 @@
-// Runs once around the whole suite: afterwards, no process started from this checkout may
-// still be alive (DESIGN.md §2: the harness never leaves a process behind).
-import { execFileSync } from "node:child_process";
-import { resolve } from "node:path";
+// Runs once around the whole suite. Every process the suite starts inherits a token in its
+// environment; afterwards none carrying it may still be alive (DESIGN.md §2: the harness never
+// leaves a process behind). If one is, the suite fails.
+import { randomUUID } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 
-const root = resolve(import.meta.dirname, "..");
+const TOKEN_NAME = "FAULTLINE_SUITE_TOKEN";
 
-export function leftoverProcesses(): string[] {
-  const out = execFileSync("ps", ["-eo", "pid=,ppid=,args="], { encoding: "utf8" });
-  return out
-    .split("\n")
-    .filter((line) => line.includes(`${root}/dist/`) || line.includes(`${root}/test/fixtures/`))
-    .filter((line) => !line.includes("vitest"))
-    .map((line) => line.trim());
+function tagged(token: string): Array<{ pid: number; args: string }> {
+  const found: Array<{ pid: number; args: string }> = [];
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/environ`, "latin1").includes(`${TOKEN_NAME}=${token}`)) continue;
+      const args = readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0").join(" ").trim();
+      const state = /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, "latin1"))?.[1];
+      // vitest's own workers carry the token too; zombies are dead already.
+      if (!args.includes("vitest") && state !== "Z") found.push({ pid, args });
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return found;
 }
 
-export function teardown(): void {
-  const left = leftoverProcesses();
+export function setup(): void {
+  process.env[TOKEN_NAME] = randomUUID();
+}
+
+export async function teardown(): Promise<void> {
+  const token = process.env[TOKEN_NAME] as string;
+  // A process killed a moment ago may not be reaped yet: look again for up to 2 s.
+  let left = tagged(token);
+  for (let i = 0; i < 20 && left.length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    left = tagged(token);
+  }
   if (left.length > 0) {
-    throw new Error(`processes left behind by the test suite:\n${left.join("\n")}`);
+    console.error(`FAIL: processes left behind by the test suite:\n${left.map((p) => `${p.pid} ${p.args}`).join("\n")}`);
+    console.log("tests: 0 passed, 1 failed (processes left behind)");
+    process.exitCode = 1;
   }
 }
