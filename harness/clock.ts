@@ -1,3 +1,5 @@
+import { setTimeout as delay } from "node:timers/promises";
+
 // The run's monotonic clock: nanoseconds since the run started, never a node's wall clock.
 export class RunClock {
   private readonly start = process.hrtime.bigint();
@@ -9,6 +11,13 @@ export class RunClock {
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Sleeps `ms`; false when `signal` fired first (or already had). */
+export async function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return false;
+  try {
+    await delay(ms, undefined, { signal });
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -2,7 +2,6 @@
 // workload and generator until the time limit, final phase, stop, check, results.
 import { setMaxListeners } from "node:events";
 import { join } from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 import { checkFaults } from "../checkers/faults.js";
 import type { Op } from "../checkers/history.js";
 import { type CheckResult, mergeValidity, type Validity } from "../checkers/result.js";
@@ -10,7 +9,7 @@ import { checkStats } from "../checkers/stats.js";
 import { WORKLOADS } from "../workloads/index.js";
 import type { OpSpec, Workload } from "../workloads/workload.js";
 import { type Client, ClientFactory } from "./client.js";
-import { RunClock } from "./clock.js";
+import { RunClock, sleepUnlessAborted } from "./clock.js";
 import { Cluster, type Crash } from "./cluster.js";
 import { completionFor, type MalformedReply } from "./completion.js";
 import { EXIT, exitCodeFor, SetupError } from "./exit-codes.js";
@@ -251,7 +250,8 @@ export async function runTest(
       workers.map(async (worker) => {
         while (!stopGenerating.aborted) {
           const wait_ms = scheduler.claim_ms();
-          if (!(await pause(wait_ms ?? options.time_limit_s * 1000, stopGenerating))) break;
+          if (!(await sleepUnlessAborted(wait_ms ?? options.time_limit_s * 1000, stopGenerating)))
+            break;
           if (clock.now_ns() >= deadline_ns) break;
           const op = workload.generate({
             worker: worker.index,
@@ -259,7 +259,7 @@ export async function runTest(
             node: worker.node,
           });
           if (op === undefined) {
-            if (!(await pause(10, stopGenerating))) break;
+            if (!(await sleepUnlessAborted(10, stopGenerating))) break;
             continue;
           }
           await perform(worker, op);
@@ -275,7 +275,7 @@ export async function runTest(
     if (workload.final && !interrupted()) {
       phase = "recovering";
       log.info(`waiting ${options.recovery_s} s for recovery`);
-      await pause(options.recovery_s * 1000, signal);
+      await sleepUnlessAborted(options.recovery_s * 1000, signal);
       if (!interrupted()) {
         phase = "final";
         log.info("running the final ops");
@@ -377,17 +377,6 @@ export async function runTest(
       history.close();
       clock_control?.remove();
     }
-  }
-}
-
-/** Sleeps; false when the signal fired first. */
-async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return false;
-  try {
-    await delay(ms, undefined, { signal });
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -1,5 +1,5 @@
 // Shared helpers for tests that run the real `faultline` binary in a subprocess.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { execa, type ResultPromise } from "execa";
@@ -49,6 +49,11 @@ export async function runCli(args: readonly string[], timeout_ms = 60_000): Prom
   };
 }
 
+/** Runs `faultline <line>` (words split on spaces) quietly against `store`. */
+export function runLine(line: string, store: string, timeout_ms = 60_000): Promise<CliResult> {
+  return runCli([...line.trim().split(/\s+/), "--store", store, "-q"], timeout_ms);
+}
+
 // biome-ignore lint/suspicious/noExplicitAny: tests poke at results.json freely
 export function readResults(store: string): Record<string, any> {
   return JSON.parse(readFileSync(join(store, "latest", "results.json"), "utf8"));
@@ -62,12 +67,21 @@ export function nodePids(store: string, nodes: readonly string[]): number[] {
   });
 }
 
-/** True while any process of group `pgid` is alive. */
+/**
+ * True while any live (non-zombie) process belongs to group `pgid`. Zombies count as dead:
+ * this container's PID 1 can take seconds to reap orphans, and kill(-pgid, 0) still finds them.
+ */
 export function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid pgrp ..."; comm may contain spaces.
+      const stat = readFileSync(`/proc/${entry}/stat`, "latin1");
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(pgrp) === pgid && state !== "Z") return true;
+    } catch {
+      // the process ended while we looked
+    }
   }
+  return false;
 }

@@ -1,7 +1,7 @@
 // The nemesis (DESIGN.md §5): one loop per fault kind, each alternating start and stop on a
 // schedule drawn from the run's seed (gap uniform in [0, 2 × interval], Jepsen's stagger);
 // kinds overlap freely. Every start and stop is a history event saying exactly what was done.
-import { setTimeout as delay } from "node:timers/promises";
+import { sleepUnlessAborted } from "../clock.js";
 import type { Cluster } from "../cluster.js";
 import type { HistoryRecorder } from "../history-recorder.js";
 import type { LinkTable } from "../links.js";
@@ -108,15 +108,8 @@ export class Nemesis {
     this.log.info(`nemesis: healed everything ${JSON.stringify(value)}`);
   }
 
-  private async wait(signal: AbortSignal): Promise<boolean> {
-    const gap_ms = this.random.float() * 2 * this.options.interval_s * 1000;
-    if (signal.aborted) return false;
-    try {
-      await delay(gap_ms, undefined, { signal });
-      return true;
-    } catch {
-      return false;
-    }
+  private wait(signal: AbortSignal): Promise<boolean> {
+    return sleepUnlessAborted(this.random.float() * 2 * this.options.interval_s * 1000, signal);
   }
 
   private record(f: string, kind: FaultKind, value: unknown, active?: string): void {

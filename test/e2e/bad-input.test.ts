@@ -16,6 +16,10 @@ import {
 
 const quick = ["--time-limit", "2", "--rate", "20", "--node-count", "1", "--recovery-time", "0"];
 
+/** A short echo run of one misbehaving fixture node. */
+const runFixture = (fixture: string, store: string) =>
+  runCli(["test", "-w", "echo", "--bin", join(FIXTURES, fixture), "--store", store, ...quick]);
+
 describe("bad arguments", () => {
   it("names an unknown workload", async () => {
     const r = await runCli(["test", "-w", "nope", "--bin", join(FIXTURES, "echo.mjs")]);
@@ -80,16 +84,7 @@ describe("misbehaving nodes", () => {
   it("a node that never answers init is a setup error naming it, with its stderr", async () => {
     const store = tempStore();
     const started = Date.now();
-    const r = await runCli([
-      "test",
-      "-w",
-      "echo",
-      "--bin",
-      join(FIXTURES, "silent.mjs"),
-      "--store",
-      store,
-      ...quick,
-    ]);
+    const r = await runFixture("silent.mjs", store);
     expect(r.exitCode).toBe(3);
     expect(r.stderr).toMatch(/node n0 did not answer init within 10 s/);
     expect(r.stderr).toContain("I read stdin but never answer");
@@ -100,16 +95,7 @@ describe("misbehaving nodes", () => {
   it("a node that dies before init is reported at once with its exit code and stderr", async () => {
     const store = tempStore();
     const started = Date.now();
-    const r = await runCli([
-      "test",
-      "-w",
-      "echo",
-      "--bin",
-      join(FIXTURES, "exit-at-start.mjs"),
-      "--store",
-      store,
-      ...quick,
-    ]);
+    const r = await runFixture("exit-at-start.mjs", store);
     expect(r.exitCode).toBe(3);
     expect(r.stderr).toMatch(/node n0 exited during init \(code 7/);
     expect(r.stderr).toContain("missing configuration file");
@@ -118,16 +104,7 @@ describe("misbehaving nodes", () => {
 
   it("non-JSON on stdout is a protocol violation with the offending line", async () => {
     const store = tempStore();
-    const r = await runCli([
-      "test",
-      "-w",
-      "echo",
-      "--bin",
-      join(FIXTURES, "garbage.mjs"),
-      "--store",
-      store,
-      ...quick,
-    ]);
+    const r = await runFixture("garbage.mjs", store);
     expect(r.exitCode).toBe(1);
     const results = readResults(store);
     expect(results.checkers.protocol.valid).toBe(false);
@@ -138,16 +115,7 @@ describe("misbehaving nodes", () => {
 
   it("a node crashing mid-run makes the run invalid, names the exit code, keeps the history", async () => {
     const store = tempStore();
-    const r = await runCli([
-      "test",
-      "-w",
-      "echo",
-      "--bin",
-      join(FIXTURES, "crash-midrun.mjs"),
-      "--store",
-      store,
-      ...quick,
-    ]);
+    const r = await runFixture("crash-midrun.mjs", store);
     expect(r.exitCode).toBe(1);
     const results = readResults(store);
     expect(results.checkers.crashes.valid).toBe(false);
@@ -157,21 +125,15 @@ describe("misbehaving nodes", () => {
     );
     const history = parseHistory(readFileSync(join(store, "latest", "history.jsonl"), "utf8"));
     expect(history.filter((op) => op.type === "ok").length).toBe(4);
-    expect(history.some((op) => op.type === "info")).toBe(true);
+    // The fifth echo never got its reply; echo has no effect, so the timeout is a `fail`.
+    const unanswered = history.filter((op) => op.type === "fail");
+    expect(unanswered).toHaveLength(1);
+    expect((unanswered[0]?.error as string[])[0]).toBe("net-timeout");
   });
 
   it("a node flooding stdout with an endless line is cut at 8 MiB and the run still ends", async () => {
     const store = tempStore();
-    const r = await runCli([
-      "test",
-      "-w",
-      "echo",
-      "--bin",
-      join(FIXTURES, "flood.mjs"),
-      "--store",
-      store,
-      ...quick,
-    ]);
+    const r = await runFixture("flood.mjs", store);
     expect(r.exitCode).toBe(1);
     const results = readResults(store);
     expect(results.checkers.protocol.summary).toMatch(/longer than the 8 MiB limit/);
@@ -181,16 +143,7 @@ describe("misbehaving nodes", () => {
 
   it("a wrapper script that forgets exec leaves no grandchild behind", async () => {
     const store = tempStore();
-    const r = await runCli([
-      "test",
-      "-w",
-      "echo",
-      "--bin",
-      join(FIXTURES, "wrapper.sh"),
-      "--store",
-      store,
-      ...quick,
-    ]);
+    const r = await runFixture("wrapper.sh", store);
     expect(r.exitCode).toBe(0);
     const [pgid] = nodePids(store, ["n0"]);
     expect(pgid).toBeGreaterThan(0);

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { type Op, parseHistory } from "../../checkers/history.js";
-import { FIXTURES, readResults, runCli, tempStore } from "../helpers.js";
+import { FIXTURES, readResults, runLine, tempStore } from "../helpers.js";
 
 function history(store: string): Op[] {
   return parseHistory(readFileSync(join(store, "latest", "history.jsonl"), "utf8"));
@@ -15,30 +15,10 @@ const nemesisEvents = (ops: Op[]) => ops.filter((op) => op.process === "nemesis"
 describe("partitions, packet faults and pauses", () => {
   it("the gossip broadcast node stays valid, and every fault is recorded exactly", async () => {
     const store = tempStore();
-    const r = await runCli([
-      "test",
-      "--system",
-      "gossip",
-      "-w",
-      "broadcast",
-      "--node-count",
-      "5",
-      "--time-limit",
-      "6",
-      "--rate",
-      "40",
-      "--nemesis",
-      "partition,packet,pause",
-      "--nemesis-interval",
-      "1",
-      "--recovery-time",
-      "3",
-      "--seed",
-      "21",
-      "--store",
+    const r = await runLine(
+      "test --system gossip -w broadcast --node-count 5 --time-limit 6 --rate 40 --nemesis partition,packet,pause --nemesis-interval 1 --recovery-time 3 --seed 21",
       store,
-      "-q",
-    ]);
+    );
     expect(r.exitCode, r.stdout).toBe(0);
     const events = nemesisEvents(history(store));
     const kinds = new Set(events.map((e) => e.f));
@@ -62,66 +42,25 @@ describe("partitions, packet faults and pauses", () => {
 
   it("a broadcast node that never retries loses messages under partitions, and the checker says so", async () => {
     const store = tempStore();
-    const r = await runCli([
-      "test",
-      "--system",
-      "gossip",
-      "--bug",
-      "no-retry",
-      "-w",
-      "broadcast",
-      "--node-count",
-      "5",
-      "--time-limit",
-      "6",
-      "--rate",
-      "40",
-      "--nemesis",
-      "partition",
-      "--nemesis-interval",
-      "1",
-      "--recovery-time",
-      "2",
-      "--seed",
-      "1",
-      "--store",
+    const r = await runLine(
+      "test --system gossip --bug no-retry -w broadcast --node-count 5 --time-limit 6 --rate 40 --nemesis partition --nemesis-interval 1 --recovery-time 2 --seed 1",
       store,
-      "-q",
-    ]);
+    );
     expect(r.exitCode, r.stdout).toBe(1);
     expect(r.stdout).toMatch(/^INVALID: set-full: \d+ of \d+ acknowledged broadcasts are missing/);
   });
 });
 
 describe("kill and restart", () => {
-  const run = (bug: string[], store: string) =>
-    runCli([
-      "test",
-      "--system",
-      "lin-kv",
-      ...bug,
-      "-w",
-      "lin-kv",
-      "--node-count",
-      "3",
-      "--time-limit",
-      "10",
-      "--rate",
-      "50",
-      "--nemesis",
-      "kill",
-      "--nemesis-interval",
-      "1",
-      "--seed",
-      "2",
-      "--store",
+  const run = (bug: string, store: string) =>
+    runLine(
+      `test --system lin-kv ${bug} -w lin-kv --node-count 3 --time-limit 10 --rate 50 --nemesis kill --nemesis-interval 1 --seed 2`,
       store,
-      "-q",
-    ]);
+    );
 
   it("a node keeping state only in memory loses acknowledged writes: invalid", async () => {
     const store = tempStore();
-    const r = await run(["--bug", "no-persist"], store);
+    const r = await run("--bug no-persist", store);
     expect(r.exitCode, r.stdout).toBe(1);
     expect(r.stdout).toMatch(/^INVALID: linearizable: key \d+: no linearization places op \d+/);
     const kills = nemesisEvents(history(store)).filter((e) => e.f === "start-kill");
@@ -130,7 +69,7 @@ describe("kill and restart", () => {
 
   it("the same node writing to its data dir before replying stays valid", async () => {
     const store = tempStore();
-    const r = await run([], store);
+    const r = await run("", store);
     expect(r.exitCode, r.stdout).toBe(0);
     expect(readFileSync(join(store, "latest", "node-logs", "n0.log"), "utf8")).toMatch(
       /replayed \d+ changes/,
@@ -141,28 +80,10 @@ describe("kill and restart", () => {
 describe("clock skew", () => {
   it("a node reporting Date.now() shows the injected offsets, and none after the reset", async () => {
     const store = tempStore();
-    const r = await runCli([
-      "test",
-      "--bin",
-      join(FIXTURES, "clock.mjs"),
-      "-w",
-      "unique-ids",
-      "--node-count",
-      "3",
-      "--time-limit",
-      "8",
-      "--rate",
-      "60",
-      "--nemesis",
-      "clock",
-      "--nemesis-interval",
-      "1",
-      "--seed",
-      "4",
-      "--store",
+    const r = await runLine(
+      `test --bin ${join(FIXTURES, "clock.mjs")} -w unique-ids --node-count 3 --time-limit 8 --rate 60 --nemesis clock --nemesis-interval 1 --seed 4`,
       store,
-      "-q",
-    ]);
+    );
     expect(r.exitCode, r.stdout).toBe(0);
     const ops = history(store);
     const test = JSON.parse(readFileSync(join(store, "latest", "test.json"), "utf8"));
