@@ -37,7 +37,17 @@ export class HistoryError extends Error {
   }
 }
 
-const KNOWN_KEYS = new Set(["index", "time", "process", "type", "f", "value", "node", "error", "final"]);
+const KNOWN_KEYS = new Set([
+  "index",
+  "time",
+  "process",
+  "type",
+  "f",
+  "value",
+  "node",
+  "error",
+  "final",
+]);
 
 /** Validates one decoded history record; throws HistoryError naming the line and the field. */
 export function validateOp(raw: unknown, line: number): Op {
@@ -158,7 +168,10 @@ export function pairOperations(history: readonly Op[]): Operation[] {
     } else {
       const operation = pending.get(op.process);
       if (!operation) {
-        throw new HistoryError(op.index + 1, `process ${op.process} completes an op it never invoked`);
+        throw new HistoryError(
+          op.index + 1,
+          `process ${op.process} completes an op it never invoked`,
+        );
       }
       operation.complete = op;
       operation.type = op.type;

@@ -12,7 +12,8 @@ function tagged(token: string): Array<{ pid: number; args: string }> {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
     try {
-      if (!readFileSync(`/proc/${pid}/environ`, "latin1").includes(`${TOKEN_NAME}=${token}`)) continue;
+      if (!readFileSync(`/proc/${pid}/environ`, "latin1").includes(`${TOKEN_NAME}=${token}`))
+        continue;
       const args = readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0").join(" ").trim();
       const state = /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, "latin1"))?.[1];
       // vitest's own workers carry the token too; zombies are dead already.
@@ -37,7 +38,9 @@ export async function teardown(): Promise<void> {
     left = tagged(token);
   }
   if (left.length > 0) {
-    console.error(`FAIL: processes left behind by the test suite:\n${left.map((p) => `${p.pid} ${p.args}`).join("\n")}`);
+    console.error(
+      `FAIL: processes left behind by the test suite:\n${left.map((p) => `${p.pid} ${p.args}`).join("\n")}`,
+    );
     console.log("tests: 0 passed, 1 failed (processes left behind)");
     process.exitCode = 1;
   }
