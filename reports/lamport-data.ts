@@ -1,0 +1,167 @@
+// The message (Lamport) diagram's data, from messages.jsonl (maelstrom-protocol.md §12): one
+// column per participant (clients numerically, then nodes, then services), one row per journal
+// event (event order, not wall time), one arrow per delivered message from its send row to its
+// receive row, dropped messages as dashed arrows ending where the drop happened. Labels are the
+// body's type plus its other fields, cut to LABEL_MAX_CHARS; hover shows the body.
+import { printable, showValue, truncate } from "./escape.js";
+import type { FaultView } from "./fault-labels.js";
+import { compareNodeNames, type JournalLoad } from "./load-run.js";
+
+export const LABEL_MAX_CHARS = 48;
+export const TITLE_MAX_CHARS = 400;
+
+/** Arrow styles: low bits are the colour class, DROPPED is or-ed in. */
+export const ARROW = { server: 0, client: 1, error: 2, DROPPED: 4 } as const;
+
+export interface LamportPayload {
+  participants: string[];
+  /** Journal events drawn: the diagram has this many rows. */
+  rows: number;
+  /** Per arrow: from, to, send row, receive/drop row, style. Flattened, 5 numbers each. */
+  arrows: number[];
+  labels: string[];
+  titles: string[];
+  /** Per fault: kind, first row, last row, description. */
+  faults: Array<[string, number, number, string]>;
+  /** Protocol errors: participant column, row, text. */
+  errors: Array<[number, number, string]>;
+  truncated: boolean;
+  skipped: number;
+  /** Wall time (seconds from run start) of every 50th row, for the axis. */
+  ticks: Array<[number, number]>;
+}
+
+interface Sent {
+  src: string;
+  dest: string;
+  row: number;
+  style: number;
+  label: string;
+  title: string;
+}
+
+export function lamportPayload(journal: JournalLoad, faults: readonly FaultView[]): LamportPayload {
+  const sent = new Map<number, Sent>();
+  const names = new Set<string>();
+  const out: LamportPayload = {
+    participants: [],
+    rows: 0,
+    arrows: [],
+    labels: [],
+    titles: [],
+    faults: [],
+    errors: [],
+    truncated: journal.truncated,
+    skipped: journal.skipped,
+    ticks: [],
+  };
+  const pending: Array<[string, string, number, number, number, string, string]> = [];
+  const errorRows: Array<[string, number, string]> = [];
+  const times: number[] = [];
+  for (const e of journal.events) {
+    const row = times.length;
+    times.push(e.time);
+    if (row % 50 === 0) out.ticks.push([row, e.time / 1e9]);
+    if (e.event === "send" && typeof e.id === "number" && e.src && e.dest) {
+      names.add(e.src).add(e.dest);
+      const body = e.body;
+      const isError = isRecord(body) && body.type === "error";
+      const involvesClient = isClient(e.src) || isClient(e.dest);
+      sent.set(e.id, {
+        src: e.src,
+        dest: e.dest,
+        row,
+        style: isError ? ARROW.error : involvesClient ? ARROW.client : ARROW.server,
+        label: label(body),
+        title: `${printable(e.src)} → ${printable(e.dest)} #${e.id}: ${printable(showValue(body, TITLE_MAX_CHARS))}`,
+      });
+    } else if ((e.event === "recv" || e.event === "drop") && typeof e.id === "number") {
+      const m = sent.get(e.id);
+      if (!m) continue; // its send was before the journal's start or unreadable
+      const dropped = e.event === "drop";
+      const title = dropped
+        ? `${m.title} — dropped (${printable(String(e.reason ?? "?"))})`
+        : m.title;
+      pending.push([
+        m.src,
+        m.dest,
+        m.row,
+        row,
+        m.style | (dropped ? ARROW.DROPPED : 0),
+        m.label,
+        title,
+      ]);
+    } else if (e.event === "protocol-error" && e.node) {
+      names.add(e.node);
+      errorRows.push([
+        e.node,
+        row,
+        `protocol error: ${printable(String(e.reason ?? ""))} — ${printable(truncate(String(e.raw ?? ""), TITLE_MAX_CHARS))}`,
+      ]);
+    }
+  }
+  out.rows = times.length;
+  out.participants = [...names].sort(compareParticipants);
+  const column = new Map(out.participants.map((name, i) => [name, i]));
+  for (const [src, dest, y0, y1, style, text, title] of pending) {
+    out.arrows.push(column.get(src) as number, column.get(dest) as number, y0, y1, style);
+    out.labels.push(text);
+    out.titles.push(title);
+  }
+  for (const [node, row, text] of errorRows)
+    out.errors.push([column.get(node) as number, row, text]);
+  for (const f of faults) {
+    const first = lowerBound(times, f.start_ns);
+    const last = f.stop_ns === undefined ? times.length : lowerBound(times, f.stop_ns);
+    if (first >= times.length || last <= first) continue; // outside the rows drawn
+    out.faults.push([f.kind, first, last, f.label]);
+  }
+  return out;
+}
+
+/** "read_ok value=3" — the type, then the body's other fields, cut short. */
+function label(body: unknown): string {
+  if (!isRecord(body))
+    return printable(truncate(showValue(body, LABEL_MAX_CHARS), LABEL_MAX_CHARS));
+  const type = typeof body.type === "string" ? body.type : "?";
+  if (type === "error") {
+    const text = typeof body.text === "string" ? body.text : showValue(body.code, 12);
+    return printable(truncate(`error ${text}`, LABEL_MAX_CHARS));
+  }
+  const rest = Object.entries(body)
+    .filter(([k]) => k !== "type" && k !== "msg_id" && k !== "in_reply_to")
+    .map(([k, v]) => `${k}=${showValue(v, LABEL_MAX_CHARS)}`)
+    .join(" ");
+  return printable(truncate(rest ? `${type} ${rest}` : type, LABEL_MAX_CHARS));
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Clients are named c<N> by the harness (network.ts). */
+function isClient(id: string): boolean {
+  return /^c\d+$/.test(id);
+}
+
+function isNode(id: string): boolean {
+  return /^n\d+$/.test(id);
+}
+
+/** Clients numerically, then nodes numerically, then services and anything else by name. */
+function compareParticipants(a: string, b: string): number {
+  const rank = (id: string) => (isClient(id) ? 0 : isNode(id) ? 1 : 2);
+  return rank(a) - rank(b) || compareNodeNames(a, b);
+}
+
+/** The first position whose time is >= t. */
+function lowerBound(times: readonly number[], t: number): number {
+  let lo = 0;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((times[mid] as number) < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -1,0 +1,169 @@
+// The data the page's script draws from: timeline rows and encoding, the message diagram, fault
+// descriptions.
+import { describe, expect, it } from "vitest";
+import type { Op } from "../../checkers/history.js";
+import { faultLabel, faultViews } from "../../reports/fault-labels.js";
+import { ARROW, lamportPayload } from "../../reports/lamport-data.js";
+import type { JournalEvent } from "../../reports/load-run.js";
+import {
+  OMITTED_VALUE,
+  timelinePayload,
+  VALUE_TABLE_MAX_CHARS,
+} from "../../reports/timeline-data.js";
+
+/** A history from [process, type, f, value, time_ms] rows. */
+function history(rows: Array<[number | "nemesis", Op["type"], string, unknown, number]>): Op[] {
+  return rows.map(([process, type, f, value, ms], index) => ({
+    index,
+    time: ms * 1e6,
+    process,
+    type,
+    f,
+    value,
+    ...(type === "invoke" && process !== "nemesis" ? { node: `n${Number(process) % 2}` } : {}),
+  }));
+}
+
+describe("timeline data", () => {
+  const h = history([
+    [0, "invoke", "read", null, 0],
+    [1, "invoke", "write", 1, 1],
+    [0, "info", "read", null, 5], // worker 0 times out: it goes on as process 2
+    ["nemesis", "info", "start-partition", { shape: "halves", cut: [], sees: {} }, 6],
+    [2, "invoke", "read", null, 7],
+    [1, "ok", "write", 1, 8],
+    [2, "ok", "read", 1, 9],
+    [3, "invoke", "read", null, 9], // a final-phase extra worker, concurrent with nobody
+    [5, "invoke", "write", 2, 9.5], // overlaps process 3, which is also worker 1's row (5 mod 2)
+    [3, "ok", "read", 1, 10],
+    ["nemesis", "info", "stop-partition", {}, 11],
+  ]);
+
+  it("keeps a worker on one row across its processes; overlapping processes get their own", () => {
+    const t = timelinePayload(h, { concurrency: 2 });
+    expect(t.rows).toEqual(["p0 n0", "p1 n1", "p5 n1"]);
+    // Ops in invocation order: p0, p1, p2 (row 0), p3 (row 1, free by then), p5 (own row).
+    expect(t.row).toEqual([0, 1, 0, 1, 2]);
+    expect(t.row.map((r, i) => (t.row_proc[r] as number) + (t.proc[i] as number))).toEqual([
+      0, 1, 2, 3, 5,
+    ]);
+    expect(t.type).toEqual([2, 0, 0, 0, 3]); // info, ok, ok, ok, pending
+    // Delta-encoded starts in 10 µs units, and completions as offsets of the invoke index.
+    expect(t.start).toEqual([0, 100, 600, 200, 50]);
+    expect(t.dur).toEqual([500, 700, 200, 100, -1]);
+    expect(t.cmp).toEqual([2, 4, 2, 2, -1]);
+    expect(t.strings[t.r[2] as number]).toBe("1");
+  });
+
+  it("without the concurrency, gives each process a row", () => {
+    expect(timelinePayload(h).rows).toEqual(["p0 n0", "p1 n1", "p2 n0", "p3 n1", "p5 n1"]);
+  });
+
+  it("keeps the value table within its budget and counts what it left out", () => {
+    const big = "x".repeat(150);
+    const rows: Array<[number, Op["type"], string, unknown, number]> = [];
+    const count = Math.ceil(VALUE_TABLE_MAX_CHARS / 150) + 100;
+    for (let i = 0; i < count; i++) {
+      rows.push([0, "invoke", "write", `${i}${big}`, i], [0, "ok", "write", null, i + 0.5]);
+    }
+    const t = timelinePayload(history(rows));
+    expect(t.strings.join("").length).toBeLessThanOrEqual(VALUE_TABLE_MAX_CHARS);
+    expect(t.values_omitted).toBeGreaterThan(0);
+    expect(t.v.at(-1)).toBe(OMITTED_VALUE);
+  });
+});
+
+describe("faults", () => {
+  it("describes exactly what each fault did", () => {
+    expect(
+      faultLabel("partition", {
+        shape: "majority-minority",
+        cut: [
+          ["n0", "n1"],
+          ["n1", "n0"],
+        ],
+        sees: { n0: ["n0"], n1: ["n1", "n2"], n2: ["n1", "n2"] },
+      }),
+    ).toBe("partition majority-minority: n0 | n1 n2 (2 links cut)");
+    expect(faultLabel("kill", { nodes: ["n1", "n2"] })).toBe("kill n1, n2");
+    expect(faultLabel("clock", { mode: "bump", offsets_s: { n0: -2.5, n1: 0.012 } })).toBe(
+      "clock bump n0 −2.5 s, n1 +12 ms",
+    );
+    expect(faultLabel("membership", { joined: "n9" })).toBe('membership {"joined":"n9"}');
+  });
+
+  it("pairs start and stop events into intervals, and a heal closes them all", () => {
+    const f = faultViews(
+      history([
+        ["nemesis", "info", "start-kill", { nodes: ["n1"] }, 1],
+        ["nemesis", "info", "start-pause", { nodes: ["n0"] }, 2],
+        ["nemesis", "info", "stop-kill", {}, 3],
+        ["nemesis", "info", "heal", {}, 4],
+      ]),
+    );
+    expect(f.map((x) => [x.kind, x.start_ns / 1e6, (x.stop_ns ?? 0) / 1e6])).toEqual([
+      ["kill", 1, 3],
+      ["pause", 2, 4],
+    ]);
+  });
+});
+
+describe("message diagram", () => {
+  const events: JournalEvent[] = [
+    { time: 0, event: "send", id: 0, src: "c1", dest: "n0", body: { type: "read", msg_id: 1 } },
+    { time: 1, event: "recv", id: 0, src: "c1", dest: "n0" },
+    {
+      time: 2,
+      event: "send",
+      id: 1,
+      src: "n0",
+      dest: "n1",
+      body: { type: "gossip", value: [1, 2] },
+    },
+    { time: 3, event: "send", id: 2, src: "n0", dest: "lin-kv", body: { type: "read", key: 1 } },
+    { time: 4, event: "drop", id: 1, src: "n0", dest: "n1", reason: "partitioned" },
+    {
+      time: 5,
+      event: "send",
+      id: 3,
+      src: "lin-kv",
+      dest: "n0",
+      body: { type: "error", code: 20, text: "not found" },
+    },
+    { time: 6, event: "recv", id: 3, src: "lin-kv", dest: "n0" },
+    { time: 7, event: "recv", id: 2, src: "n0", dest: "lin-kv" },
+    { time: 8, event: "protocol-error", node: "n1", reason: "not JSON", raw: "<b>" },
+    { time: 9, event: "send", id: 4, src: "c10", dest: "n1", body: { type: "read" } },
+  ];
+
+  it("orders columns clients, nodes, services; draws delivered, dropped and error messages", () => {
+    const d = lamportPayload({ events, truncated: false, skipped: 0, exists: true }, [
+      {
+        kind: "partition",
+        start_ns: 2,
+        stop_ns: 7,
+        label: "p",
+        start_index: 0,
+        stop_index: 1,
+        ops_overlapping: 0,
+        ops_failed: 0,
+        ops_info: 0,
+      },
+    ]);
+    expect(d.participants).toEqual(["c1", "c10", "n0", "n1", "lin-kv"]);
+    expect(d.rows).toBe(events.length);
+    const arrows = [];
+    for (let i = 0; i < d.arrows.length; i += 5) arrows.push(d.arrows.slice(i, i + 5));
+    expect(arrows).toEqual([
+      [0, 2, 0, 1, ARROW.client],
+      [2, 3, 2, 4, ARROW.server | ARROW.DROPPED],
+      [4, 2, 5, 6, ARROW.error],
+      [2, 4, 3, 7, ARROW.server],
+    ]);
+    expect(d.labels).toEqual(["read", "gossip value=[1,2]", "error not found", "read key=1"]);
+    expect(d.titles[1]).toContain("dropped (partitioned)");
+    expect(d.errors).toEqual([[3, 8, "protocol error: not JSON — <b>"]]);
+    // The fault from 2 ns to 7 ns covers rows 2..7 (event order, not time).
+    expect(d.faults).toEqual([["partition", 2, 7, "p"]]);
+  });
+});
