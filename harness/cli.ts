@@ -18,6 +18,7 @@ import {
 import { PARTITION_SHAPES, type PartitionShape } from "./nemesis/partition-shapes.js";
 import { killAllGroups } from "./process-groups.js";
 import { MAX_SEED, Random } from "./random.js";
+import { registerReportCommands } from "./report-command.js";
 import { type Progress, runTest } from "./run.js";
 import { printSummary } from "./summary.js";
 import { resolveBin, resolveSystem, systemNames, type Target } from "./target.js";
@@ -304,6 +305,7 @@ export function buildProgram(): Command {
     .showHelpAfterError(false);
   program.addCommand(testCommand().exitOverride());
   registerCheckCommand(program);
+  registerReportCommands(program);
   for (const sub of program.commands) sub.exitOverride();
   return program;
 }

@@ -6,6 +6,7 @@ import { checkFaults } from "../checkers/faults.js";
 import type { Op } from "../checkers/history.js";
 import { type CheckResult, mergeValidity, type Validity } from "../checkers/result.js";
 import { checkStats } from "../checkers/stats.js";
+import { writeRunReports } from "../reports/index.js";
 import { WORKLOADS } from "../workloads/index.js";
 import type { OpSpec, Workload } from "../workloads/workload.js";
 import { type Client, ClientFactory } from "./client.js";
@@ -364,6 +365,12 @@ export async function runTest(
     duration_s: clock.now_ns() / 1e9,
   };
   writeJson(join(dir, STORE_FILES.results), results);
+  try {
+    await writeRunReports(dir);
+  } catch (err) {
+    // results.json is written; a report that failed to render must not lose the verdict.
+    log.info(`warning: reports not written: ${(err as Error).message}`);
+  }
   log.info(`wrote ${join(dir, STORE_FILES.results)}`);
   return { dir, results, exitCode: interrupted() ? EXIT.couldNotRun : exitCodeFor(valid) };
 

@@ -1,4 +1,5 @@
 // The terminal summary at the end of a run: verdict, one line per checker, where the run is.
+import { join } from "node:path";
 import type { Validity } from "../checkers/result.js";
 import type { RunOutcome } from "./run.js";
 
@@ -18,6 +19,7 @@ export function printSummary(outcome: RunOutcome, repeat: string): void {
   lines.push(`  ${"stats".padEnd(width)}  ${"".padEnd(7)}  ${results.stats.summary}`);
   lines.push(`  ${"faults".padEnd(width)}  ${"".padEnd(7)}  ${results.faults.summary}`);
   for (const warning of results.warnings) lines.push(`warning: ${warning}`);
+  lines.push(`report: ${join(outcome.dir, "report.html")}`);
   lines.push(`run:    ${outcome.dir}`);
   lines.push(`repeat: ${repeat}`);
   process.stdout.write(`${lines.join("\n")}\n`);
