@@ -1,0 +1,230 @@
+// `faultline check FILE --model NAME`: re-check a stored or imported history for
+// linearizability. Exit 0 valid, 1 invalid, 2 unknown, 3 could not run (one line on stderr).
+
+import { readFileSync } from "node:fs";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { HistoryError } from "../checkers/history.js";
+import {
+  checkLinearizable,
+  checkLinearizableOperations,
+  DEFAULT_TIMEOUT_MS,
+} from "../checkers/linearizable.js";
+import { MODELS, type ModelName } from "../checkers/porcupine/index.js";
+import type { CheckResult } from "../checkers/result.js";
+import { EXIT, exitCodeFor } from "./exit-codes.js";
+import {
+  detectFormat,
+  FORMATS,
+  type Format,
+  type Imported,
+  importHistory,
+} from "./import/index.js";
+
+interface CheckFlags {
+  model?: ModelName;
+  format?: Format;
+  timeout: number;
+  json?: boolean;
+}
+
+/** Longest prefix shown in the human output; longer ones show their last steps. */
+const MAX_STEPS_SHOWN = 20;
+
+/** A failure to run the check: printed as one line, exit 3. */
+class CannotCheck extends Error {}
+
+function seconds(text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError("expected a number of seconds > 0");
+  return n;
+}
+
+export function registerCheckCommand(program: Command): void {
+  program.addCommand(
+    new Command("check")
+      .description("check a history for linearizability (our Porcupine port)")
+      .argument("<file>", "history.jsonl, a Jepsen history.edn, or a Porcupine etcd/kv log")
+      .addOption(
+        new Option(
+          "-m, --model <name>",
+          "the model to check against (implied for Porcupine logs)",
+        ).choices(Object.keys(MODELS)),
+      )
+      .addOption(
+        new Option(
+          "-f, --format <format>",
+          "input format (default: from the name and content)",
+        ).choices(FORMATS),
+      )
+      .option(
+        "-t, --timeout <s>",
+        "time budget in seconds; past it the verdict is unknown",
+        seconds,
+        DEFAULT_TIMEOUT_MS / 1000,
+      )
+      .option("--json", 'print the result as JSON ({"valid": true|false|"unknown", ...}) on stdout')
+      .addHelpText(
+        "after",
+        `
+Exit codes: 0 linearizable, 1 not linearizable, 2 unknown (budget ran out), 3 could not check.
+
+Value shapes in history.jsonl, per model:
+  register, cas-register  read (ok value = the value, null = absent), write v, cas [from, to]
+  kv                      read {key, value}, write {key, value}, cas {key, from, to}
+  append-kv               get {key, value: "<string>"}, put/append {key, value}
+  set                     add v, read [v, ...];   fifo-queue  enqueue v, dequeue v (null = empty)
+A fail op did not happen (left out); an info op may take effect at any later time.
+`,
+      )
+      .action(async (file: string, flags: CheckFlags) => {
+        process.exitCode = await runCheck(file, flags);
+      }),
+  );
+}
+
+async function runCheck(file: string, flags: CheckFlags): Promise<number> {
+  try {
+    const { imported, result } = await check(file, flags);
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify({ ...result, file, format: imported.format })}\n`);
+    } else {
+      process.stdout.write(render(file, imported, result));
+    }
+    return exitCodeFor(result.valid);
+  } catch (err) {
+    // Anything else is a bug in faultline; still one line and exit 3, never a verdict's code.
+    const message =
+      err instanceof CannotCheck
+        ? err.message
+        : `internal error: ${(err as Error).stack ?? String(err)}`;
+    process.stderr.write(`faultline check: ${message.split("\n")[0]}\n`);
+    return EXIT.couldNotRun;
+  }
+}
+
+async function check(
+  file: string,
+  flags: CheckFlags,
+): Promise<{ imported: Imported; result: CheckResult }> {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new CannotCheck(
+      code === "ENOENT"
+        ? `${file} does not exist; check the path`
+        : `cannot read ${file} (${(err as Error).message})`,
+    );
+  }
+  const format = flags.format ?? detectFormat(file, text);
+  if (!format) {
+    throw new CannotCheck(
+      `cannot tell the format of ${file}; pass --format (${FORMATS.join(", ")})`,
+    );
+  }
+  let imported: Imported;
+  try {
+    imported = importHistory(text, format);
+  } catch (err) {
+    if (err instanceof HistoryError) {
+      throw new CannotCheck(
+        `${file} line ${err.line}: ${reasonOf(err)} (read as ${format}; pass --format if that is wrong)`,
+      );
+    }
+    throw err;
+  }
+  const model = flags.model ?? imported.model;
+  if (!model) {
+    throw new CannotCheck(
+      `--model is required for ${format} histories; one of ${Object.keys(MODELS).join(", ")}`,
+    );
+  }
+  if (imported.kind === "operations" && model !== imported.model) {
+    throw new CannotCheck(
+      `${format} logs are checked with the ${imported.model} model, not ${model}; drop --model`,
+    );
+  }
+  const timeout_ms = flags.timeout * 1000;
+  try {
+    const result =
+      imported.kind === "operations"
+        ? await checkLinearizableOperations(model, imported.operations, imported.refs, {
+            timeout_ms,
+          })
+        : await checkLinearizable(imported.history, { model, timeout_ms });
+    return { imported, result };
+  } catch (err) {
+    if (err instanceof HistoryError && imported.kind === "history") {
+      // Check-time errors name the op (index + 1); say which line of the file it came from.
+      const line = imported.lines[err.line - 1] ?? err.line;
+      throw new CannotCheck(`${file} line ${line}: ${reasonOf(err)}`);
+    }
+    throw err;
+  }
+}
+
+function reasonOf(err: HistoryError): string {
+  return err.message.replace(/^history line \d+: /, "");
+}
+
+// ---------------------------------------------------------------------------------------
+// Human output.
+
+interface Step {
+  op: number;
+  describe: string;
+  state: string;
+}
+
+function render(file: string, imported: Imported, result: CheckResult): string {
+  const verdict =
+    result.valid === true
+      ? "LINEARIZABLE"
+      : result.valid === false
+        ? "NOT LINEARIZABLE"
+        : "UNKNOWN";
+  const out: string[] = [
+    `${verdict}  ${file} (${imported.format}, model ${String(result.model)})`,
+    result.summary,
+  ];
+  const lineOf = (op: number): string => {
+    const line = imported.kind === "history" ? imported.lines[op] : op + 1;
+    return line === undefined ? "" : ` (line ${line})`;
+  };
+  const failures = (result.failures ?? []) as Record<string, unknown>[];
+  for (const f of failures) {
+    const steps = (f.longest ?? []) as Step[];
+    const key = f.key === null || f.key === undefined ? "" : ` for key ${String(f.key)}`;
+    out.push("");
+    if (f.result === "unknown") {
+      out.push(
+        `Unfinished${key} (${String(f.reason)}); the longest linearizable prefix found has ${steps.length} ops.`,
+      );
+      continue;
+    }
+    out.push(
+      `Longest linearizable prefix${key} (${steps.length} ops), with the state after each op:`,
+    );
+    if (steps.length > MAX_STEPS_SHOWN)
+      out.push(`  … ${steps.length - MAX_STEPS_SHOWN} earlier ops`);
+    for (const s of steps.slice(-MAX_STEPS_SHOWN)) {
+      out.push(`  op ${s.op}${lineOf(s.op)}: ${s.describe}  →  ${s.state}`);
+    }
+    const blocked = f.blocked as { op: number; describe: string; state_before: string } | undefined;
+    if (blocked) {
+      out.push(
+        `Then op ${blocked.op}${lineOf(blocked.op)}, ${blocked.describe}, cannot go next in state ${blocked.state_before}, and no other order of the concurrent ops gets further.`,
+      );
+    }
+  }
+  const counts = result.counts as Record<string, number> | undefined;
+  if (counts) {
+    out.push(
+      "",
+      `Checked ${counts.checked} of ${counts.operations} ops (${counts.indeterminate} indeterminate, ${counts.dropped} left out) in ${counts.partitions} partition(s), ${String(result.elapsed_ms)} ms.`,
+    );
+  }
+  return `${out.join("\n")}\n`;
+}

@@ -1,0 +1,84 @@
+// Jepsen `history.edn` (one op map per line, or Knossos' single vector of maps) -> our Op[].
+// Op maps: {:type :invoke|:ok|:fail|:info, :f :read|:write|:cas|…, :value v, :process p,
+// :time ns?, :index i?, :error e?}. Non-integer processes (:nemesis) become "nemesis" ops,
+// which the checkers skip. Keywords read as strings (`:read` -> "read").
+
+import { HistoryError, OP_TYPES, type Op, type OpType } from "../../checkers/history.js";
+import { EdnError, EdnReader } from "./edn.js";
+
+export interface ImportedOps {
+  history: Op[];
+  /** The file line each op came from (1-based), for error messages. */
+  lines: number[];
+}
+
+export function parseJepsenEdn(text: string): ImportedOps {
+  let forms: { value: unknown; line: number }[];
+  try {
+    forms = EdnReader.readAll(text);
+  } catch (err) {
+    if (err instanceof EdnError)
+      throw new HistoryError(err.line, `not valid EDN (${err.message.replace(/^line \d+: /, "")})`);
+    throw err;
+  }
+  // Knossos also stores a history as one vector of op maps.
+  const first = forms[0];
+  if (forms.length === 1 && first && Array.isArray(first.value)) {
+    forms = (first.value as unknown[]).map((value) => ({ value, line: first.line }));
+  }
+  const raw = forms.map(({ value, line }) => {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      throw new HistoryError(
+        line,
+        "expected an op map like {:type :invoke, :f :read, :value nil, :process 0}",
+      );
+    }
+    return { op: value as Record<string, unknown>, line };
+  });
+  // Histories without :time (Knossos test data) are timed by position.
+  const timed = raw.length > 0 && raw.every(({ op }) => op.time !== undefined);
+  const history: Op[] = [];
+  const lines: number[] = [];
+  let lastTime = 0;
+  for (const { op: m, line } of raw) {
+    const type = m.type;
+    if (typeof type !== "string" || !OP_TYPES.includes(type as OpType)) {
+      throw new HistoryError(
+        line,
+        `:type must be one of ${OP_TYPES.map((t) => `:${t}`).join(", ")}`,
+      );
+    }
+    if (typeof m.f !== "string" || m.f === "")
+      throw new HistoryError(line, ":f must be a keyword like :read");
+    let time = history.length;
+    if (timed) {
+      if (typeof m.time !== "number" || !(m.time >= 0)) {
+        throw new HistoryError(line, ":time must be a non-negative number of nanoseconds");
+      }
+      if (m.time < lastTime) throw new HistoryError(line, ":time goes backwards");
+      time = m.time;
+      lastTime = time;
+    }
+    const process =
+      Number.isSafeInteger(m.process) && (m.process as number) >= 0
+        ? (m.process as number)
+        : undefined;
+    if (process === undefined && m.process !== "nemesis") {
+      if (typeof m.process !== "string") {
+        throw new HistoryError(line, ":process must be a non-negative integer or :nemesis");
+      }
+    }
+    const op: Op = {
+      index: history.length,
+      time,
+      process: process ?? "nemesis",
+      type: type as OpType,
+      f: m.f,
+      value: m.value === undefined ? null : m.value,
+    };
+    if (m.error !== undefined) op.error = m.error;
+    history.push(op);
+    lines.push(line);
+  }
+  return { history, lines };
+}
