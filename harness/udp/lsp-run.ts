@@ -1,0 +1,632 @@
+// The `lsp` workload's runner: one LSP server (the target, speaking the §12 control channel) and
+// `concurrency` client workers c0 … c(N-1), each running our LSP client program through its own
+// proxy frontend. Every control-channel command becomes a history op (invoke when written,
+// completion when answered); the delivery checker reads them.
+//
+// While the workload runs, each worker writes payloads at its share of `rate`, a reader per
+// client keeps one Read outstanding, and the harness plays the server's echo loop (server Read,
+// then Write back), so both directions carry data. A worker whose connection is lost or killed
+// gets a new client process (a new instance, "c0.2"). After the final heal: drain, then half the
+// clients write FINAL_MESSAGES and Close at once, the server writes FINAL_MESSAGES to the other
+// half and CloseConns them at once, then the server Closes. Every Close must deliver what was
+// pending, and every program must exit within 1 s of answering close.
+import type { CheckResult } from "../../checkers/result.js";
+import { checkLsp, FINAL_MESSAGES, lspPayload } from "../../workloads/lsp.js";
+import { sleepUnlessAborted } from "../clock.js";
+import { SetupError } from "../exit-codes.js";
+import type { Targets } from "../nemesis/nemesis.js";
+import type { Random } from "../random.js";
+import { RateScheduler } from "../scheduler.js";
+import {
+  DEFAULT_MUTATE_P,
+  type ProgramRecord,
+  type RoleCommands,
+  type RunContext,
+} from "./context.js";
+import { type ProcessHooks, UdpNemesis } from "./nemesis.js";
+import { type Json, Program } from "./program.js";
+
+/** How long a started server has to report `listening`. */
+export const SERVER_START_TIMEOUT_MS = 10_000;
+/** A write or close_conn reply is immediate by contract; no reply in this time is `info`. */
+const IMMEDIATE_REPLY_TIMEOUT_MS = 5_000;
+/** Grace for process start-up on a loaded machine, added to protocol-derived bounds. */
+const PROCESS_SLACK_MS = 3_000;
+/** §12.2: a program exits within 1 s of replying to close; we allow this much for scheduling. */
+export const EXIT_AFTER_CLOSE_MS = 1_000;
+const EXIT_SLACK_MS = 1_000;
+const POLL_MS = 20;
+
+interface Worker {
+  index: number;
+  name: string;
+  generation: number;
+  instance: ClientInstance | undefined;
+  /** Killed by the nemesis: no new client until it is restarted. */
+  blocked: boolean;
+  next_payload: number;
+}
+
+interface ClientInstance {
+  id: string;
+  worker: Worker;
+  program: Program;
+  record: ProgramRecord;
+  conn: number;
+  writer: number;
+  reader: number;
+  server_generation: number;
+  /** The connection is gone (Read reported it) or the process died. */
+  lost: boolean;
+  writes_ok: number;
+  reads_ok: number;
+  server_reads_ok: number;
+  server_writes_ok: number;
+  reader_done: Promise<void>;
+}
+
+interface ServerState {
+  program: Program;
+  record: ProgramRecord;
+  generation: number;
+  reader: number;
+  writer: number;
+  alive: boolean;
+  /** Server writes are serialised on one process: each waits for the previous reply. */
+  write_chain: Promise<void>;
+  conns: Map<number, ClientInstance>;
+  reader_done: Promise<void>;
+}
+
+export class LspRun {
+  private readonly workers: Worker[];
+  private server: ServerState | undefined;
+  private server_generation = 0;
+  private server_blocked = false;
+  private echo = true;
+  private readonly rng: Random;
+  private readonly instances: ClientInstance[] = [];
+  private serverPort = 0;
+  readonly nemesis: UdpNemesis;
+
+  constructor(
+    private readonly ctx: RunContext,
+    private readonly roles: RoleCommands,
+  ) {
+    this.rng = ctx.random.fork("workload");
+    this.workers = Array.from({ length: ctx.options.concurrency }, (_, index) => ({
+      index,
+      name: `c${index}`,
+      generation: 0,
+      instance: undefined,
+      blocked: false,
+      next_payload: 0,
+    }));
+    this.nemesis = new UdpNemesis(
+      {
+        ...ctx.options.nemesis,
+        mutate: ctx.options.udp?.mutate ?? DEFAULT_MUTATE_P,
+        steady_packet: ctx.options.udp?.steady_packet === true,
+      },
+      ctx.proxy.server,
+      this.hooks(),
+      ctx.links,
+      ctx.proxy,
+      ctx.history,
+      ctx.random.fork("nemesis"),
+      ctx.log,
+    );
+  }
+
+  /** Longest a Close may take on a healthy network: K epochs to lose the peer, plus slack. */
+  private get closeBound_ms(): number {
+    return (this.ctx.epoch_limit + 3) * this.ctx.epoch_ms + PROCESS_SLACK_MS;
+  }
+
+  async run(): Promise<Record<string, CheckResult>> {
+    const { ctx } = this;
+    for (const worker of this.workers) await ctx.proxy.addFrontend(worker.name);
+    await this.startServer();
+    ctx.phase = "running";
+    ctx.log.info(
+      `running lsp for ${ctx.options.time_limit_s} s: ${this.workers.length} clients, ${ctx.options.rate} msgs/s, params ${JSON.stringify(ctx.params)}`,
+    );
+    const generating = new AbortController();
+    const timer = setTimeout(() => generating.abort(), ctx.options.time_limit_s * 1000);
+    const onInterrupt = () => generating.abort();
+    ctx.signal.addEventListener("abort", onInterrupt);
+    const scheduler = new RateScheduler(ctx.options.rate, ctx.clock, ctx.random.fork("scheduler"));
+    try {
+      const faults = this.nemesis.run(generating.signal);
+      const writers = Promise.all(
+        this.workers.map((w) => this.writerLoop(w, scheduler, generating.signal)),
+      );
+      writers.catch(() => {}); // awaited below; marked handled in case the nemesis throws first
+      // The heal comes at the time limit, not after the writers: one may be waiting on a
+      // paused client's reply, which only the heal's SIGCONT brings.
+      await faults;
+      if (!ctx.interrupted) await this.nemesis.heal();
+      await writers;
+    } finally {
+      generating.abort(); // on an error too: no loop goes on starting programs
+      clearTimeout(timer);
+      ctx.signal.removeEventListener("abort", onInterrupt);
+    }
+    if (!ctx.interrupted) await this.finalPhase();
+    return checkLsp(ctx.history.ops, {
+      epoch_limit: ctx.epoch_limit,
+      epoch_ms: ctx.epoch_ms,
+      slack_ms: 2 * ctx.epoch_ms + PROCESS_SLACK_MS,
+      faults_injected: ctx.options.nemesis.faults.length > 0,
+    });
+  }
+
+  // ---- the server ------------------------------------------------------------------------
+
+  private async startServer(): Promise<void> {
+    const { ctx } = this;
+    const generation = ++this.server_generation;
+    const id = generation === 1 ? "server" : `server.${generation}`;
+    // The first start picks a free port; restarts reuse it, as a restarted server would.
+    const portArg = this.serverPort; // 0 until the first start chose one
+    const program = new Program({
+      id,
+      command: {
+        file: this.roles.server.file,
+        args: [...this.roles.server.args, "--port", String(portArg), ...ctx.paramFlags],
+      },
+      runDir: ctx.dir,
+      clock: ctx.clock,
+      mode: "control",
+    });
+    const record = ctx.track(program, "server");
+    await program.start();
+    const listening = await program.waitEvent(
+      (e) => e.event === "listening",
+      SERVER_START_TIMEOUT_MS,
+    );
+    const port = listening?.port;
+    if (!Number.isSafeInteger(port) || (port as number) <= 0) {
+      const why = program.exit
+        ? `exited (code ${program.exit.code}, signal ${program.exit.signal})`
+        : `did not print {"event":"listening","port":N} within ${SERVER_START_TIMEOUT_MS / 1000} s`;
+      throw new SetupError(`the LSP server ${why}${tail(program.stderrTail)}`);
+    }
+    this.serverPort = port as number;
+    ctx.proxy.setUpstream(this.serverPort);
+    ctx.proxy.note("server-listening", { server: id, port: this.serverPort });
+    const state: ServerState = {
+      program,
+      record,
+      generation,
+      reader: ctx.nextProcess(),
+      writer: ctx.nextProcess(),
+      alive: true,
+      write_chain: Promise.resolve(),
+      conns: new Map(),
+      reader_done: Promise.resolve(),
+    };
+    state.reader_done = this.serverReader(state);
+    this.server = state;
+    ctx.log.info(`${id} listening on ${this.serverPort}`);
+  }
+
+  private async serverReader(server: ServerState): Promise<void> {
+    const { ctx } = this;
+    for (;;) {
+      const op = ctx.invoke(server.reader, "server-read", {}, "server");
+      const reply = await server.program.call({ op: "read" });
+      if (!reply) return; // the server died or was stopped: the read stays pending (info)
+      const conn = typeof reply.conn === "number" ? reply.conn : undefined;
+      const inst = conn === undefined ? undefined : server.conns.get(conn);
+      const value = { conn: conn ?? null, client: inst?.id ?? null };
+      if (reply.ok === true && typeof reply.data === "string") {
+        op.complete("ok", { ...value, data: reply.data });
+        if (inst) {
+          inst.server_reads_ok++;
+          if (this.echo) this.serverWrite(server, inst, reply.data);
+        }
+      } else {
+        op.complete("fail", { ...value, error: String(reply.error ?? "error") });
+        if (conn === 0 || conn === undefined) return; // Read after Close
+      }
+    }
+  }
+
+  /** Queues one server Write on the server's writer process. */
+  private serverWrite(server: ServerState, inst: ClientInstance, data: string): Promise<void> {
+    return this.serverCommand(
+      server,
+      "server-write",
+      { conn: inst.conn, client: inst.id, data },
+      { op: "write", conn: inst.conn, data },
+      IMMEDIATE_REPLY_TIMEOUT_MS,
+    ).then((reply) => {
+      if (reply?.ok === true) inst.server_writes_ok++;
+    });
+  }
+
+  /**
+   * Runs one server command as a history op on the server's writer process. Commands are
+   * serialised there (each waits for the previous reply), so the process never has two ops open.
+   */
+  private serverCommand(
+    server: ServerState,
+    f: string,
+    value: Record<string, unknown>,
+    command: Json,
+    timeout_ms: number,
+  ): Promise<Json | undefined> {
+    const { ctx } = this;
+    const result = server.write_chain.then(async () => {
+      if (!server.program.running) return undefined;
+      const op = ctx.invoke(server.writer, f, value, "server");
+      const reply = await server.program.call(command, timeout_ms);
+      complete(op, reply, value);
+      return reply;
+    });
+    server.write_chain = result.then(() => {});
+    return result;
+  }
+
+  // ---- clients ---------------------------------------------------------------------------
+
+  private async spawnClient(worker: Worker): Promise<ClientInstance | undefined> {
+    const { ctx } = this;
+    const server = this.server;
+    if (!server?.alive || ctx.stopping) return undefined;
+    const id = `${worker.name}.${++worker.generation}`;
+    const port = ctx.proxy.frontendPort(worker.name) as number;
+    const isn = this.rng.int(0, 255);
+    const program = new Program({
+      id,
+      command: {
+        file: this.roles.client.file,
+        args: [
+          ...this.roles.client.args,
+          "--host",
+          ctx.proxy.host,
+          "--port",
+          String(port),
+          "--isn",
+          String(isn),
+          ...ctx.paramFlags,
+        ],
+      },
+      runDir: ctx.dir,
+      clock: ctx.clock,
+      mode: "control",
+    });
+    const record = ctx.track(program, "client");
+    await program.start();
+    const writer = ctx.nextProcess();
+    const op = ctx.invoke(writer, "connect", { client: id, isn }, worker.name);
+    const event = await program.waitEvent(
+      (e) => e.event === "connected" || e.event === "connect_failed",
+      (ctx.epoch_limit + 2) * ctx.epoch_ms + PROCESS_SLACK_MS,
+    );
+    if (event?.event !== "connected" || !Number.isSafeInteger(event.conn)) {
+      record.ended_by_us = true; // connect_failed exits 1 by contract
+      op.complete(
+        event ? "fail" : "info",
+        { client: id },
+        String(event?.error ?? "no connect event"),
+      );
+      if (program.running) await program.kill();
+      return undefined;
+    }
+    const conn = event.conn as number;
+    if (this.server !== server || !server.alive) {
+      // The server was killed (and maybe restarted) while this client connected: which server
+      // process holds the connection is unknowable, so the client is not used.
+      op.complete("info", { client: id, conn }, "the server restarted during the handshake");
+      record.ended_by_us = true;
+      await program.kill();
+      return undefined;
+    }
+    op.complete("ok", { client: id, conn, server: server.program.id });
+    const inst: ClientInstance = {
+      id,
+      worker,
+      program,
+      record,
+      conn,
+      writer,
+      reader: ctx.nextProcess(),
+      server_generation: server.generation,
+      lost: false,
+      writes_ok: 0,
+      reads_ok: 0,
+      server_reads_ok: 0,
+      server_writes_ok: 0,
+      reader_done: Promise.resolve(),
+    };
+    server.conns.set(conn, inst);
+    inst.reader_done = this.clientReader(inst);
+    this.instances.push(inst);
+    worker.instance = inst;
+    return inst;
+  }
+
+  private async clientReader(inst: ClientInstance): Promise<void> {
+    const { ctx } = this;
+    for (;;) {
+      const op = ctx.invoke(
+        inst.reader,
+        "read",
+        { client: inst.id, conn: inst.conn },
+        inst.worker.name,
+      );
+      const reply = await inst.program.call({ op: "read" });
+      if (!reply) {
+        inst.lost = true; // the process is gone; the read stays pending (info)
+        return;
+      }
+      if (reply.ok === true && typeof reply.data === "string") {
+        op.complete("ok", { client: inst.id, conn: inst.conn, data: reply.data });
+        inst.reads_ok++;
+        continue;
+      }
+      op.complete("fail", {
+        client: inst.id,
+        conn: inst.conn,
+        error: String(reply.error ?? "error"),
+      });
+      inst.lost = true;
+      return;
+    }
+  }
+
+  private async clientWrite(inst: ClientInstance): Promise<void> {
+    const { ctx } = this;
+    const worker = inst.worker;
+    const data = lspPayload(inst.id, worker.next_payload++, this.rng).toString("base64");
+    const value = { client: inst.id, conn: inst.conn, data };
+    const op = ctx.invoke(inst.writer, "write", value, worker.name);
+    const reply = await inst.program.call({ op: "write", data }, IMMEDIATE_REPLY_TIMEOUT_MS);
+    complete(op, reply, value);
+    if (reply?.ok === true) inst.writes_ok++;
+    if (reply?.ok === false) inst.lost = true;
+  }
+
+  /** Closes a client (its Close must deliver what is pending) and checks that it exits. */
+  private async closeClient(inst: ClientInstance): Promise<void> {
+    const { ctx } = this;
+    if (!inst.program.running) return;
+    const value = { client: inst.id, conn: inst.conn };
+    const op = ctx.invoke(inst.writer, "close", value, inst.worker.name);
+    inst.record.ended_by_us = true;
+    const reply = await inst.program.call({ op: "close" }, this.closeBound_ms);
+    if (!reply) {
+      op.complete("info", { ...value, error: inst.program.running ? "timeout" : "exited" });
+      await inst.program.kill();
+    } else {
+      complete(op, reply, value);
+      inst.record.close_replied_ns = ctx.clock.now_ns();
+      if (!(await inst.program.waitExit(EXIT_AFTER_CLOSE_MS + EXIT_SLACK_MS))) {
+        await inst.program.kill();
+      }
+    }
+    inst.lost = true;
+    await inst.reader_done;
+  }
+
+  private async writerLoop(
+    worker: Worker,
+    scheduler: RateScheduler,
+    stop: AbortSignal,
+  ): Promise<void> {
+    const { ctx } = this;
+    while (!stop.aborted) {
+      const wait_ms = scheduler.claim_ms() ?? ctx.options.time_limit_s * 1000;
+      if (!(await sleepUnlessAborted(wait_ms, stop))) return;
+      if (worker.blocked || !this.server?.alive) continue;
+      let inst = worker.instance;
+      if (
+        inst &&
+        (inst.lost || !inst.program.running || inst.server_generation !== this.server.generation)
+      ) {
+        await this.retire(inst);
+        inst = undefined;
+      }
+      if (!inst) {
+        inst = await this.spawnClient(worker);
+        if (!inst) {
+          await sleepUnlessAborted(ctx.epoch_ms, stop);
+          continue;
+        }
+      }
+      if (stop.aborted) return;
+      await this.clientWrite(inst);
+    }
+  }
+
+  /** A client whose connection is gone: close it (Close reports the loss) and let it exit. */
+  private async retire(inst: ClientInstance): Promise<void> {
+    if (inst.worker.instance === inst) inst.worker.instance = undefined;
+    if (inst.program.running) await this.closeClient(inst);
+  }
+
+  // ---- the final phase -----------------------------------------------------------------
+
+  private async finalPhase(): Promise<void> {
+    const { ctx } = this;
+    ctx.phase = "recovering";
+    if (!this.server?.alive) await this.startServer();
+    const server = this.server as ServerState;
+    // Every worker gets a live connection for the final ops.
+    for (const worker of this.workers) {
+      worker.blocked = false;
+      const inst = worker.instance;
+      if (
+        inst &&
+        (inst.lost || !inst.program.running || inst.server_generation !== server.generation)
+      ) {
+        await this.retire(inst);
+      }
+      if (!worker.instance) await this.spawnClient(worker);
+    }
+    const live = this.workers.flatMap((w) => (w.instance ? [w.instance] : []));
+    // Drain: every echo read, or the recovery time (at least K epochs) is up.
+    const drain_ms = Math.max(ctx.options.recovery_s * 1000, ctx.epoch_limit * ctx.epoch_ms);
+    await until(
+      () =>
+        live.every(
+          (i) => i.lost || (i.server_reads_ok >= i.writes_ok && i.reads_ok >= i.server_writes_ok),
+        ),
+      drain_ms,
+      ctx.signal,
+    );
+    await server.write_chain;
+    if (ctx.interrupted) return;
+    ctx.phase = "final";
+    this.echo = false;
+    ctx.log.info(
+      `final phase: ${live.length} connections close with ${FINAL_MESSAGES} messages pending`,
+    );
+    await Promise.all(
+      live.map(async (inst, i) => {
+        if (inst.lost) return;
+        if (i % 2 === 0 || live.length === 1) {
+          // The client writes and closes at once: Close must deliver all of it.
+          for (let k = 0; k < FINAL_MESSAGES; k++) await this.clientWrite(inst);
+          await this.closeClient(inst);
+          return;
+        }
+        // The server writes and CloseConns at once: the client must still read all of it.
+        const writes: Promise<void>[] = [];
+        for (let k = 0; k < FINAL_MESSAGES; k++) {
+          const data = lspPayload(`server>${inst.id}`, k, this.rng).toString("base64");
+          writes.push(this.serverWrite(server, inst, data));
+        }
+        await Promise.all(writes);
+        await this.serverCommand(
+          server,
+          "server-close-conn",
+          { conn: inst.conn, client: inst.id },
+          { op: "close_conn", conn: inst.conn },
+          IMMEDIATE_REPLY_TIMEOUT_MS,
+        );
+        // The client learns of the CloseConn only by the silence: K epochs, then Read errors.
+        await until(() => inst.lost, this.closeBound_ms, ctx.signal);
+        await this.closeClient(inst);
+      }),
+    );
+    server.record.ended_by_us = true;
+    const reply = await this.serverCommand(
+      server,
+      "server-close",
+      {},
+      { op: "close" },
+      this.closeBound_ms,
+    );
+    if (reply) {
+      server.record.close_replied_ns = ctx.clock.now_ns();
+      await server.program.waitExit(EXIT_AFTER_CLOSE_MS + EXIT_SLACK_MS);
+    }
+    server.alive = false;
+  }
+
+  // ---- process faults --------------------------------------------------------------------
+
+  private hooks(): ProcessHooks {
+    const liveWorkers = () =>
+      this.workers.filter((w) => !w.blocked && w.instance?.program.running === true);
+    const pickSome = (targets: Targets, random: Random): string[] => {
+      if (targets === "all") return this.server?.alive && !this.server_blocked ? ["server"] : [];
+      const live = random.shuffle(liveWorkers().map((w) => w.name));
+      const count = targets === "one" ? 1 : Math.max(1, Math.floor((live.length - 1) / 2));
+      return live.slice(0, count).sort();
+    };
+    return {
+      peers: () => this.workers.map((w) => w.name),
+      chooseKill: pickSome,
+      choosePause: pickSome,
+      kill: async (names) => {
+        const instances: string[] = [];
+        let serverId: string | undefined;
+        for (const name of names) {
+          if (name === "server") {
+            const server = this.server;
+            if (!server) continue;
+            serverId = server.program.id;
+            this.server_blocked = true;
+            server.alive = false;
+            server.record.ended_by_us = true;
+            await server.program.kill();
+            continue;
+          }
+          const worker = this.workers.find((w) => w.name === name);
+          const inst = worker?.instance;
+          if (!worker) continue;
+          worker.blocked = true;
+          if (inst?.program.running) {
+            inst.record.ended_by_us = true;
+            instances.push(inst.id);
+            await inst.program.kill();
+            inst.lost = true;
+          }
+        }
+        return { instances, ...(serverId && { server: serverId }) };
+      },
+      restart: async (names) => {
+        const restarted: string[] = [];
+        for (const name of names) {
+          if (name === "server") {
+            this.server_blocked = false;
+            if (!this.server?.alive) {
+              await this.startServer();
+              restarted.push((this.server as ServerState).program.id);
+            }
+            continue;
+          }
+          const worker = this.workers.find((w) => w.name === name);
+          if (worker) worker.blocked = false; // its writer starts a new client
+        }
+        return { restarted };
+      },
+      pause: (names) => names.filter((name) => this.programOf(name)?.pause() === true),
+      pausedInstances: (names) =>
+        names.flatMap((name) => {
+          const program = this.programOf(name);
+          return program && name !== "server" ? [program.id] : [];
+        }),
+      resume: (names) => names.filter((name) => this.programOf(name)?.resume() === true),
+    };
+  }
+
+  private programOf(name: string): Program | undefined {
+    if (name === "server") return this.server?.program;
+    return this.workers.find((w) => w.name === name)?.instance?.program;
+  }
+}
+
+function complete(
+  op: { complete(type: "ok" | "fail" | "info", value?: unknown, error?: unknown): void },
+  reply: Json | undefined,
+  value: Record<string, unknown>,
+): void {
+  if (!reply) op.complete("info", { ...value, error: "timeout" });
+  else if (reply.ok === true) op.complete("ok", value);
+  else op.complete("fail", { ...value, error: String(reply.error ?? "error") });
+}
+
+/** Polls `done` until it holds, `timeout_ms` passes, or the run is interrupted. */
+export async function until(
+  done: () => boolean,
+  timeout_ms: number,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const deadline = Date.now() + timeout_ms;
+  while (!done()) {
+    if (Date.now() >= deadline || signal.aborted) return false;
+    await sleepUnlessAborted(POLL_MS, signal);
+  }
+  return true;
+}
+
+function tail(lines: readonly string[]): string {
+  return lines.length === 0
+    ? " (stderr was empty)"
+    : `; last stderr lines:\n  ${lines.join("\n  ")}`;
+}

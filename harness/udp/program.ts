@@ -1,0 +1,243 @@
+// A subprocess of the udp transport (server, client, miner) on top of NodeProcess: its own
+// process group, stderr to node-logs/<id>.log, exit noticed. Two flavours of stdout: the JSON-line
+// control channel of shared/specs/lsp.md §12.2 (commands with ids, replies with in_reply_to,
+// events), or plain text lines (the bitcoin client's one line of output).
+import { join } from "node:path";
+import type { RunClock } from "../clock.js";
+import { type NodeCommand, type NodeExit, NodeProcess } from "../node-process.js";
+
+export const STOP_GRACE_MS = 1_000;
+/** Stdout lines kept per text-mode program (the bitcoin client prints exactly one). */
+const MAX_TEXT_LINES = 100;
+/** Malformed control lines kept per program for the report (all are counted). */
+const MAX_KEPT_PROTOCOL_ERRORS = 20;
+/** Timed-out call ids remembered so their late replies are recognised. */
+const MAX_ABANDONED = 10_000;
+
+export type Json = Record<string, unknown>;
+
+export interface ProgramExit extends NodeExit {
+  id: string;
+}
+
+export interface ProgramOptions {
+  id: string;
+  command: NodeCommand;
+  runDir: string;
+  clock: RunClock;
+  /** "control": §12.2 JSON lines; "text": plain lines. */
+  mode: "control" | "text";
+  /** Called for every JSON event line (no in_reply_to) in control mode. */
+  onEvent?: (event: Json) => void;
+  onExit?: (exit: ProgramExit) => void;
+}
+
+export interface ProtocolProblem {
+  program: string;
+  line: number;
+  reason: string;
+  raw: string;
+}
+
+interface PendingCall {
+  resolve(reply: Json | undefined): void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export class Program {
+  readonly id: string;
+  readonly lines: string[] = [];
+  readonly problems: ProtocolProblem[] = [];
+  problem_count = 0;
+  exit: ProgramExit | undefined;
+  private readonly process: NodeProcess;
+  private readonly pending = new Map<number, PendingCall>();
+  private readonly event_waiters = new Set<{
+    match(e: Json): boolean;
+    resolve(e: Json | undefined): void;
+  }>();
+  private readonly exit_waiters: Array<(exit: ProgramExit) => void> = [];
+  private next_id = 1;
+  private started = false;
+  /** Ids of calls that timed out: a late reply to one is not the program's fault. */
+  private readonly abandoned = new Set<number>();
+  late_replies = 0;
+
+  constructor(private readonly options: ProgramOptions) {
+    this.id = options.id;
+    this.process = new NodeProcess(
+      options.id,
+      options.command,
+      {
+        cwd: join(options.runDir, "data", options.id),
+        env: { FAULTLINE_NODE_ID: options.id },
+        logPath: join(options.runDir, "node-logs", `${options.id}.log`),
+      },
+      {
+        line: (line, n) => this.onLine(line, n),
+        overflow: (seen, n) =>
+          this.problem(n, `stdout line longer than the limit (${seen} bytes)`, ""),
+        exit: (exit) => this.onExit(exit),
+      },
+      () => options.clock.now_ns(),
+    );
+  }
+
+  get running(): boolean {
+    return this.started && this.exit === undefined;
+  }
+
+  async start(): Promise<void> {
+    this.started = true;
+    await this.process.start();
+  }
+
+  /**
+   * Sends a §12.2 command and waits for its reply; undefined when `timeout_ms` passes first (0 =
+   * no limit) or the program exits without replying.
+   */
+  call(command: Json, timeout_ms = 0): Promise<Json | undefined> {
+    const id = this.next_id++;
+    return new Promise((resolve) => {
+      if (!this.running || !this.process.write(JSON.stringify({ id, ...command }))) {
+        resolve(undefined);
+        return;
+      }
+      const timer =
+        timeout_ms > 0
+          ? setTimeout(() => {
+              this.pending.delete(id);
+              if (this.abandoned.size < MAX_ABANDONED) this.abandoned.add(id);
+              resolve(undefined);
+            }, timeout_ms)
+          : undefined;
+      this.pending.set(id, { resolve, timer });
+    });
+  }
+
+  /** Waits for an event line matching `match`; undefined on timeout or exit. */
+  waitEvent(match: (event: Json) => boolean, timeout_ms: number): Promise<Json | undefined> {
+    return new Promise((resolve) => {
+      if (!this.running) {
+        resolve(undefined);
+        return;
+      }
+      const waiter = {
+        match,
+        resolve: (event: Json | undefined) => {
+          clearTimeout(timer);
+          this.event_waiters.delete(waiter);
+          resolve(event);
+        },
+      };
+      const timer = setTimeout(() => waiter.resolve(undefined), timeout_ms);
+      this.event_waiters.add(waiter);
+    });
+  }
+
+  /** Resolves with the exit (at once if it already exited); undefined after `timeout_ms`. */
+  waitExit(timeout_ms: number): Promise<ProgramExit | undefined> {
+    if (this.exit || !this.started) return Promise.resolve(this.exit);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), timeout_ms);
+      this.exit_waiters.push((exit) => {
+        clearTimeout(timer);
+        resolve(exit);
+      });
+    });
+  }
+
+  async kill(): Promise<void> {
+    await this.process.kill();
+  }
+
+  async stop(grace_ms = STOP_GRACE_MS): Promise<void> {
+    await this.process.stop(grace_ms);
+  }
+
+  pause(): boolean {
+    return this.process.signal("SIGSTOP");
+  }
+
+  resume(): boolean {
+    return this.process.signal("SIGCONT");
+  }
+
+  get stderrTail(): string[] {
+    return this.process.stderrTail;
+  }
+
+  async close(): Promise<void> {
+    await this.process.close();
+  }
+
+  private onLine(line: string, n: number): void {
+    if (this.options.mode === "text") {
+      if (this.lines.length < MAX_TEXT_LINES) this.lines.push(line);
+      return;
+    }
+    if (line.trim() === "") return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      this.problem(n, "stdout line is not JSON (logs belong on stderr)", line);
+      return;
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      this.problem(n, "stdout line is not a JSON object", line);
+      return;
+    }
+    const json = parsed as Json;
+    if ("in_reply_to" in json) {
+      const id = json.in_reply_to;
+      const call = typeof id === "number" ? this.pending.get(id) : undefined;
+      if (!call && this.abandoned.delete(id as number)) {
+        this.late_replies++;
+        return;
+      }
+      if (!call) {
+        this.problem(
+          n,
+          `reply to unknown or already answered command id ${JSON.stringify(id)}`,
+          line,
+        );
+        return;
+      }
+      this.pending.delete(id as number);
+      if (call.timer) clearTimeout(call.timer);
+      call.resolve(json);
+      return;
+    }
+    if (typeof json.event !== "string") {
+      this.problem(n, `line has neither "in_reply_to" nor "event"`, line);
+      return;
+    }
+    this.options.onEvent?.(json);
+    for (const waiter of [...this.event_waiters]) if (waiter.match(json)) waiter.resolve(json);
+  }
+
+  private problem(line: number, reason: string, raw: string): void {
+    this.problem_count++;
+    if (this.problems.length < MAX_KEPT_PROTOCOL_ERRORS) {
+      this.problems.push({
+        program: this.id,
+        line,
+        reason,
+        raw: raw.length > 512 ? `${raw.slice(0, 512)}…` : raw,
+      });
+    }
+  }
+
+  private onExit(exit: NodeExit): void {
+    this.exit = { id: this.id, ...exit };
+    for (const call of this.pending.values()) {
+      if (call.timer) clearTimeout(call.timer);
+      call.resolve(undefined);
+    }
+    this.pending.clear();
+    for (const waiter of [...this.event_waiters]) waiter.resolve(undefined);
+    for (const resolve of this.exit_waiters.splice(0)) resolve(this.exit);
+    this.options.onExit?.(this.exit);
+  }
+}

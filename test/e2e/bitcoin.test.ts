@@ -1,0 +1,146 @@
+// The distributed bitcoin miner end to end over the udp transport (issue 7): the reference stays
+// valid (true minima, fairness, load balance) and survives miner and client kills; each bug
+// variant is caught by the checker it claims. Real server, miner and client processes.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { type Op, parseHistory } from "../../checkers/history.js";
+import { Logger } from "../../harness/logger.js";
+import type { FaultKind, Targets } from "../../harness/nemesis/nemesis.js";
+import type { RunOutcome } from "../../harness/run.js";
+import { resolveSystem } from "../../harness/target.js";
+import { runUdpTest } from "../../harness/udp/run.js";
+
+interface RunSpec {
+  bug?: string;
+  faults?: FaultKind[];
+  targets?: Targets[];
+  interval_s?: number;
+  time_s?: number;
+  seed?: number;
+}
+
+/** Run stores, removed when the file's tests are done. */
+const stores: string[] = [];
+afterAll(() => {
+  for (const dir of stores) rmSync(dir, { recursive: true, force: true });
+});
+function store(): string {
+  const dir = mkdtempSync(join(tmpdir(), "faultline-udp-e2e-"));
+  stores.push(dir);
+  return dir;
+}
+
+async function run(spec: RunSpec): Promise<RunOutcome> {
+  return runUdpTest(
+    {
+      workload: "mining",
+      target: resolveSystem("bitcoin", "mining", spec.bug),
+      node_count: 3,
+      time_limit_s: spec.time_s ?? 3,
+      rate: 0,
+      concurrency: 3,
+      latency: { mean_ms: 0, dist: "constant" },
+      topology: "grid",
+      recovery_s: 1,
+      seed: spec.seed ?? 11,
+      store: store(),
+      command: "test",
+      nemesis: {
+        faults: spec.faults ?? [],
+        interval_s: spec.interval_s ?? 1,
+        packet: { loss: 0.2, duplicate: 0.2, delay_ms: 30 },
+        ...(spec.targets && { targets: spec.targets }),
+      },
+      udp: { lsp: { epochMillis: 200, epochLimit: 5 } },
+    },
+    new Logger(true),
+    new AbortController().signal,
+  );
+}
+
+const history = (o: RunOutcome): Op[] =>
+  parseHistory(readFileSync(join(o.dir, "history.jsonl"), "utf8"));
+const verdicts = (o: RunOutcome) =>
+  Object.fromEntries(Object.entries(o.results.checkers).map(([k, c]) => [k, c.valid]));
+
+describe("the reference bitcoin miner", () => {
+  it("answers every job with the true minimum, fairly and evenly, and notices a dead server", async () => {
+    const outcome = await run({});
+    expect(verdicts(outcome), outcome.results.summary).toEqual({
+      mining: true,
+      fairness: true,
+      "load-balance": true,
+      programs: true,
+    });
+    const { fairness, mining } = outcome.results.checkers;
+    expect(fairness?.judged).toEqual(expect.arrayContaining(["probe 1", "burst 2"]));
+    expect(outcome.results.checkers["load-balance"]?.summary).toMatch(/^balanced/);
+    expect(mining?.checked_count).toBeGreaterThanOrEqual(4);
+    const ops = history(outcome);
+    // Boundary jobs (minimum at maxNonce) were among those checked.
+    expect(
+      ops.some((op) => op.type === "ok" && (op.value as { kind: string }).kind === "boundary"),
+    ).toBe(true);
+    // The final deliberate server kill: every miner exited, the running client printed Disconnected.
+    expect(ops.filter((op) => op.f === "miner-shutdown" && op.type === "ok")).toHaveLength(3);
+    expect(
+      ops.some(
+        (op) => op.f === "mine" && (op.value as { error?: string }).error === "Disconnected",
+      ),
+    ).toBe(true);
+  }, 90_000);
+
+  it("stays valid while miners and clients are killed", async () => {
+    const outcome = await run({
+      faults: ["kill"],
+      targets: ["one", "minority"],
+      interval_s: 0.6,
+      time_s: 5,
+      seed: 4,
+    });
+    expect(verdicts(outcome), outcome.results.summary).toMatchObject({
+      mining: true,
+      programs: true,
+    });
+    expect(outcome.exitCode).toBe(0);
+    const killed = history(outcome)
+      .filter((op) => op.f === "start-kill")
+      .flatMap((op) => (op.value as { instances?: string[] }).instances ?? []);
+    expect(killed.some((i) => i.startsWith("m"))).toBe(true);
+    expect(killed.some((i) => i.startsWith("c"))).toBe(true);
+  }, 90_000);
+});
+
+describe("bitcoin bug variants are caught", () => {
+  it("no-reassign: a dead miner's chunk is lost, its job never answered", async () => {
+    const outcome = await run({
+      bug: "no-reassign",
+      faults: ["kill"],
+      targets: ["minority"],
+      interval_s: 0.6,
+      time_s: 4,
+    });
+    expect(outcome.exitCode).toBe(1);
+    expect(outcome.results.checkers.mining?.violation_counts).toHaveProperty("unanswered");
+  }, 90_000);
+
+  it("off-by-one-range: jobs whose minimum is at maxNonce get a wrong answer", async () => {
+    const outcome = await run({ bug: "off-by-one-range" });
+    expect(outcome.exitCode).toBe(1);
+    const mining = outcome.results.checkers.mining;
+    expect(mining?.violation_counts).toHaveProperty("wrong-answer");
+    expect(mining?.summary).toMatch(/the upper bound itself/);
+  }, 90_000);
+
+  it("fifo-only: a small job waits behind a large one", async () => {
+    const outcome = await run({ bug: "fifo-only" });
+    expect(outcome.exitCode).toBe(1);
+    expect(verdicts(outcome), outcome.results.summary).toMatchObject({
+      mining: true,
+      fairness: false,
+    });
+    expect(outcome.results.checkers.fairness?.summary).toMatch(/small job/);
+  }, 90_000);
+});

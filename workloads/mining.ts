@@ -1,0 +1,132 @@
+// Workload `mining` (shared/specs/bitcoin.md §7): client processes submit jobs of mixed sizes to
+// the bitcoin server through the UDP proxy while miners work. The runner is
+// harness/udp/mining-run.ts; this module generates the jobs and holds the checks it uses.
+//
+// Job kinds:
+//   mixed     a random message and maxNonce in [1,000, 40,000]
+//   boundary  maxNonce chosen so the minimum hash over [0, maxNonce] is at maxNonce itself: an
+//             upper bound treated as exclusive (off by one) misses the answer
+//   probe     a fairness pair: a large job (≥ 100 × the small one), then a small one shortly
+//             after; the small one must finish first (and quickly)
+//   burst     k identical jobs submitted back to back; they must finish roughly in order
+import type { Op } from "../checkers/history.js";
+import {
+  checkFairness,
+  checkLoadBalance,
+  checkMiningOracle,
+  type Dispatch,
+  type LoadReport,
+  sha256,
+} from "../checkers/mining.js";
+import type { CheckResult } from "../checkers/result.js";
+import type { Rng } from "./workload.js";
+
+export const MIXED_MIN_NONCE = 1_000;
+export const MIXED_MAX_NONCE = 40_000;
+export const PROBE_SMALL_NONCE = 2_000;
+/** 150 × the small probe: well past the spec's "≥ 100 ×" and many chunks of 10,000. */
+export const PROBE_LARGE_NONCE = 300_000;
+/** Identical jobs in a burst probe get this maxNonce (a few chunks each). */
+export const BURST_NONCE = 20_000;
+/** Boundary jobs search their prefix up to this far for a running minimum. */
+const BOUNDARY_SCAN_MAX = 20_000;
+
+export interface JobSpec {
+  message: string;
+  max_nonce: number;
+  kind: "mixed" | "boundary" | "probe-large" | "probe-small" | "burst";
+  /** Probe pair or burst number, shared by the jobs it groups. */
+  group?: number;
+}
+
+const WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india"];
+
+export class MiningJobs {
+  private next = 0;
+  private groups = 0;
+  private readonly boundary: JobSpec[] = [];
+
+  constructor(
+    private readonly rng: Rng,
+    boundaryJobs = 8,
+  ) {
+    // Boundary jobs cost a scan of up to 20,000 hashes each: made once, before the run starts.
+    for (let i = 0; i < boundaryJobs; i++) this.boundary.push(this.makeBoundary());
+  }
+
+  private message(): string {
+    return `${this.rng.pick(WORDS)}-${this.next++}-${this.rng.int(0, 999_999)}`;
+  }
+
+  private makeBoundary(): JobSpec {
+    const message = this.message();
+    const scan = this.rng.int(2_000, BOUNDARY_SCAN_MAX);
+    let bestHi = Number.POSITIVE_INFINITY;
+    let bestLo = 0;
+    let best = 0;
+    for (let n = 0; n <= scan; n++) {
+      const d = sha256(`${message} ${n}`);
+      const hi = d.readUInt32BE(0);
+      const lo = d.readUInt32BE(4);
+      if (hi < bestHi || (hi === bestHi && lo < bestLo)) {
+        bestHi = hi;
+        bestLo = lo;
+        best = n;
+      }
+    }
+    // The minimum over [0, scan] sits at `best`, so over [0, best] it sits at the upper bound.
+    return { message, max_nonce: best, kind: "boundary" };
+  }
+
+  /** The next job of the free-running load: a third boundary jobs while they last. */
+  nextJob(): JobSpec {
+    if (this.boundary.length > 0 && this.rng.chance(1 / 3)) return this.boundary.shift() as JobSpec;
+    return {
+      message: this.message(),
+      max_nonce: this.rng.int(MIXED_MIN_NONCE, MIXED_MAX_NONCE),
+      kind: "mixed",
+    };
+  }
+
+  probePair(): [JobSpec, JobSpec] {
+    const group = ++this.groups;
+    return [
+      { message: this.message(), max_nonce: PROBE_LARGE_NONCE, kind: "probe-large", group },
+      { message: this.message(), max_nonce: PROBE_SMALL_NONCE, kind: "probe-small", group },
+    ];
+  }
+
+  burst(k: number): JobSpec[] {
+    const group = ++this.groups;
+    return Array.from({ length: k }, () => ({
+      message: this.message(),
+      max_nonce: BURST_NONCE,
+      kind: "burst" as const,
+      group,
+    }));
+  }
+}
+
+export interface MiningCheckOptions {
+  /** Nonces the server handed each miner (from the proxy's decoded Requests). */
+  load: LoadReport;
+  /** Every chunk handed out, with the time the proxy saw it. */
+  dispatches: readonly Dispatch[];
+  /** How long after a client dies its job may still be handed out. */
+  drop_bound_ms: number;
+  faults_injected: boolean;
+}
+
+export function checkMining(
+  history: readonly Op[],
+  options: MiningCheckOptions,
+): Record<string, CheckResult> {
+  return {
+    mining: checkMiningOracle(history, {
+      dispatches: options.dispatches,
+      drop_bound_ms: options.drop_bound_ms,
+    }),
+    fairness: checkFairness(history),
+    "load-balance": checkLoadBalance(options.load, { faults_injected: options.faults_injected }),
+  };
+}
