@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `faultline` command. Every non-zero exit prints one line saying why (DESIGN.md §2).
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import type { LspParams } from "../systems/lsp/params.js";
 import { WORKLOADS } from "../workloads/index.js";
 import { TOPOLOGIES } from "../workloads/topology.js";
 import { registerCheckCommand } from "./check-command.js";
@@ -22,6 +23,8 @@ import { registerReportCommands } from "./report-command.js";
 import { type Progress, runTest } from "./run.js";
 import { printSummary } from "./summary.js";
 import { resolveBin, resolveSystem, systemNames, type Target } from "./target.js";
+import type { UdpOptions } from "./udp/context.js";
+import { isUdpWorkload, UDP_WORKLOADS } from "./udp/run.js";
 
 function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (text: string): number => {
@@ -105,13 +108,27 @@ interface TestFlags {
   packetDup: number;
   packetDelay: number;
   killTargets?: Targets[];
+  epochMillis?: number;
+  epochLimit?: number;
+  windowSize?: number;
+  maxBackoff?: number;
+  maxUnacked?: number;
+  conformance?: boolean;
+  packetMutate?: number;
+  packetSteady?: boolean;
+  clientBin?: string;
+  minerBin?: string;
+  jobTimeout?: number;
 }
 
 function testCommand(): Command {
   return new Command("test")
     .description("start a system's nodes, drive a workload at them, check the history")
     .addOption(
-      new Option("-w, --workload <name>", "workload to run").choices(Object.keys(WORKLOADS)),
+      new Option("-w, --workload <name>", "workload to run").choices([
+        ...Object.keys(WORKLOADS),
+        ...UDP_WORKLOADS,
+      ]),
     )
     .option("--bin <file>", "your node program (arguments for it go after --)")
     .option("--system <name>", `a built-in reference system (${systemNames().join(", ")})`)
@@ -177,11 +194,58 @@ function testCommand(): Command {
       integer(0, MAX_SEED),
     )
     .option("--store <dir>", "where runs are stored", "store")
+    .option(
+      "--epoch-millis <ms>",
+      "lsp/mining: LSP epoch length passed to every program",
+      integer(1),
+    )
+    .option(
+      "--epoch-limit <n>",
+      "lsp/mining: epochs without news before a connection is lost",
+      integer(1),
+    )
+    .option("--window-size <n>", "lsp/mining: LSP sliding window", integer(1))
+    .option("--max-backoff <n>", "lsp/mining: LSP maximum backoff interval in epochs", integer(0))
+    .option("--max-unacked <n>", "lsp/mining: LSP maximum unacknowledged messages", integer(1))
+    .option("--conformance", "lsp: check the server's wire behaviour against the spec instead")
+    .option(
+      "--packet-mutate <p>",
+      "udp packet faults: chance of each LSP Data mutation",
+      probability,
+    )
+    .option("--packet-steady", "udp: packet faults on every link for the whole run")
+    .option("--client-bin <file>", "lsp/mining: your client program (default: ours)")
+    .option("--miner-bin <file>", "mining: your miner program (default: ours)")
+    .option(
+      "--job-timeout <s>",
+      "mining: seconds before a job's client is given up on",
+      number(0.1),
+    )
     .option("-q, --quiet", "no progress or log lines on stderr")
     .argument("[node-args...]", "arguments passed to --bin")
     .action(async (nodeArgs: string[], flags: TestFlags) => {
       process.exitCode = await test(nodeArgs, flags);
     });
+}
+
+/** Only the LSP parameters the user gave are passed on, so programs keep their defaults. */
+function udpOptions(flags: TestFlags): UdpOptions {
+  const lsp: Partial<LspParams> = {};
+  if (flags.epochMillis !== undefined) lsp.epochMillis = flags.epochMillis;
+  if (flags.epochLimit !== undefined) lsp.epochLimit = flags.epochLimit;
+  if (flags.windowSize !== undefined) lsp.windowSize = flags.windowSize;
+  if (flags.maxBackoff !== undefined) lsp.maxBackOffInterval = flags.maxBackoff;
+  if (flags.maxUnacked !== undefined) lsp.maxUnackedMessages = flags.maxUnacked;
+  const program = (file: string) => resolveBin(file, []).command;
+  return {
+    lsp,
+    ...(flags.conformance && { conformance: true }),
+    ...(flags.packetMutate !== undefined && { mutate: flags.packetMutate }),
+    ...(flags.packetSteady && { steady_packet: true }),
+    ...(flags.clientBin && { client_command: program(flags.clientBin) }),
+    ...(flags.minerBin && { miner_command: program(flags.minerBin) }),
+    ...(flags.jobTimeout !== undefined && { job_timeout_s: flags.jobTimeout }),
+  };
 }
 
 function resolveTarget(flags: TestFlags, nodeArgs: string[]): { target: Target; workload: string } {
@@ -256,7 +320,9 @@ async function test(nodeArgs: string[], flags: TestFlags): Promise<number> {
             duplicate: flags.packetDup,
             delay_ms: flags.packetDelay,
           },
+          ...(flags.killTargets && { targets: flags.killTargets }),
         },
+        ...(isUdpWorkload(workload) && { udp: udpOptions(flags) }),
       },
       log,
       controller.signal,

@@ -26,6 +26,8 @@ import { RateScheduler } from "./scheduler.js";
 import { createServices } from "./services.js";
 import { createRunDir, STORE_FILES, writeJson } from "./store.js";
 import type { Target } from "./target.js";
+import type { UdpOptions } from "./udp/context.js";
+import { isUdpWorkload, runUdpTest } from "./udp/run.js";
 
 export interface TestOptions {
   workload: string;
@@ -45,6 +47,8 @@ export interface TestOptions {
   command: string;
   /** Faults to inject; none when the list is empty. */
   nemesis: NemesisOptions;
+  /** Settings for the udp transport's workloads (lsp, mining). */
+  udp?: UdpOptions;
 }
 
 export interface Results {
@@ -94,6 +98,7 @@ export async function runTest(
   signal: AbortSignal,
   onProgress?: (progress: Progress) => void,
 ): Promise<RunOutcome> {
+  if (isUdpWorkload(options.workload)) return runUdpTest(options, log, signal, onProgress);
   const factory = WORKLOADS[options.workload];
   if (!factory) {
     throw new SetupError(

@@ -15,6 +15,8 @@ export interface Manifest {
   workloads: string[];
   /** A flag that tells the program which workload it serves, e.g. "--workload". */
   workload_flag?: string;
+  /** Programs for other roles (udp transport: "client", "miner"), argv like `command`. */
+  roles?: Record<string, string[]>;
   bugs: Record<string, { description: string; workloads?: string[]; caught_by?: string }>;
 }
 

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { execa, type ResultPromise } from "execa";
-import { afterEach } from "vitest";
+import { onTestFinished } from "vitest";
 
 export const ROOT = resolve(import.meta.dirname, "..");
 export const CLI = join(ROOT, "dist", "harness", "cli.js");
@@ -15,10 +15,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** A fresh store directory, removed after the test. */
+/** A fresh store directory, removed when the calling test finishes (call it inside a test). */
 export function tempStore(): string {
   const dir = mkdtempSync(join(tmpdir(), "faultline-test-"));
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
