@@ -1,11 +1,13 @@
 // `npm run bench`: every benchmark, printed as Markdown for the README.
 import { cpus, totalmem } from "node:os";
+import { benchLsp } from "./lsp.js";
 import { benchPorcupine } from "./porcupine.js";
 import { benchRouter } from "./router.js";
 
 const BENCHES: Record<string, () => Promise<string>> = {
   router: benchRouter,
   porcupine: benchPorcupine,
+  lsp: benchLsp,
 };
 
 const only = process.argv.slice(2);
