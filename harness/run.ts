@@ -92,13 +92,30 @@ interface WorkerState {
   client: Client;
 }
 
+/** Runs one test on the transport its workload needs, then renders its reports. */
 export async function runTest(
   options: TestOptions,
   log: Logger,
   signal: AbortSignal,
   onProgress?: (progress: Progress) => void,
 ): Promise<RunOutcome> {
-  if (isUdpWorkload(options.workload)) return runUdpTest(options, log, signal, onProgress);
+  const run = isUdpWorkload(options.workload) ? runUdpTest : runMaelstromTest;
+  const outcome = await run(options, log, signal, onProgress);
+  try {
+    await writeRunReports(outcome.dir);
+  } catch (err) {
+    // results.json is written; a report that failed to render must not lose the verdict.
+    log.info(`warning: reports not written: ${(err as Error).message}`);
+  }
+  return outcome;
+}
+
+async function runMaelstromTest(
+  options: TestOptions,
+  log: Logger,
+  signal: AbortSignal,
+  onProgress?: (progress: Progress) => void,
+): Promise<RunOutcome> {
   const factory = WORKLOADS[options.workload];
   if (!factory) {
     throw new SetupError(
@@ -370,12 +387,6 @@ export async function runTest(
     duration_s: clock.now_ns() / 1e9,
   };
   writeJson(join(dir, STORE_FILES.results), results);
-  try {
-    await writeRunReports(dir);
-  } catch (err) {
-    // results.json is written; a report that failed to render must not lose the verdict.
-    log.info(`warning: reports not written: ${(err as Error).message}`);
-  }
   log.info(`wrote ${join(dir, STORE_FILES.results)}`);
   return { dir, results, exitCode: interrupted() ? EXIT.couldNotRun : exitCodeFor(valid) };
 
