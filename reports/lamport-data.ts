@@ -64,7 +64,8 @@ export function lamportPayload(journal: JournalLoad, faults: readonly FaultView[
     if (row % 50 === 0) out.ticks.push([row, e.time / 1e9]);
     if (e.event === "send" && typeof e.id === "number" && e.src && e.dest) {
       names.add(e.src).add(e.dest);
-      const body = e.body;
+      const body =
+        e.body ?? lspBody(e.lsp) ?? (e.raw === undefined ? undefined : { type: "datagram" });
       const isError = isRecord(body) && body.type === "error";
       const involvesClient = isClient(e.src) || isClient(e.dest);
       sent.set(e.id, {
@@ -117,6 +118,15 @@ export function lamportPayload(journal: JournalLoad, faults: readonly FaultView[
     out.faults.push([f.kind, first, last, f.label]);
   }
   return out;
+}
+
+const LSP_TYPES = ["connect", "data", "ack", "cack"];
+
+/** An LSP message (udp journal) labelled like a Maelstrom body: "data conn=1 seq=4". */
+function lspBody(lsp: unknown): Record<string, unknown> | undefined {
+  if (!isRecord(lsp)) return undefined;
+  const type = LSP_TYPES[Number(lsp.Type)] ?? `lsp-${String(lsp.Type)}`;
+  return { type, conn: lsp.ConnID, seq: lsp.SeqNum, ...(lsp.Size ? { size: lsp.Size } : {}) };
 }
 
 /** "read_ok value=3" — the type, then the body's other fields, cut short. */

@@ -40,6 +40,8 @@ export interface JournalEvent {
   src?: string;
   dest?: string;
   body?: unknown;
+  /** udp transport: the decoded LSP message (sends that parsed as LSP). */
+  lsp?: unknown;
   reason?: string;
   node?: string;
   line?: number;
