@@ -15,10 +15,13 @@ export interface CliResult {
   stderr: string;
 }
 
-/** A fresh store directory, removed when the calling test finishes (call it inside a test). */
-export function tempStore(): string {
+/**
+ * A fresh store directory, removed when the calling test finishes. Concurrent tests must pass
+ * their own context's `onTestFinished`: the global one cannot tell which test is calling.
+ */
+export function tempStore(onFinished: (fn: () => void) => void = onTestFinished): string {
   const dir = mkdtempSync(join(tmpdir(), "faultline-test-"));
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  onFinished(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 

@@ -13,6 +13,7 @@ const manifest = JSON.parse(
   bugs: Record<string, { workloads: string[]; caught_by: string; nemesis?: string[] }>;
 };
 const run = [
+  "test",
   "--system",
   "gossip",
   "--node-count",
@@ -27,8 +28,8 @@ const run = [
 ];
 
 describe("gossip reference system", () => {
-  it.concurrent.each(manifest.workloads)("%s is valid", async (workload) => {
-    const store = tempStore();
+  it.concurrent.for(manifest.workloads)("%s is valid", async (workload, { onTestFinished }) => {
+    const store = tempStore(onTestFinished);
     const r = await runCli([...run, "-w", workload, "--store", store, "--seed", "11"]);
     expect(r.stderr).toBe("");
     expect(r.exitCode, r.stdout).toBe(0);
@@ -47,13 +48,16 @@ describe("gossip reference system", () => {
       bug.workloads.map((workload) => [name, workload, bug.caught_by] as const),
     );
 
-  it.concurrent.each(bugs)("--bug %s is caught on %s by %s", async (bug, workload, checker) => {
-    const store = tempStore();
-    const r = await runCli([...run, "-w", workload, "--bug", bug, "--store", store]);
-    expect(r.exitCode, r.stdout).toBe(1);
-    expect(r.stdout).toMatch(new RegExp(`^INVALID: ${checker}: `));
-    expect(readResults(store).checkers[checker].valid).toBe(false);
-  });
+  it.concurrent.for(bugs)(
+    "--bug %s is caught on %s by %s",
+    async ([bug, workload, checker], { onTestFinished }) => {
+      const store = tempStore(onTestFinished);
+      const r = await runCli([...run, "-w", workload, "--bug", bug, "--store", store]);
+      expect(r.exitCode, r.stdout).toBe(1);
+      expect(r.stdout).toMatch(new RegExp(`^INVALID: ${checker}: `));
+      expect(readResults(store).checkers[checker].valid).toBe(false);
+    },
+  );
 });
 
 describe("the run directory", () => {

@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Client, ClientFactory } from "../../harness/client.js";
-import { RunClock, sleep } from "../../harness/clock.js";
+import { RunClock } from "../../harness/clock.js";
 import { LinkTable } from "../../harness/links.js";
 import { Network } from "../../harness/network.js";
 import { Random } from "../../harness/random.js";

@@ -1,11 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Op, parseHistory } from "../../checkers/history.js";
 import type { RunClock } from "../../harness/clock.js";
-import { sleep } from "../../harness/clock.js";
 import { HistoryRecorder, type OpRecord } from "../../harness/history-recorder.js";
 import { JsonlWriter } from "../../harness/jsonl-writer.js";
 
