@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { execa, type ResultPromise } from "execa";
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, type TestContext, vi } from "vitest";
 import { distFile } from "../../harness/paths.js";
 
 const NODE_JS = distFile("systems/gossip/node.js");
@@ -174,7 +174,8 @@ describe.concurrent("the Maelstrom library", () => {
     expect(await node.call({ type: "echo", echo: "still here" })).toMatchObject({
       echo: "still here",
     });
-    expect(node.stderr).toContain("malformed line");
+    // stderr is its own pipe: the log line may arrive after the echo reply.
+    await vi.waitFor(() => expect(node.stderr).toContain("malformed line"), { timeout: 2_000 });
   });
 
   it("exits when stdin closes", async (ctx) => {
