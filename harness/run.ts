@@ -28,6 +28,7 @@ import { createRunDir, STORE_FILES, writeJson } from "./store.js";
 import type { Target } from "./target.js";
 import type { UdpOptions } from "./udp/context.js";
 import { isUdpWorkload, runUdpTest } from "./udp/run.js";
+import { verdictSummary } from "./verdict.js";
 
 export interface TestOptions {
   workload: string;
@@ -469,15 +470,4 @@ function crashCheck(crashes: readonly Crash[]): CheckResult {
 function crashText(crash: Crash): string {
   const how = crash.exit.signal ? `signal ${crash.exit.signal}` : `exit code ${crash.exit.code}`;
   return `node ${crash.node} crashed (${how}) at ${(crash.exit.time_ns / 1e9).toFixed(1)} s`;
-}
-
-function verdictSummary(
-  valid: Validity,
-  checkers: Record<string, CheckResult>,
-  interrupted: boolean,
-): string {
-  if (interrupted) return "The run was interrupted before it finished; nothing was checked.";
-  if (valid === true) return "Every checker passed.";
-  const failing = Object.entries(checkers).filter(([, c]) => c.valid === valid);
-  return failing.map(([name, c]) => `${name}: ${c.summary}`).join(" ");
 }

@@ -16,7 +16,7 @@ import {
   checkMiningOracle,
   type Dispatch,
   type LoadReport,
-  sha256,
+  oracleMin,
 } from "../checkers/mining.js";
 import type { CheckResult } from "../checkers/result.js";
 import type { Rng } from "./workload.js";
@@ -61,19 +61,7 @@ export class MiningJobs {
   private makeBoundary(): JobSpec {
     const message = this.message();
     const scan = this.rng.int(2_000, BOUNDARY_SCAN_MAX);
-    let bestHi = Number.POSITIVE_INFINITY;
-    let bestLo = 0;
-    let best = 0;
-    for (let n = 0; n <= scan; n++) {
-      const d = sha256(`${message} ${n}`);
-      const hi = d.readUInt32BE(0);
-      const lo = d.readUInt32BE(4);
-      if (hi < bestHi || (hi === bestHi && lo < bestLo)) {
-        bestHi = hi;
-        bestLo = lo;
-        best = n;
-      }
-    }
+    const best = Number(oracleMin(message, scan).nonce);
     // The minimum over [0, scan] sits at `best`, so over [0, best] it sits at the upper bound.
     return { message, max_nonce: best, kind: "boundary" };
   }

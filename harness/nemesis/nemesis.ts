@@ -44,6 +44,18 @@ export interface NemesisOptions {
 export const TARGETS = ["one", "minority", "all"] as const;
 export type Targets = (typeof TARGETS)[number];
 
+/** One random item, a random minority (at least one), or all of them; sorted. */
+export function pickTargets(items: readonly string[], targets: Targets, random: Random): string[] {
+  const order = random.shuffle(items);
+  const count =
+    targets === "one"
+      ? 1
+      : targets === "all"
+        ? order.length
+        : Math.max(1, Math.floor((order.length - 1) / 2));
+  return order.slice(0, count).sort();
+}
+
 /** Strobe periods below this would rewrite clock files faster than is useful. */
 const MIN_STROBE_PERIOD_MS = 50;
 
@@ -255,14 +267,7 @@ export class Nemesis {
   }
 
   private pickNodes(targets: Targets): string[] {
-    const order = this.random.shuffle(this.nodes);
-    const count =
-      targets === "one"
-        ? 1
-        : targets === "all"
-          ? order.length
-          : Math.max(1, Math.floor((order.length - 1) / 2));
-    return order.slice(0, count).sort();
+    return pickTargets(this.nodes, targets, this.random);
   }
 
   /** Every directed node<->node link touching one of `nodes`. */

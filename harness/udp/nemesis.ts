@@ -7,7 +7,13 @@ import { sleepUnlessAborted } from "../clock.js";
 import type { HistoryRecorder } from "../history-recorder.js";
 import type { LinkTable } from "../links.js";
 import type { Logger } from "../logger.js";
-import { type FaultKind, type NemesisOptions, TARGETS, type Targets } from "../nemesis/nemesis.js";
+import {
+  type FaultKind,
+  type NemesisOptions,
+  pickTargets,
+  TARGETS,
+  type Targets,
+} from "../nemesis/nemesis.js";
 import type { Random } from "../random.js";
 import type { UdpLinkExtras, UdpProxy } from "./proxy.js";
 
@@ -122,14 +128,7 @@ export class UdpNemesis {
 
   /** Picks peers for a link fault: one, a minority (at least one) or all. */
   private pickPeers(targets: Targets): string[] {
-    const order = this.random.shuffle(this.hooks.peers());
-    const count =
-      targets === "one"
-        ? 1
-        : targets === "all"
-          ? order.length
-          : Math.max(1, Math.floor((order.length - 1) / 2));
-    return order.slice(0, count).sort();
+    return pickTargets(this.hooks.peers(), targets, this.random);
   }
 
   /** False when the fault could not start (nothing to hit), so there is nothing to stop. */

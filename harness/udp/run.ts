@@ -15,6 +15,7 @@ import type { Logger } from "../logger.js";
 import { Random } from "../random.js";
 import type { Progress, Results, RunOutcome, TestOptions } from "../run.js";
 import { createRunDir, STORE_FILES, writeJson } from "../store.js";
+import { verdictSummary } from "../verdict.js";
 import { runConformance } from "./conformance.js";
 import { type ProgramsReport, RunContext, resolveRoles, type UdpTestOptions } from "./context.js";
 import { EXIT_AFTER_CLOSE_MS, LspRun } from "./lsp-run.js";
@@ -242,15 +243,4 @@ function programsCheck(report: ProgramsReport): CheckResult {
     return { valid: true, summary: "every program kept the process contract", ...report };
   }
   return { valid: false, summary: problems.join("; "), ...report };
-}
-
-function verdictSummary(
-  valid: Validity,
-  checkers: Record<string, CheckResult>,
-  interrupted: boolean,
-): string {
-  if (interrupted) return "The run was interrupted before it finished; nothing was checked.";
-  if (valid === true) return "Every checker passed.";
-  const failing = Object.entries(checkers).filter(([, c]) => c.valid === valid);
-  return failing.map(([name, c]) => `${name}: ${c.summary}`).join(" ");
 }
