@@ -1,0 +1,127 @@
+// faultline's Raft reference system: a linearizable key-value store replicated by Raft, serving
+// Maelstrom's `lin-kv` (read / write / cas) and MIT's `kv` (get / put / append) on every node.
+//
+//   node dist/systems/raft-kv/node.js [--bug NAME]
+//
+// Modules, one concern each: election.ts and replication.ts (Figure 2's rules), log.ts (the
+// log), storage.ts (durable state in FAULTLINE_DATA_DIR), state-machine.ts (the KV store and
+// request dedup), raft.ts (the Raft core), messages.ts (node-to-node protocol), service.ts
+// (clients, forwarding, error codes). This file wires them to the process.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import {
+  type Body,
+  dataDir,
+  MaelstromNode,
+  type Message,
+  parseNodeArgs,
+} from "../lib/maelstrom-node.js";
+import { BUGS, bugFlags, isBugName } from "./bugs.js";
+import { InvariantViolation } from "./invariant.js";
+import { RAFT_MESSAGE_TYPES } from "./messages.js";
+import { RaftNode } from "./raft.js";
+import { KvService } from "./service.js";
+import { isKvCommand, type KvCommand, KvStateMachine } from "./state-machine.js";
+import { Storage } from "./storage.js";
+
+/** Exit status when a safety invariant fails: the state can no longer be trusted. */
+export const INVARIANT_EXIT_CODE = 70;
+
+const args = parseNodeArgs();
+if (args.bug !== undefined && !isBugName(args.bug)) {
+  process.stderr.write(`unknown --bug "${args.bug}"; known: ${BUGS.join(", ")}\n`);
+  process.exit(2);
+}
+const bugs = bugFlags(args.bug);
+const node = new MaelstromNode();
+
+let raft: RaftNode<KvCommand, Body> | undefined;
+let service: KvService | undefined;
+
+/** A broken invariant ends the process at once: going on could acknowledge wrong answers. */
+function die(err: unknown): never {
+  node.log(`INVARIANT VIOLATED: ${(err as Error).stack ?? err}`);
+  process.exit(INVARIANT_EXIT_CODE);
+}
+
+/** Wraps a callback so a broken invariant anywhere below it ends the process. */
+function guarded<A extends unknown[]>(fn: (...a: A) => void | Promise<void>) {
+  return async (...a: A): Promise<void> => {
+    try {
+      await fn(...a);
+    } catch (err) {
+      if (err instanceof InvariantViolation) die(err);
+      throw err;
+    }
+  };
+}
+
+node.onInit(() => {
+  if (args.bug) node.log(`running with --bug ${args.bug}`);
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), `raft-kv-${node.nodeId}-`));
+  if (dataDir === undefined) node.log(`no FAULTLINE_DATA_DIR: keeping state in ${dir}`);
+  const sm = new KvStateMachine(!bugs.noDedup);
+  const storage = new Storage<KvCommand>(dir, {
+    fsync: !bugs.noFsync,
+    persistVote: !bugs.noPersistVote,
+  });
+  const now_ms = () => performance.now();
+  try {
+    raft = new RaftNode<KvCommand, Body>(
+      node.nodeId,
+      node.nodeIds,
+      {
+        send: (dest, body) => node.send(dest, body),
+        setTimer: (delay_ms, callback) => setTimeout(guarded(callback), delay_ms),
+        clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
+        defer: (callback) => setImmediate(guarded(callback)),
+        now_ms,
+        random: Math.random,
+        log: (text) => node.log(text),
+      },
+      storage,
+      {
+        apply: (cmd) => sm.apply(cmd),
+        snapshot: () => sm.snapshot(),
+        restore: (state) => sm.restore(state),
+      },
+      isKvCommand,
+      bugs,
+    );
+  } catch (err) {
+    if (err instanceof InvariantViolation) die(err);
+    node.log(`cannot recover the durable state: ${(err as Error).stack ?? err}`);
+    process.exit(1);
+  }
+  service = new KvService(node, raft, sm, bugs, now_ms);
+  raft.start();
+});
+
+for (const type of RAFT_MESSAGE_TYPES) {
+  node.on(
+    type,
+    guarded((msg: Message) => raft?.handle(msg.src, msg.body)),
+  );
+}
+for (const type of ["read", "write", "cas", "get", "put", "append"]) {
+  node.on(
+    type,
+    guarded(async (msg: Message) => {
+      await (service as KvService).handleClient(msg);
+    }),
+  );
+}
+node.on(
+  "forward",
+  guarded(async (msg: Message) => {
+    await service?.handleForward(msg);
+  }),
+);
+node.on(
+  "forward_reply",
+  guarded((msg: Message) => service?.handleForwardReply(msg)),
+);
+
+node.run();
