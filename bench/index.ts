@@ -1,13 +1,17 @@
 // `npm run bench`: every benchmark, printed as Markdown for the README.
 import { cpus, totalmem } from "node:os";
 import { benchLsp } from "./lsp.js";
+import { benchPaxosPb } from "./paxos-pb.js";
 import { benchPorcupine } from "./porcupine.js";
+import { benchRaft } from "./raft.js";
 import { benchRouter } from "./router.js";
 
 const BENCHES: Record<string, () => Promise<string>> = {
   router: benchRouter,
   porcupine: benchPorcupine,
   lsp: benchLsp,
+  raft: benchRaft,
+  "paxos-pb": benchPaxosPb,
 };
 
 const only = process.argv.slice(2);
