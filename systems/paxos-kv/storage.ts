@@ -1,0 +1,122 @@
+// Durable files in a node's data dir (FAULTLINE_DATA_DIR, kept across kill and restart):
+//   paxos.wal      one JSON line per change of a slot's acceptor/decided state; the last line
+//                  for a slot wins. Rewritten without forgotten slots by compact().
+//   <name>.json    whole-file state (paxos-kv's state-machine snapshot, pb-kv's view),
+//                  written to a temporary file, fsynced, then renamed over the old one.
+// A SIGKILL never loses what write() returned from (the kernel has it); fsync is what a real
+// power loss would need, and the acceptor pays for it before every promise and acceptance.
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import type { PaxosStorage, PersistedInstance } from "./paxos.js";
+
+interface WalRecord {
+  /** slot */
+  s: number;
+  p: number;
+  ab: number;
+  av?: unknown;
+  d?: true;
+  v?: unknown;
+}
+
+function toRecord(seq: number, inst: PersistedInstance): WalRecord {
+  const r: WalRecord = { s: seq, p: inst.acceptor.promised, ab: inst.acceptor.acceptedBallot };
+  if (inst.acceptor.acceptedValue !== undefined) r.av = inst.acceptor.acceptedValue;
+  if (inst.decided) {
+    r.d = true;
+    r.v = inst.value;
+  }
+  return r;
+}
+
+function fromRecord(r: WalRecord): PersistedInstance {
+  return {
+    acceptor: { promised: r.p, acceptedBallot: r.ab, acceptedValue: r.av },
+    decided: r.d === true,
+    ...(r.d === true && { value: r.v }),
+  };
+}
+
+function fsyncPath(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes `text` to `path` atomically and durably (temp file, fsync, rename, fsync dir). */
+export function writeFileDurably(path: string, text: string): void {
+  const tmp = `${path}.tmp`;
+  const fd = openSync(tmp, "w");
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  fsyncPath(join(path, ".."));
+}
+
+/** Parses a JSON file written by writeFileDurably; undefined when there is none yet. */
+export function readJsonFile<T>(path: string): T | undefined {
+  if (!existsSync(path)) return undefined;
+  return JSON.parse(readFileSync(path, "utf8")) as T;
+}
+
+export class FilePaxosStorage implements PaxosStorage {
+  private readonly path: string;
+  private fd: number;
+
+  constructor(dir: string) {
+    mkdirSync(dir, { recursive: true });
+    this.path = join(dir, "paxos.wal");
+    this.fd = openSync(this.path, "a");
+  }
+
+  load(): { instances: Map<number, PersistedInstance>; floor: number } {
+    const instances = new Map<number, PersistedInstance>();
+    let floor = 0;
+    const lines = readFileSync(this.path, "utf8").split("\n");
+    for (const [i, line] of lines.entries()) {
+      if (line === "") continue;
+      let r: WalRecord | { floor: number };
+      try {
+        r = JSON.parse(line);
+      } catch (err) {
+        // Only the last line can be torn (killed mid-write); nothing was answered for it.
+        if (i === lines.length - 1) break;
+        throw new Error(`${this.path} line ${i + 1} is corrupt: ${(err as Error).message}`);
+      }
+      if ("floor" in r) floor = r.floor;
+      else instances.set(r.s, fromRecord(r));
+    }
+    for (const seq of instances.keys()) if (seq < floor) instances.delete(seq);
+    return { instances, floor };
+  }
+
+  save(seq: number, instance: PersistedInstance, sync: boolean): void {
+    writeSync(this.fd, `${JSON.stringify(toRecord(seq, instance))}\n`);
+    if (sync) fsyncSync(this.fd);
+  }
+
+  compact(floor: number, live: Map<number, PersistedInstance>): void {
+    const lines = [JSON.stringify({ floor })];
+    for (const [seq, inst] of live)
+      if (seq >= floor) lines.push(JSON.stringify(toRecord(seq, inst)));
+    writeFileDurably(this.path, `${lines.join("\n")}\n`);
+    closeSync(this.fd);
+    this.fd = openSync(this.path, "a");
+  }
+}
