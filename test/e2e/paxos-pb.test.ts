@@ -53,8 +53,8 @@ interface ValidCase {
 const killsOfOneNode = (events: ReturnType<typeof nemesis>) => {
   const kills = events.filter((e) => e.f === "start-kill");
   expect(kills.length).toBeGreaterThan(0);
-  // pb-kv claims to survive one killed KV server at a time, so the run must give it that
-  // (this needs the harness to honour --kill-targets).
+  // pb-kv claims to survive one killed node at a time (the view service included), so the run
+  // must give it that (the harness honours --kill-targets).
   for (const k of kills) expect((k.value.nodes as string[]).length).toBe(1);
   for (const p of events.filter((e) => e.f === "start-partition")) {
     expect(p.value.shape).toBe("isolate-one");
