@@ -70,4 +70,10 @@ export class ClientFactory {
   open(): Client {
     return new Client(`c${this.next++}`, this.network);
   }
+
+  /** True for every client id this run has handed out, closed ones included. */
+  wasOpened(id: string): boolean {
+    const n = /^c(0|[1-9][0-9]*)$/.exec(id)?.[1];
+    return n !== undefined && Number(n) < this.next;
+  }
 }

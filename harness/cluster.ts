@@ -161,7 +161,13 @@ export class Cluster {
 
   private onLine(id: string, line: string, line_number: number): void {
     if (line.trim() === "") return;
-    const parsed = parseNodeLine(line, id, (dest) => this.network.has(dest));
+    // A reply to a client the run already closed (a node resumed after the final heal answering
+    // a request it queued while paused) is legitimate: the router journals and drops it.
+    const parsed = parseNodeLine(
+      line,
+      id,
+      (dest) => this.network.has(dest) || this.clients.wasOpened(dest),
+    );
     if (!parsed.ok) {
       this.network.protocolError(id, line_number, parsed.reason, line);
       return;

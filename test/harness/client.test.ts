@@ -209,3 +209,26 @@ describe("ClientFactory", () => {
     ]);
   });
 });
+
+describe("ClientFactory.wasOpened", () => {
+  it("knows every client id it handed out, closed ones included, and nothing else", () => {
+    const dir = mkdtempSync(join(tmpdir(), "faultline-clients-"));
+    const network = new Network(
+      join(dir, "m.jsonl"),
+      new LinkTable({ mean_ms: 0, dist: "constant" }),
+      new Random(1),
+      new RunClock(),
+    );
+    const factory = new ClientFactory(network);
+    const first = factory.open();
+    factory.open();
+    first.close();
+    expect(factory.wasOpened("c0")).toBe(true);
+    expect(factory.wasOpened("c1")).toBe(true);
+    expect(factory.wasOpened("c2")).toBe(false);
+    expect(factory.wasOpened("n0")).toBe(false);
+    expect(factory.wasOpened("c01")).toBe(false);
+    network.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
