@@ -22,7 +22,7 @@ import { MAX_SEED, Random } from "./random.js";
 import { registerReportCommands } from "./report-command.js";
 import { type Progress, runTest } from "./run.js";
 import { printSummary } from "./summary.js";
-import { resolveBin, resolveSystem, systemNames, type Target } from "./target.js";
+import { loadManifest, resolveBin, resolveSystem, systemNames, type Target } from "./target.js";
 import type { UdpOptions } from "./udp/context.js";
 import { isUdpWorkload, UDP_WORKLOADS } from "./udp/run.js";
 
@@ -252,7 +252,7 @@ function resolveTarget(flags: TestFlags, nodeArgs: string[]): { target: Target; 
   if (flags.bin && flags.system) throw new SetupError("give --bin or --system, not both");
   if (flags.system) {
     const workload =
-      flags.workload ?? resolveSystem(flags.system, "", undefined).manifest?.workloads[0];
+      flags.workload ?? loadManifest(flags.system).workloads[0];
     if (!workload) throw new SetupError(`system ${flags.system} lists no workloads`);
     return { target: resolveSystem(flags.system, workload, flags.bug), workload };
   }
