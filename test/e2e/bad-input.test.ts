@@ -170,10 +170,11 @@ describe("Ctrl-C mid-run", () => {
       "3",
     ]);
     const historyPath = join(store, "latest", "history.jsonl");
+    // Wait for 21 complete lines (22 pieces when split), so that 20 survive a torn tail.
     const deadline = Date.now() + 15_000;
     while (
       Date.now() < deadline &&
-      !(existsSync(historyPath) && readFileSync(historyPath, "utf8").split("\n").length > 20)
+      !(existsSync(historyPath) && readFileSync(historyPath, "utf8").split("\n").length > 21)
     ) {
       await new Promise((r) => setTimeout(r, 100));
     }
