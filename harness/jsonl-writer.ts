@@ -37,7 +37,10 @@ export class JsonlWriter {
     if (this.fd === undefined) throw new Error(`${this.path} is closed`);
     const size_bytes = Buffer.byteLength(line) + 1;
     // Once a line is dropped every later one is too, so the file is a clean prefix.
-    if (this.dropped_lines > 0 || this.written_bytes + this.buffered_bytes + size_bytes > this.options.max_bytes) {
+    if (
+      this.dropped_lines > 0 ||
+      this.written_bytes + this.buffered_bytes + size_bytes > this.options.max_bytes
+    ) {
       if (this.dropped_lines++ === 0 && this.options.truncation_note !== false) {
         this.buffer.push(JSON.stringify({ event: "truncated", max_bytes: this.options.max_bytes }));
         this.flush();
