@@ -10,9 +10,11 @@ import { LATENCY_DISTS, type LatencyDist } from "./links.js";
 import { Logger } from "./logger.js";
 import { findLibfaketime } from "./nemesis/clock-control.js";
 import {
+  type CrashPoint,
   DEFAULT_PACKET_FAULTS,
   FAULT_KINDS,
   type FaultKind,
+  parseCrashPoint,
   TARGETS,
   type Targets,
 } from "./nemesis/nemesis.js";
@@ -68,6 +70,15 @@ function faultList(text: string): FaultKind[] {
   return [...new Set(kinds)] as FaultKind[];
 }
 
+/** `--crash-after` takes a comma list of TYPE or TYPE.FIELD=VALUE. */
+function crashPoints(text: string): CrashPoint[] {
+  try {
+    return text.split(",").map(parseCrashPoint);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
 function targetList(text: string): Targets[] {
   const targets = text.split(",").map((t) => t.trim());
   for (const t of targets) {
@@ -108,6 +119,7 @@ interface TestFlags {
   packetDup: number;
   packetDelay: number;
   killTargets?: Targets[];
+  crashAfter?: CrashPoint[];
   epochMillis?: number;
   epochLimit?: number;
   windowSize?: number;
@@ -183,6 +195,11 @@ function testCommand(): Command {
       targetList,
     )
     .option(
+      "--crash-after <messages>",
+      "while kill faults are on, a target node that sends a matching message is killed right then and restarted at once: comma list of TYPE or TYPE.FIELD=VALUE (e.g. request_vote_reply.granted=true)",
+      crashPoints,
+    )
+    .option(
       "--recovery-time <s>",
       "seconds to wait after healing before the final ops",
       number(0),
@@ -251,10 +268,9 @@ function udpOptions(flags: TestFlags): UdpOptions {
 function resolveTarget(flags: TestFlags, nodeArgs: string[]): { target: Target; workload: string } {
   if (flags.bin && flags.system) throw new SetupError("give --bin or --system, not both");
   if (flags.system) {
-    const workload =
-      flags.workload ?? loadManifest(flags.system).workloads[0];
+    const workload = flags.workload ?? loadManifest(flags.system).workloads[0];
     if (!workload) throw new SetupError(`system ${flags.system} lists no workloads`);
-    return { target: resolveSystem(flags.system, workload, flags.bug), workload };
+    return { target: resolveSystem(flags.system, workload, flags.bug, nodeArgs), workload };
   }
   if (flags.bug) throw new SetupError("--bug goes with --system");
   if (!flags.bin) throw new SetupError("say what to test: --bin ./your-node or --system NAME");
@@ -268,6 +284,9 @@ async function test(nodeArgs: string[], flags: TestFlags): Promise<number> {
     throw new SetupError(
       "--nemesis clock needs libfaketime, which is not installed: run `apt-get install libfaketime`",
     );
+  }
+  if (flags.crashAfter && !flags.nemesis.includes("kill")) {
+    throw new SetupError("--crash-after needs kill faults: add --nemesis kill");
   }
   const seed = flags.seed ?? Random.freshSeed();
   const concurrencyCount = flags.concurrency.endsWith("n")
@@ -321,6 +340,7 @@ async function test(nodeArgs: string[], flags: TestFlags): Promise<number> {
             delay_ms: flags.packetDelay,
           },
           ...(flags.killTargets && { targets: flags.killTargets }),
+          ...(flags.crashAfter && { crash_points: flags.crashAfter }),
         },
         ...(isUdpWorkload(workload) && { udp: udpOptions(flags) }),
       },

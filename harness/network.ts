@@ -58,6 +58,7 @@ export class Network {
     a.deadline_ns === b.deadline_ns ? a.seq - b.seq : a.deadline_ns - b.deadline_ns,
   );
   private readonly journal: JsonlWriter;
+  private readonly observers: Array<(src: string, dest: string, body: Body) => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private timer_deadline_ns = Number.POSITIVE_INFINITY;
   private next_id = 0;
@@ -83,6 +84,14 @@ export class Network {
       max_bytes: MAX_JOURNAL_BYTES,
       flush_interval_ms: 200,
     });
+  }
+
+  /**
+   * Calls `observer` with every node-to-node message as it leaves its sender, after it is routed
+   * (the crash-point nemesis kills a node right after it sends a given message).
+   */
+  onNodeMessage(observer: (src: string, dest: string, body: Body) => void): void {
+    this.observers.push(observer);
   }
 
   register(id: string, endpoint: Endpoint): void {
@@ -128,6 +137,13 @@ export class Network {
       this.deliver(envelope, line, now);
       return;
     }
+    this.route(envelope, line, now);
+    for (const observer of this.observers) observer(src, dest, body);
+  }
+
+  /** Node-to-node delivery under the link's faults. */
+  private route(envelope: Envelope, line: string, now: number): void {
+    const { src, dest } = envelope;
     const link = this.links.get(src, dest);
     if (link.loss > 0 && this.random.chance(link.loss)) {
       this.drop(envelope, now, "loss");

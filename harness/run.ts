@@ -206,6 +206,8 @@ async function runMaelstromTest(
     clock_control,
   );
 
+  network.onNodeMessage((src, dest, body) => nemesis.observe(src, dest, body));
+
   try {
     log.info(
       `starting ${nodeIds.length} nodes: ${options.target.command.file} ${options.target.command.args.join(" ")}`,

@@ -46,7 +46,13 @@ export function loadManifest(system: string): Manifest {
   return JSON.parse(readFileSync(path, "utf8")) as Manifest;
 }
 
-export function resolveSystem(system: string, workload: string, bug: string | undefined): Target {
+/** A built-in system's target; `extraArgs` (after `--` on the command line) go to every node. */
+export function resolveSystem(
+  system: string,
+  workload: string,
+  bug: string | undefined,
+  extraArgs: readonly string[] = [],
+): Target {
   const manifest = loadManifest(system);
   if (!manifest.workloads.includes(workload)) {
     throw new SetupError(
@@ -73,6 +79,7 @@ export function resolveSystem(system: string, workload: string, bug: string | un
   }
   if (manifest.workload_flag) args.push(manifest.workload_flag, workload);
   if (bug !== undefined) args.push("--bug", bug);
+  args.push(...extraArgs);
   return {
     name: bug ? `${system}-${bug}` : system,
     command: { file, args },

@@ -1,6 +1,8 @@
 // The nemesis (DESIGN.md §5): one loop per fault kind, each alternating start and stop on a
 // schedule drawn from the run's seed (gap uniform in [0, 2 × interval], Jepsen's stagger);
 // kinds overlap freely. Every start and stop is a history event saying exactly what was done.
+
+import type { Body } from "../../workloads/protocol.js";
 import { sleepUnlessAborted } from "../clock.js";
 import type { Cluster } from "../cluster.js";
 import type { HistoryRecorder } from "../history-recorder.js";
@@ -39,6 +41,43 @@ export interface NemesisOptions {
   packet: PacketFaults;
   /** Which node sets kill and pause faults pick from (default all three). */
   targets?: Targets[];
+  /**
+   * Crash points (`--crash-after`): while a kill fault is on, each target node that sends a
+   * matching message is killed right then and restarted at once, instead of the targets being
+   * killed at the start and restarted at the stop.
+   */
+  crash_points?: CrashPoint[];
+}
+
+/** A message a node is killed right after sending: its body type, and one body field's value. */
+export interface CrashPoint {
+  type: string;
+  field?: { name: string; value: unknown };
+}
+
+/** Parses `type` or `type.field=value` (value as JSON when it parses, else a string). */
+export function parseCrashPoint(spec: string): CrashPoint {
+  const match = /^([A-Za-z0-9_-]+)(?:\.([A-Za-z0-9_]+)=(.*))?$/.exec(spec.trim());
+  if (!match) {
+    throw new Error(
+      `crash point "${spec}" is not TYPE or TYPE.FIELD=VALUE (e.g. request_vote_reply.granted=true)`,
+    );
+  }
+  const [, type, name, raw] = match as unknown as [string, string, string?, string?];
+  if (name === undefined) return { type };
+  let value: unknown = raw;
+  try {
+    value = JSON.parse(raw as string);
+  } catch {
+    // A bare word is a string value.
+  }
+  return { type, field: { name, value } };
+}
+
+export function crashPointMatches(point: CrashPoint, body: Body): boolean {
+  if (body.type !== point.type) return false;
+  if (!point.field) return true;
+  return JSON.stringify(body[point.field.name]) === JSON.stringify(point.field.value);
 }
 
 export const TARGETS = ["one", "minority", "all"] as const;
@@ -67,6 +106,10 @@ export class Nemesis {
   private readonly killed = new Set<string>();
   private readonly paused = new Set<string>();
   private strobe: NodeJS.Timeout | undefined;
+  /** While kill faults are on with crash points: the nodes a matching message crashes. */
+  private armedNodes: string[] = [];
+  /** Crash-and-restart cycles in progress. */
+  private readonly crashes = new Set<Promise<void>>();
 
   constructor(
     private readonly options: NemesisOptions,
@@ -80,6 +123,9 @@ export class Nemesis {
   ) {
     if (options.faults.includes("clock") && !clock)
       throw new Error("clock faults need a ClockControl");
+    if (options.crash_points?.length && !options.faults.includes("kill")) {
+      throw new Error("crash points (--crash-after) need kill faults (--nemesis kill)");
+    }
     if (options.faults.includes("partition") && shapesFor(nodes.length).length === 0) {
       throw new Error("partitions need at least 2 nodes");
     }
@@ -101,6 +147,8 @@ export class Nemesis {
   /** Ends every fault: links up, nodes resumed and restarted, clocks reset. */
   async heal(): Promise<void> {
     if (this.options.faults.length === 0) return;
+    this.armedNodes = [];
+    await Promise.all(this.crashes);
     const value: Record<string, unknown> = {};
     if (this.links.faulty().length > 0) value.links = this.links.faulty().length;
     this.links.heal();
@@ -129,6 +177,13 @@ export class Nemesis {
     if (active === undefined) this.active.delete(kind);
     else this.active.set(kind, active);
     this.log.info(`nemesis: ${f} ${JSON.stringify(value)}`);
+  }
+
+  /** The network calls this with every node-to-node message (see Network.onNodeMessage). */
+  observe(src: string, dest: string, body: Body): void {
+    if (!this.armedNodes.includes(src) || this.killed.has(src)) return;
+    if (!(this.options.crash_points ?? []).some((point) => crashPointMatches(point, body))) return;
+    this.crashAtPoint(src, dest, body);
   }
 
   private async start(kind: FaultKind): Promise<void> {
@@ -161,6 +216,16 @@ export class Nemesis {
       }
       case "kill": {
         const targets = this.pickNodes(this.random.pick(this.options.targets ?? TARGETS));
+        if (this.options.crash_points?.length) {
+          this.armedNodes = targets;
+          this.record(
+            "start-kill",
+            kind,
+            { nodes: targets, crash_after: this.options.crash_points },
+            `crash points ${targets.join(",")}`,
+          );
+          return;
+        }
         await Promise.all(targets.map((node) => this.cluster.crash(node)));
         for (const node of targets) this.killed.add(node);
         this.record("start-kill", kind, { nodes: targets }, `kill ${targets.join(",")}`);
@@ -228,6 +293,12 @@ export class Nemesis {
         return;
       }
       case "kill": {
+        if (this.options.crash_points?.length) {
+          this.armedNodes = [];
+          await Promise.all(this.crashes);
+          this.record("stop-kill", kind, { nodes: [] });
+          return;
+        }
         const restarted = await this.restart([...this.killed]);
         this.record("stop-kill", kind, restarted);
         return;
@@ -246,6 +317,35 @@ export class Nemesis {
         return;
       }
     }
+  }
+
+  /**
+   * Crashes `node` right after it sent `body`, and restarts it at once, as a supervisor would: a
+   * crash point tests a node that comes back within an election timeout, remembering only what
+   * it persisted.
+   */
+  private crashAtPoint(node: string, dest: string, body: Body): void {
+    this.killed.add(node); // at once, so a heal racing the SIGKILL waits for the restart
+    const after = {
+      type: body.type,
+      dest,
+      ...(body.msg_id !== undefined && { msg_id: body.msg_id }),
+    };
+    const crash = (async () => {
+      await this.cluster.crash(node);
+      this.history.record({
+        process: "nemesis",
+        type: "info",
+        f: "crash",
+        value: { node, after },
+      });
+      const restarted = await this.restart([node]);
+      this.log.info(
+        `nemesis: crashed ${node} after ${after.type}; restarted ${JSON.stringify(restarted)}`,
+      );
+    })();
+    this.crashes.add(crash);
+    void crash.finally(() => this.crashes.delete(crash));
   }
 
   /** Restarts killed nodes; a node that fails to come back stays down and is named. */

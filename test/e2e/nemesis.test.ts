@@ -77,6 +77,51 @@ describe("kill and restart", () => {
   });
 });
 
+describe("crash points", () => {
+  it("kills a node right after it sends a matching message, restarts it at once, and says so; raft-kv stays valid", async () => {
+    const store = tempStore();
+    const r = await runLine(
+      "test --system raft-kv -w lin-kv --node-count 3 --time-limit 8 --rate 30 --nemesis kill --nemesis-interval 1 --crash-after append_entries,request_vote_reply.granted=true --recovery-time 2 --seed 4",
+      store,
+    );
+    expect(r.exitCode, r.stdout).toBe(0);
+    const events = nemesisEvents(history(store));
+    const crashes = events.filter((e) => e.f === "crash");
+    expect(crashes.length).toBeGreaterThan(0);
+    const journal = readFileSync(join(store, "latest", "messages.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    for (const crash of crashes) {
+      const { node, after } = crash.value as { node: string; after: { type: string } };
+      expect(["append_entries", "request_vote_reply"]).toContain(after.type);
+      // The node sent a matching message just before it was killed (within 200 ms: the kill
+      // is immediate, the crash event waits for the process to be gone).
+      const sent = journal.filter(
+        (m) =>
+          m.event === "send" &&
+          m.src === node &&
+          m.body.type === after.type &&
+          m.time <= crash.time &&
+          m.time > crash.time - 200e6,
+      );
+      expect(sent.length).toBeGreaterThan(0);
+    }
+    // Armed windows are faults like any other: started, stopped, and shaded in the report.
+    expect(events.some((e) => e.f === "start-kill")).toBe(true);
+    expect(readResults(store).faults.intervals.length).toBeGreaterThan(0);
+  });
+
+  it("--crash-after without kill faults is exit 3 with what to add", async () => {
+    const r = await runLine(
+      "test --system gossip -w broadcast --time-limit 1 --crash-after gossip",
+      tempStore(),
+    );
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/--crash-after needs kill faults: add --nemesis kill/);
+  });
+});
+
 describe("clock skew", () => {
   it("a node reporting Date.now() shows the injected offsets, and none after the reset", async () => {
     const store = tempStore();
