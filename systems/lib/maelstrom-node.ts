@@ -59,16 +59,27 @@ export interface NodeArgs {
   bug: string | undefined;
   /** `--workload NAME`: optional hint for programs that serve several workloads. */
   workload: string | undefined;
+  /** Values of the program's own string options (`extra` names), when given. */
+  extra: Record<string, string | undefined>;
 }
 
-export function parseNodeArgs(argv: readonly string[] = process.argv.slice(2)): NodeArgs {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: { bug: { type: "string" }, workload: { type: "string" } },
-    strict: true,
-    allowPositionals: false,
-  });
-  return { bug: values.bug, workload: values.workload };
+/** Parses the common options plus `extra`, a program's own string options (unknown ones fail). */
+export function parseNodeArgs(
+  extra: readonly string[] = [],
+  argv: readonly string[] = process.argv.slice(2),
+): NodeArgs {
+  const options: Record<string, { type: "string" }> = {
+    bug: { type: "string" },
+    workload: { type: "string" },
+  };
+  for (const name of extra) options[name] = { type: "string" };
+  const { values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false });
+  const strings = values as Record<string, string | undefined>;
+  return {
+    bug: strings.bug,
+    workload: strings.workload,
+    extra: Object.fromEntries(extra.map((name) => [name, strings[name]])),
+  };
 }
 
 /**

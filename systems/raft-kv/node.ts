@@ -1,7 +1,7 @@
 // faultline's Raft reference system: a linearizable key-value store replicated by Raft, serving
 // Maelstrom's `lin-kv` (read / write / cas) and MIT's `kv` (get / put / append) on every node.
 //
-//   node dist/systems/raft-kv/node.js [--bug NAME]
+//   node dist/systems/raft-kv/node.js [--bug NAME] [--election-timeout-ms MIN[-MAX]]
 //
 // Modules, one concern each: election.ts and replication.ts (Figure 2's rules), log.ts (the
 // log), storage.ts (durable state in FAULTLINE_DATA_DIR), state-machine.ts (the KV store and
@@ -21,7 +21,7 @@ import {
 import { BUGS, bugFlags, isBugName } from "./bugs.js";
 import { InvariantViolation } from "./invariant.js";
 import { RAFT_MESSAGE_TYPES } from "./messages.js";
-import { RaftNode } from "./raft.js";
+import { DEFAULT_RAFT_OPTIONS, RaftNode, type RaftOptions } from "./raft.js";
 import { KvService } from "./service.js";
 import { isKvCommand, type KvCommand, KvStateMachine } from "./state-machine.js";
 import { Storage } from "./storage.js";
@@ -29,10 +29,26 @@ import { Storage } from "./storage.js";
 /** Exit status when a safety invariant fails: the state can no longer be trusted. */
 export const INVARIANT_EXIT_CODE = 70;
 
-const args = parseNodeArgs();
+const args = parseNodeArgs(["election-timeout-ms"]);
 if (args.bug !== undefined && !isBugName(args.bug)) {
   process.stderr.write(`unknown --bug "${args.bug}"; known: ${BUGS.join(", ")}\n`);
   process.exit(2);
+}
+const raftOptions = withElectionTimeout(args.extra["election-timeout-ms"]);
+
+/** `MIN` or `MIN-MAX` milliseconds (MAX defaults to twice MIN); the defaults when absent. */
+function withElectionTimeout(text: string | undefined): RaftOptions {
+  if (text === undefined) return DEFAULT_RAFT_OPTIONS;
+  const match = /^(\d+)(?:-(\d+))?$/.exec(text);
+  const min = Number(match?.[1]);
+  const max = match?.[2] === undefined ? 2 * min : Number(match[2]);
+  if (!match || !(min > DEFAULT_RAFT_OPTIONS.heartbeatIntervalMs && max > min)) {
+    process.stderr.write(
+      `--election-timeout-ms wants MIN or MIN-MAX milliseconds with ${DEFAULT_RAFT_OPTIONS.heartbeatIntervalMs} < MIN < MAX, got "${text}"\n`,
+    );
+    process.exit(2);
+  }
+  return { ...DEFAULT_RAFT_OPTIONS, electionTimeoutMinMs: min, electionTimeoutMaxMs: max };
 }
 const bugs = bugFlags(args.bug);
 const node = new MaelstromNode();
@@ -89,6 +105,7 @@ node.onInit(() => {
       },
       isKvCommand,
       bugs,
+      raftOptions,
     );
   } catch (err) {
     if (err instanceof InvariantViolation) die(err);

@@ -102,6 +102,8 @@ export class RaftNode<C, R = unknown> {
 
   private readonly peers: string[];
   private votes = new Set<string>();
+  /** Peers that answered our RequestVote in the current term (granted or not). */
+  private voteAnswers = new Set<string>();
   private readonly nextIndex = new Map<string, number>();
   private readonly matchIndex = new Map<string, number>();
   /** Peers whose position is uncertain after a rejection: no pipelining until they answer. */
@@ -122,6 +124,7 @@ export class RaftNode<C, R = unknown> {
   private replicateDue = false;
   private electionTimer: unknown;
   private heartbeatTimer: unknown;
+  private voteRetryTimer: unknown;
   private readonly waiters = new Map<number, Waiter<R>>();
   private durableWaiters: Array<{ index: number; resolve: () => void }> = [];
   private readonly leaderListeners = new Set<() => void>();
@@ -167,6 +170,7 @@ export class RaftNode<C, R = unknown> {
     this.stopped = true;
     this.io.clearTimer(this.electionTimer);
     this.io.clearTimer(this.heartbeatTimer);
+    this.io.clearTimer(this.voteRetryTimer);
     for (const [index, w] of this.waiters) {
       this.io.clearTimer(w.timer);
       this.waiters.delete(index);
@@ -325,22 +329,40 @@ export class RaftNode<C, R = unknown> {
     this.votedFor = this.id;
     this.leaderId = undefined;
     this.votes = new Set([this.id]);
+    this.voteAnswers = new Set();
     this.hardDirty = true;
     this.resetElectionTimer();
     this.io.log(`election for term ${this.currentTerm}`);
     if (this.votes.size >= majority(this.ids.length)) {
       this.becomeLeader();
     } else {
-      const request: RequestVote = {
-        type: "request_vote",
-        term: this.currentTerm,
-        last_log_index: this.log.lastIndex,
-        last_log_term: this.log.lastTerm,
-      };
-      // Sent after the flush has made our new term and self-vote durable.
-      for (const peer of this.peers) this.send(peer, request as unknown as Body);
+      this.requestVotes(this.currentTerm);
     }
     this.scheduleFlush();
+  }
+
+  /**
+   * Sends RequestVote to every peer that has not answered in `term`, and again every heartbeat
+   * interval while we are still its candidate (§5.1: servers retry RPCs that get no response; a
+   * peer that was down or cut off when the election began can still vote).
+   */
+  private requestVotes(term: number): void {
+    if (this.stopped || this.role !== "candidate" || this.currentTerm !== term) return;
+    const request: RequestVote = {
+      type: "request_vote",
+      term,
+      last_log_index: this.log.lastIndex,
+      last_log_term: this.log.lastTerm,
+    };
+    // Sent after the flush has made our new term and self-vote durable.
+    for (const peer of this.peers) {
+      if (!this.voteAnswers.has(peer)) this.send(peer, request as unknown as Body);
+    }
+    this.scheduleFlush();
+    this.io.clearTimer(this.voteRetryTimer);
+    this.voteRetryTimer = this.io.setTimer(this.options.heartbeatIntervalMs, () =>
+      this.requestVotes(term),
+    );
   }
 
   private onRequestVote(src: string, req: RequestVote): void {
@@ -375,7 +397,9 @@ export class RaftNode<C, R = unknown> {
   }
 
   private onVoteReply(src: string, reply: RequestVoteReply): void {
-    if (this.role !== "candidate" || reply.term !== this.currentTerm || !reply.granted) return;
+    if (this.role !== "candidate" || reply.term !== this.currentTerm) return;
+    this.voteAnswers.add(src);
+    if (!reply.granted) return;
     this.votes.add(src);
     if (this.votes.size >= majority(this.ids.length)) this.becomeLeader();
   }
