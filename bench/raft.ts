@@ -115,7 +115,7 @@ export const DETECTION_MIXES: Record<string, string> = {
   "stale-read":
     "-w lin-kv --node-count 5 --time-limit 20 --rate 100 --concurrency 2n --nemesis partition --partition-shape halves --nemesis-interval 1",
   "early-ack":
-    "-w kv --node-count 5 --time-limit 15 --rate 50 --concurrency 2n --nemesis partition --partition-shape halves --nemesis-interval 1",
+    "-w kv --node-count 5 --time-limit 20 --rate 60 --concurrency 2n --nemesis partition --partition-shape halves --nemesis-interval 1",
   "no-dedup":
     "-w kv --node-count 3 --time-limit 10 --rate 50 --concurrency 2n --nemesis packet --nemesis-interval 1",
   "no-fsync":
