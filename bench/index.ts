@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, printed as Markdown for the README.
 import { cpus, totalmem } from "node:os";
 import { benchLsp } from "./lsp.js";
+import { benchMapreduce } from "./mapreduce.js";
 import { benchPaxosPb } from "./paxos-pb.js";
 import { benchPorcupine } from "./porcupine.js";
 import { benchRaft } from "./raft.js";
@@ -12,6 +13,7 @@ const BENCHES: Record<string, () => Promise<string>> = {
   lsp: benchLsp,
   raft: benchRaft,
   "paxos-pb": benchPaxosPb,
+  mapreduce: benchMapreduce,
 };
 
 const only = process.argv.slice(2);
