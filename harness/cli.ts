@@ -55,7 +55,8 @@ function probability(text: string): number {
 
 /** `--nemesis` takes a comma list of fault kinds, or `all`. */
 function faultList(text: string): FaultKind[] {
-  if (text === "all") return [...FAULT_KINDS];
+  // `crash` needs --crash-after to say when, so `all` means the faults that need nothing more.
+  if (text === "all") return FAULT_KINDS.filter((kind) => kind !== "crash");
   const kinds = text
     .split(",")
     .map((k) => k.trim())
@@ -196,7 +197,7 @@ function testCommand(): Command {
     )
     .option(
       "--crash-after <messages>",
-      "while kill faults are on, a target node that sends a matching message is killed right then and restarted at once: comma list of TYPE or TYPE.FIELD=VALUE (e.g. request_vote_reply.granted=true)",
+      "crash faults: while one is on, a target node that sends a matching message is killed right then and restarted at once: comma list of TYPE or TYPE.FIELD=VALUE (e.g. request_vote_reply.granted=true)",
       crashPoints,
     )
     .option(
@@ -285,8 +286,13 @@ async function test(nodeArgs: string[], flags: TestFlags): Promise<number> {
       "--nemesis clock needs libfaketime, which is not installed: run `apt-get install libfaketime`",
     );
   }
-  if (flags.crashAfter && !flags.nemesis.includes("kill")) {
-    throw new SetupError("--crash-after needs kill faults: add --nemesis kill");
+  if (flags.crashAfter && !flags.nemesis.includes("crash")) {
+    throw new SetupError("--crash-after says when crash faults strike: add crash to --nemesis");
+  }
+  if (flags.nemesis.includes("crash") && !flags.crashAfter) {
+    throw new SetupError(
+      "--nemesis crash needs --crash-after TYPE[.FIELD=VALUE] (which messages a node crashes right after)",
+    );
   }
   const seed = flags.seed ?? Random.freshSeed();
   const concurrencyCount = flags.concurrency.endsWith("n")

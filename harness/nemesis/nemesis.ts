@@ -17,7 +17,7 @@ import {
   shapesFor,
 } from "./partition-shapes.js";
 
-export const FAULT_KINDS = ["partition", "packet", "kill", "pause", "clock"] as const;
+export const FAULT_KINDS = ["partition", "packet", "kill", "pause", "clock", "crash"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface PacketFaults {
@@ -42,9 +42,8 @@ export interface NemesisOptions {
   /** Which node sets kill and pause faults pick from (default all three). */
   targets?: Targets[];
   /**
-   * Crash points (`--crash-after`): while a kill fault is on, each target node that sends a
-   * matching message is killed right then and restarted at once, instead of the targets being
-   * killed at the start and restarted at the stop.
+   * Crash points (`--crash-after`) for `crash` faults: while one is on, each of its target nodes
+   * that sends a matching message is killed right then and restarted at once.
    */
   crash_points?: CrashPoint[];
 }
@@ -106,10 +105,11 @@ export class Nemesis {
   private readonly killed = new Set<string>();
   private readonly paused = new Set<string>();
   private strobe: NodeJS.Timeout | undefined;
-  /** While kill faults are on with crash points: the nodes a matching message crashes. */
+  /** While a crash fault is on: the nodes a matching message crashes. */
   private armedNodes: string[] = [];
-  /** Crash-and-restart cycles in progress. */
+  /** Crash-and-restart cycles in progress, and their nodes. */
   private readonly crashes = new Set<Promise<void>>();
+  private readonly crashing = new Set<string>();
 
   constructor(
     private readonly options: NemesisOptions,
@@ -123,8 +123,10 @@ export class Nemesis {
   ) {
     if (options.faults.includes("clock") && !clock)
       throw new Error("clock faults need a ClockControl");
-    if (options.crash_points?.length && !options.faults.includes("kill")) {
-      throw new Error("crash points (--crash-after) need kill faults (--nemesis kill)");
+    if (options.faults.includes("crash") !== (options.crash_points?.length ?? 0) > 0) {
+      throw new Error(
+        "crash faults (--nemesis crash) and crash points (--crash-after) go together",
+      );
     }
     if (options.faults.includes("partition") && shapesFor(nodes.length).length === 0) {
       throw new Error("partitions need at least 2 nodes");
@@ -181,7 +183,7 @@ export class Nemesis {
 
   /** The network calls this with every node-to-node message (see Network.onNodeMessage). */
   observe(src: string, dest: string, body: Body): void {
-    if (!this.armedNodes.includes(src) || this.killed.has(src)) return;
+    if (!this.armedNodes.includes(src) || this.crashing.has(src) || this.killed.has(src)) return;
     if (!(this.options.crash_points ?? []).some((point) => crashPointMatches(point, body))) return;
     this.crashAtPoint(src, dest, body);
   }
@@ -216,19 +218,21 @@ export class Nemesis {
       }
       case "kill": {
         const targets = this.pickNodes(this.random.pick(this.options.targets ?? TARGETS));
-        if (this.options.crash_points?.length) {
-          this.armedNodes = targets;
-          this.record(
-            "start-kill",
-            kind,
-            { nodes: targets, crash_after: this.options.crash_points },
-            `crash points ${targets.join(",")}`,
-          );
-          return;
-        }
+        await Promise.all(this.crashes); // a crash point's restart must not race this kill
         await Promise.all(targets.map((node) => this.cluster.crash(node)));
         for (const node of targets) this.killed.add(node);
         this.record("start-kill", kind, { nodes: targets }, `kill ${targets.join(",")}`);
+        return;
+      }
+      case "crash": {
+        const targets = this.pickNodes(this.random.pick(this.options.targets ?? TARGETS));
+        this.armedNodes = targets;
+        this.record(
+          "start-crash",
+          kind,
+          { nodes: targets, crash_after: this.options.crash_points },
+          `crash points ${targets.join(",")}`,
+        );
         return;
       }
       case "pause": {
@@ -293,14 +297,14 @@ export class Nemesis {
         return;
       }
       case "kill": {
-        if (this.options.crash_points?.length) {
-          this.armedNodes = [];
-          await Promise.all(this.crashes);
-          this.record("stop-kill", kind, { nodes: [] });
-          return;
-        }
         const restarted = await this.restart([...this.killed]);
         this.record("stop-kill", kind, restarted);
+        return;
+      }
+      case "crash": {
+        this.armedNodes = [];
+        await Promise.all(this.crashes);
+        this.record("stop-crash", kind, { nodes: [] });
         return;
       }
       case "pause": {
@@ -325,7 +329,7 @@ export class Nemesis {
    * it persisted.
    */
   private crashAtPoint(node: string, dest: string, body: Body): void {
-    this.killed.add(node); // at once, so a heal racing the SIGKILL waits for the restart
+    this.crashing.add(node);
     const after = {
       type: body.type,
       dest,
@@ -336,16 +340,19 @@ export class Nemesis {
       this.history.record({
         process: "nemesis",
         type: "info",
-        f: "crash",
+        f: "crashed",
         value: { node, after },
       });
       const restarted = await this.restart([node]);
-      this.log.info(
-        `nemesis: crashed ${node} after ${after.type}; restarted ${JSON.stringify(restarted)}`,
-      );
+      // A node that did not come back stays down until the next restart of killed nodes.
+      for (const { node: down } of restarted.failed) this.killed.add(down);
+      this.log.info(`nemesis: crashed ${node} after ${after.type}; ${JSON.stringify(restarted)}`);
     })();
     this.crashes.add(crash);
-    void crash.finally(() => this.crashes.delete(crash));
+    void crash.finally(() => {
+      this.crashes.delete(crash);
+      this.crashing.delete(node);
+    });
   }
 
   /** Restarts killed nodes; a node that fails to come back stays down and is named. */

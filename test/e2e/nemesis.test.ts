@@ -81,12 +81,12 @@ describe("crash points", () => {
   it("kills a node right after it sends a matching message, restarts it at once, and says so; raft-kv stays valid", async () => {
     const store = tempStore();
     const r = await runLine(
-      "test --system raft-kv -w lin-kv --node-count 3 --time-limit 8 --rate 30 --nemesis kill --nemesis-interval 1 --crash-after append_entries,request_vote_reply.granted=true --recovery-time 2 --seed 4",
+      "test --system raft-kv -w lin-kv --node-count 3 --time-limit 8 --rate 30 --nemesis crash --nemesis-interval 1 --crash-after append_entries,request_vote_reply.granted=true --recovery-time 2 --seed 4",
       store,
     );
     expect(r.exitCode, r.stdout).toBe(0);
     const events = nemesisEvents(history(store));
-    const crashes = events.filter((e) => e.f === "crash");
+    const crashes = events.filter((e) => e.f === "crashed");
     expect(crashes.length).toBeGreaterThan(0);
     const journal = readFileSync(join(store, "latest", "messages.jsonl"), "utf8")
       .trim()
@@ -108,17 +108,23 @@ describe("crash points", () => {
       expect(sent.length).toBeGreaterThan(0);
     }
     // Armed windows are faults like any other: started, stopped, and shaded in the report.
-    expect(events.some((e) => e.f === "start-kill")).toBe(true);
+    expect(events.some((e) => e.f === "start-crash")).toBe(true);
     expect(readResults(store).faults.intervals.length).toBeGreaterThan(0);
   });
 
-  it("--crash-after without kill faults is exit 3 with what to add", async () => {
-    const r = await runLine(
+  it("crash faults and --crash-after go together: either alone is exit 3 saying what to add", async () => {
+    const alone = await runLine(
       "test --system gossip -w broadcast --time-limit 1 --crash-after gossip",
       tempStore(),
     );
-    expect(r.exitCode).toBe(3);
-    expect(r.stderr).toMatch(/--crash-after needs kill faults: add --nemesis kill/);
+    expect(alone.exitCode).toBe(3);
+    expect(alone.stderr).toMatch(/add crash to --nemesis/);
+    const bare = await runLine(
+      "test --system gossip -w broadcast --time-limit 1 --nemesis crash",
+      tempStore(),
+    );
+    expect(bare.exitCode).toBe(3);
+    expect(bare.stderr).toMatch(/--nemesis crash needs --crash-after/);
   });
 });
 
