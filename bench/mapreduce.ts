@@ -10,8 +10,9 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { distFile } from "../harness/paths.js";
-import { writeCorpus } from "../systems/mapreduce/corpus.js";
+import { Random } from "../harness/random.js";
 import { sequential } from "../systems/mapreduce/sequential.js";
+import { writeCorpus } from "../workloads/mapreduce.js";
 
 const SEED = 1;
 const FILES = 8;
@@ -103,7 +104,7 @@ async function run(corpus: string, files: string[], workers: number, oracle: str
 export async function benchMapreduce(): Promise<string> {
   const corpus = mkdtempSync(join(tmpdir(), "faultline-bench-mr-corpus-"));
   try {
-    const files = writeCorpus(corpus, { seed: SEED, files: FILES, bytes_per_file: BYTES_PER_FILE });
+    const files = writeCorpus(corpus, new Random(SEED), FILES, BYTES_PER_FILE / 1024);
     const bytes = files.reduce((n, f) => n + statSync(join(corpus, f)).size, 0);
     const oracle = await sequential("wc", files, corpus);
     const t0 = performance.now();

@@ -3,6 +3,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import type { LspParams } from "../systems/lsp/params.js";
 import { WORKLOADS } from "../workloads/index.js";
+import { MR_APPS, type MrApp } from "../workloads/mapreduce.js";
 import { TOPOLOGIES } from "../workloads/topology.js";
 import { registerCheckCommand } from "./check-command.js";
 import { EXIT, SetupError } from "./exit-codes.js";
@@ -25,6 +26,8 @@ import { registerReportCommands } from "./report-command.js";
 import { type Progress, runTest } from "./run.js";
 import { printSummary } from "./summary.js";
 import { loadManifest, resolveBin, resolveSystem, systemNames, type Target } from "./target.js";
+import type { MapReduceOptions } from "./tcp/options.js";
+import { isTcpWorkload, TCP_WORKLOADS } from "./tcp/run.js";
 import type { UdpOptions } from "./udp/context.js";
 import { isUdpWorkload, UDP_WORKLOADS } from "./udp/run.js";
 
@@ -132,6 +135,13 @@ interface TestFlags {
   clientBin?: string;
   minerBin?: string;
   jobTimeout?: number;
+  mrApp?: MrApp;
+  mrFiles?: number;
+  mrFileKib?: number;
+  nReduce?: number;
+  taskTimeoutMs?: number;
+  mrTimeScale?: number;
+  workerBin?: string;
 }
 
 function testCommand(): Command {
@@ -141,6 +151,7 @@ function testCommand(): Command {
       new Option("-w, --workload <name>", "workload to run").choices([
         ...Object.keys(WORKLOADS),
         ...UDP_WORKLOADS,
+        ...TCP_WORKLOADS,
       ]),
     )
     .option("--bin <file>", "your node program (arguments for it go after --)")
@@ -239,6 +250,34 @@ function testCommand(): Command {
       "mining: seconds before a job's client is given up on",
       number(0.1),
     )
+    .addOption(
+      new Option(
+        "--mr-app <app>",
+        "mapreduce: the application the workers run (default wc)",
+      ).choices(MR_APPS),
+    )
+    .option(
+      "--mr-files <n>",
+      "mapreduce: input files, one map task each (default 8)",
+      integer(1, 10_000),
+    )
+    .option(
+      "--mr-file-kib <n>",
+      "mapreduce: size of each generated input file (default 32)",
+      number(0.01),
+    )
+    .option("--n-reduce <n>", "mapreduce: reduce tasks (default 10)", integer(1, 10_000))
+    .option(
+      "--task-timeout-ms <ms>",
+      "mapreduce: the coordinator re-assigns a task silent this long (default 10000)",
+      integer(1),
+    )
+    .option(
+      "--mr-time-scale <x>",
+      "mapreduce: FAULTLINE_MR_TIME_SCALE for the programs (0.2 = the apps' sleeps 5x shorter)",
+      number(0),
+    )
+    .option("--worker-bin <file>", "mapreduce: your worker program (default: ours)")
     .option("-q, --quiet", "no progress or log lines on stderr")
     .argument("[node-args...]", "arguments passed to --bin")
     .action(async (nodeArgs: string[], flags: TestFlags) => {
@@ -263,6 +302,18 @@ function udpOptions(flags: TestFlags): UdpOptions {
     ...(flags.clientBin && { client_command: program(flags.clientBin) }),
     ...(flags.minerBin && { miner_command: program(flags.minerBin) }),
     ...(flags.jobTimeout !== undefined && { job_timeout_s: flags.jobTimeout }),
+  };
+}
+
+function mapReduceOptions(flags: TestFlags): MapReduceOptions {
+  return {
+    ...(flags.mrApp && { app: flags.mrApp }),
+    ...(flags.mrFiles !== undefined && { files: flags.mrFiles }),
+    ...(flags.mrFileKib !== undefined && { file_kib: flags.mrFileKib }),
+    ...(flags.nReduce !== undefined && { n_reduce: flags.nReduce }),
+    ...(flags.taskTimeoutMs !== undefined && { task_timeout_ms: flags.taskTimeoutMs }),
+    ...(flags.mrTimeScale !== undefined && { time_scale: flags.mrTimeScale }),
+    ...(flags.workerBin && { worker_command: resolveBin(flags.workerBin, []).command }),
   };
 }
 
@@ -349,6 +400,7 @@ async function test(nodeArgs: string[], flags: TestFlags): Promise<number> {
           ...(flags.crashAfter && { crash_points: flags.crashAfter }),
         },
         ...(isUdpWorkload(workload) && { udp: udpOptions(flags) }),
+        ...(isTcpWorkload(workload) && { mapreduce: mapReduceOptions(flags) }),
       },
       log,
       controller.signal,

@@ -26,6 +26,8 @@ import { RateScheduler } from "./scheduler.js";
 import { createServices } from "./services.js";
 import { createRunDir, STORE_FILES, writeJson } from "./store.js";
 import type { Target } from "./target.js";
+import type { MapReduceOptions } from "./tcp/options.js";
+import { isTcpWorkload, runTcpTest } from "./tcp/run.js";
 import type { UdpOptions } from "./udp/context.js";
 import { isUdpWorkload, runUdpTest } from "./udp/run.js";
 import { verdictSummary } from "./verdict.js";
@@ -50,6 +52,8 @@ export interface TestOptions {
   nemesis: NemesisOptions;
   /** Settings for the udp transport's workloads (lsp, mining). */
   udp?: UdpOptions;
+  /** Settings for the tcp transport's `mapreduce` workload. */
+  mapreduce?: MapReduceOptions;
 }
 
 export interface Results {
@@ -100,7 +104,11 @@ export async function runTest(
   signal: AbortSignal,
   onProgress?: (progress: Progress) => void,
 ): Promise<RunOutcome> {
-  const run = isUdpWorkload(options.workload) ? runUdpTest : runMaelstromTest;
+  const run = isUdpWorkload(options.workload)
+    ? runUdpTest
+    : isTcpWorkload(options.workload)
+      ? runTcpTest
+      : runMaelstromTest;
   const outcome = await run(options, log, signal, onProgress);
   try {
     await writeRunReports(outcome.dir);

@@ -18,3 +18,9 @@ export const WORKLOADS: Readonly<Record<string, WorkloadFactory>> = {
   "lin-kv": linKv,
   kv,
 };
+
+/**
+ * Workloads of the tcp transport: each has a runner of its own in harness/tcp/ (processes and a
+ * job, not a stream of client ops). `mapreduce`: workloads/mapreduce.ts.
+ */
+export const TCP_WORKLOADS = ["mapreduce"] as const;

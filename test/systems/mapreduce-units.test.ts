@@ -6,10 +6,10 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Random } from "../../harness/random.js";
 import { APP_NAMES, APPS, ihash, type KeyValue } from "../../systems/mapreduce/apps/index.js";
 import { timeScale } from "../../systems/mapreduce/apps/time.js";
 import { words } from "../../systems/mapreduce/apps/words.js";
-import { corpusNames, writeCorpus } from "../../systems/mapreduce/corpus.js";
 import { groupByKey } from "../../systems/mapreduce/group.js";
 import { CALL_TIMEOUT_MS, call, post, Unreachable } from "../../systems/mapreduce/rpc.js";
 import { sequential } from "../../systems/mapreduce/sequential.js";
@@ -21,6 +21,7 @@ import {
   writeFileAtomic,
 } from "../../systems/mapreduce/storage.js";
 import { TaskTable } from "../../systems/mapreduce/tasks.js";
+import { inputName, writeCorpus } from "../../workloads/mapreduce.js";
 
 let dir = "";
 const home = process.cwd();
@@ -175,8 +176,8 @@ describe("sequential (the oracle)", () => {
   });
 
   it("checks crash against nocrash, early_exit without sleeping, jobcount as one run per file", async () => {
-    const names = writeCorpus(dir, { seed: 3, files: 8, bytes_per_file: 2_000 });
-    expect(names).toEqual(corpusNames(8));
+    const names = writeCorpus(dir, new Random(3), 8, 2);
+    expect(names).toEqual(Array.from({ length: 8 }, (_, i) => inputName(i)));
     const nocrash = await sequential("nocrash", names, dir);
     expect(await sequential("crash", names, dir)).toEqual(nocrash);
     expect(nocrash).toHaveLength(4);
@@ -193,9 +194,9 @@ describe("sequential (the oracle)", () => {
   it("writes the same corpus for the same seed", () => {
     const other = mkdtempSync(join(tmpdir(), "faultline-mr-unit-"));
     try {
-      writeCorpus(dir, { seed: 9, files: 2, bytes_per_file: 5_000 });
-      writeCorpus(other, { seed: 9, files: 2, bytes_per_file: 5_000 });
-      for (const name of corpusNames(2)) {
+      const names = writeCorpus(dir, new Random(9), 2, 5);
+      writeCorpus(other, new Random(9), 2, 5);
+      for (const name of names) {
         expect(readFileSync(join(dir, name), "utf8")).toBe(readFileSync(join(other, name), "utf8"));
       }
     } finally {

@@ -12,9 +12,10 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { distFile } from "../../harness/paths.js";
+import { Random } from "../../harness/random.js";
 import { words } from "../../systems/mapreduce/apps/words.js";
-import { writeCorpus } from "../../systems/mapreduce/corpus.js";
 import { sequential } from "../../systems/mapreduce/sequential.js";
+import { writeCorpus } from "../../workloads/mapreduce.js";
 
 interface Proc {
   name: string;
@@ -63,7 +64,7 @@ class Job {
   }
 
   corpus(files: number, bytes_per_file: number, seed = 1): string[] {
-    this.files = writeCorpus(this.dir, { seed, files, bytes_per_file });
+    this.files = writeCorpus(this.dir, new Random(seed), files, bytes_per_file / 1024);
     return this.files;
   }
 

@@ -1,0 +1,611 @@
+// The `mapreduce` workload's runner (shared/specs/mit-labs.md §1.4, the MIT test script's shape):
+// a seeded input corpus in <run>/job/, the coordinator (the target) started there on a loopback
+// port, one TCP proxy listener per worker slot (link wK→coordinator), and `node-count` workers
+// w0 … started 1 s later, each told its proxy's address. A worker that crashes (the crash app),
+// or gives up on a coordinator a fault cut it off from, is relaunched in its slot 1 s later while
+// the job runs (the MIT crash test's relaunch loops). The nemesis kills (SIGKILL of the group;
+// a new instance when the fault ends), pauses and partitions workers; never the coordinator,
+// which the lab does not make fault-tolerant.
+//
+// The job must finish by the deadline (--time-limit seconds after the coordinator started), else
+// every process is killed and the checkers say which outputs are missing. Meanwhile the job
+// directory's mr-out* files are polled every 25 ms (atomic-output), and snapshotted when the
+// first process exits by itself (early-exit) and when the coordinator exits (completion).
+//
+// History: the job is one op (process 0, f "job") from the coordinator's start to its exit;
+// each worker instance is one op (f "worker", node wK) from its start to its exit (ok: exit 0,
+// fail: a crash, info: killed); nemesis events as usual.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Op } from "../../checkers/history.js";
+import { type OutputSnapshot, outputLines, type ProcessEnd } from "../../checkers/mapreduce.js";
+import type { CheckResult } from "../../checkers/result.js";
+import {
+  checkMapReduce,
+  expectationFor,
+  isDeterministicReduce,
+  requiredOutputs,
+  writeCorpus,
+} from "../../workloads/mapreduce.js";
+import type { RunClock } from "../clock.js";
+import { sleepUnlessAborted } from "../clock.js";
+import { SetupError } from "../exit-codes.js";
+import type { HistoryRecorder } from "../history-recorder.js";
+import type { LinkTable } from "../links.js";
+import type { Logger } from "../logger.js";
+import { type FaultKind, pickTargets, type Targets } from "../nemesis/nemesis.js";
+import { type ProcessHooks, StarNemesis } from "../nemesis/star-nemesis.js";
+import type { Random } from "../random.js";
+import type { TestOptions } from "../run.js";
+import type { MapReduceRoles, ResolvedMapReduceOptions } from "./options.js";
+import { OutputWatcher } from "./output-watcher.js";
+import { freeTcpPort, waitListening } from "./ports.js";
+import { TcpProgram, type TcpProgramExit } from "./program.js";
+import type { TcpProxy } from "./proxy.js";
+
+export const TCP_FAULT_KINDS: readonly FaultKind[] = ["partition", "kill", "pause"];
+/** The coordinator's name in the link table and the history. */
+export const COORDINATOR = "coordinator";
+/** MIT: "sleep 1" between starting the coordinator and the workers. */
+export const WORKER_START_DELAY_MS = 1_000;
+/** A crashed (or given-up) worker is relaunched after this, as test-mr.sh's loops do. */
+export const RELAUNCH_DELAY_MS = 1_000;
+/** Workers must exit this soon after the job ends (the reference gives up after 5 s). */
+export const WORKER_EXIT_GRACE_MS = 10_000;
+/** The coordinator must listen within this. */
+const LISTEN_TIMEOUT_MS = 10_000;
+
+export interface MapReduceRunDeps {
+  options: TestOptions;
+  mr: ResolvedMapReduceOptions;
+  roles: MapReduceRoles;
+  dir: string;
+  clock: RunClock;
+  random: Random;
+  history: HistoryRecorder;
+  links: LinkTable;
+  proxy: TcpProxy;
+  log: Logger;
+  signal: AbortSignal;
+}
+
+interface OpHandle {
+  complete(type: "ok" | "fail" | "info", value: unknown, error?: unknown): void;
+  readonly done: boolean;
+}
+
+interface Slot {
+  name: string;
+  index: number;
+  process: number;
+  generation: number;
+  proxy_port: number;
+  current: Instance | undefined;
+  /** Killed by the nemesis; the fault's end restarts it. */
+  blocked: boolean;
+  started: boolean;
+  relaunch: NodeJS.Timeout | undefined;
+}
+
+interface Instance {
+  id: string;
+  role: "coordinator" | "worker";
+  slot: Slot | undefined;
+  program: TcpProgram;
+  op: OpHandle;
+  started_ns: number;
+  /** The nemesis killed it. */
+  fault_killed: boolean;
+  /** The harness stopped it (the deadline, the end of the run). */
+  ended_by_us: boolean;
+}
+
+export interface MapReduceRunResult {
+  checkers: Record<string, CheckResult>;
+  /** Every program instance and how it ended, for results.json's nodes. */
+  instances: Array<{
+    id: string;
+    role: string;
+    exit: TcpProgramExit | undefined;
+    ended_by_us: boolean;
+  }>;
+}
+
+export class MapReduceRun {
+  readonly nemesis: StarNemesis;
+  readonly counts = { ok: 0, fail: 0, info: 0 };
+  phase = "starting";
+  private readonly slots: Slot[];
+  private readonly instances: Instance[] = [];
+  private readonly jobDir: string;
+  private readonly watcher: OutputWatcher;
+  private readonly files: string[] = [];
+  private coordinator: Instance | undefined;
+  private coordinatorPort = 0;
+  private coordinatorExit: Promise<TcpProgramExit> | undefined;
+  private firstExit: { time_ns: number; process: string; files: OutputSnapshot } | undefined;
+  private atCoordinatorExit: OutputSnapshot | undefined;
+  /** The job ended (coordinator exited, deadline, interrupt): nothing new starts. */
+  private over = false;
+  /** The job ran out of time: what is still running is killed at the deadline. */
+  private deadlineHit = false;
+  /** Ends the nemesis's schedule (the job ended). */
+  private readonly faultsStop = new AbortController();
+  private readonly deps: MapReduceRunDeps;
+
+  constructor(deps: MapReduceRunDeps) {
+    this.deps = deps;
+    const count = Math.max(1, deps.options.node_count);
+    // Process 0 is the job; each slot's instances are processes k+1, k+1+(W+1), … so the
+    // timeline (rows = process mod concurrency, concurrency W+1 in test.json) gives a row each.
+    this.slots = Array.from({ length: count }, (_, index) => ({
+      name: `w${index}`,
+      index,
+      process: index + 1,
+      generation: 0,
+      proxy_port: 0,
+      current: undefined,
+      blocked: false,
+      started: false,
+      relaunch: undefined,
+    }));
+    this.jobDir = join(deps.dir, "job");
+    this.watcher = new OutputWatcher(this.jobDir, deps.clock);
+    this.nemesis = new StarNemesis(
+      deps.options.nemesis,
+      { transport: "tcp", kinds: TCP_FAULT_KINDS, hub: COORDINATOR },
+      this.hooks(),
+      deps.links,
+      deps.history,
+      deps.random.fork("nemesis"),
+      deps.log,
+    );
+  }
+
+  get interrupted(): boolean {
+    return this.deps.signal.aborted;
+  }
+
+  async run(): Promise<MapReduceRunResult> {
+    const { mr, log, clock, signal, options } = this.deps;
+    mkdirSync(this.jobDir, { recursive: true });
+    this.files.push(
+      ...writeCorpus(this.jobDir, this.deps.random.fork("corpus"), mr.files, mr.file_kib),
+    );
+    log.info(
+      `job: ${mr.app} over ${this.files.length} files of ${mr.file_kib} KiB in ${this.jobDir}, ${mr.n_reduce} reduce tasks, ${this.slots.length} workers, task timeout ${mr.task_timeout_ms} ms`,
+    );
+
+    await this.startCoordinator();
+    const coordinator = this.coordinator as Instance;
+    const deadline_ms = options.time_limit_s * 1000;
+    for (const slot of this.slots) {
+      slot.proxy_port = await this.deps.proxy.listen(slot.name, COORDINATOR, this.coordinatorPort);
+    }
+    this.watcher.start();
+    const since_start_ms = (clock.now_ns() - coordinator.started_ns) / 1e6;
+    await sleepUnlessAborted(Math.max(0, WORKER_START_DELAY_MS - since_start_ms), signal);
+
+    this.phase = "running";
+    // jobcount: test-mr.sh starts half the workers, the rest once one of those has exited.
+    const first = mr.app === "jobcount" ? Math.ceil(this.slots.length / 2) : this.slots.length;
+    for (const slot of this.slots.slice(0, first)) await this.startWorker(slot);
+
+    const faults = this.nemesis.run(this.faultsStop.signal);
+    const remaining_ms = Math.max(0, deadline_ms - (clock.now_ns() - coordinator.started_ns) / 1e6);
+    let deadlineTimer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([
+      (this.coordinatorExit as Promise<TcpProgramExit>).then(() => "exited" as const),
+      new Promise<"deadline">((resolve) => {
+        deadlineTimer = setTimeout(() => resolve("deadline"), remaining_ms);
+      }),
+      new Promise<"interrupted">((resolve) => {
+        if (signal.aborted) resolve("interrupted");
+        else signal.addEventListener("abort", () => resolve("interrupted"), { once: true });
+      }),
+    ]);
+    clearTimeout(deadlineTimer);
+    this.endJob();
+    await faults;
+
+    if (ended === "deadline") {
+      this.phase = "deadline";
+      this.deadlineHit = true;
+      log.info(`the job did not finish within ${options.time_limit_s} s: killing every process`);
+      this.deps.history.record({
+        process: "nemesis",
+        type: "info",
+        f: "deadline",
+        value: { time_limit_s: options.time_limit_s },
+      });
+    }
+    if (!this.interrupted) await this.nemesis.heal();
+    if (ended === "exited") {
+      // Workers learn the job is done (or that the coordinator is gone) and must exit.
+      this.phase = "workers-exiting";
+      const running = this.instances.filter((i) => i.program.running);
+      await Promise.all(running.map((i) => i.program.waitExit(WORKER_EXIT_GRACE_MS)));
+    }
+    this.phase = "stopping";
+    await this.stopAll(true);
+    this.watcher.stop();
+    this.watcher.poll();
+    if (this.interrupted) return { checkers: {}, instances: this.instanceReport() };
+
+    this.phase = "checking";
+    const contents = this.watcher.contents();
+    const final = this.watcher.snapshot();
+    const lines = outputLines(contents.values());
+    const expectation = await expectationFor(mr.app, this.files, this.jobDir);
+    const coordinatorEnd = this.endOf(coordinator);
+    const checkers = checkMapReduce({
+      app: mr.app,
+      lines,
+      expectation,
+      map_tasks: this.files.length,
+      workers: this.slots.length,
+      process_faults: this.disturbed(),
+      early_exit: {
+        ...(this.firstExit && { snapshot: this.firstExit }),
+        final,
+        deterministic: isDeterministicReduce(mr.app),
+      },
+      atomic: {
+        versions: this.watcher.versions,
+        final,
+        polls: this.watcher.polls,
+        interval_ms: this.watcher.interval_ms,
+        deterministic: isDeterministicReduce(mr.app),
+      },
+      completion: {
+        deadline_s: options.time_limit_s,
+        coordinator: coordinatorEnd,
+        required: requiredOutputs(expectation, mr.n_reduce, Object.keys(final)),
+        final,
+        ...(this.atCoordinatorExit && { at_coordinator_exit: this.atCoordinatorExit }),
+        workers: this.instances
+          .filter((i) => i.role === "worker")
+          .flatMap((i) => this.endOf(i) ?? []),
+        grace_ms: WORKER_EXIT_GRACE_MS,
+        crashes_expected: mr.app === "crash",
+      },
+    });
+    return { checkers, instances: this.instanceReport() };
+  }
+
+  /**
+   * Stops every program still running (SIGKILL when `kill`), looping in case an exit handler
+   * started a replacement meanwhile, so nothing outlives the run.
+   */
+  async stopAll(kill: boolean): Promise<void> {
+    this.endJob();
+    for (let round = 0; round < 10; round++) {
+      const running = this.instances.filter((i) => i.program.running);
+      if (running.length === 0) break;
+      await Promise.all(
+        running.map(async (i) => {
+          i.ended_by_us = true;
+          if (kill) await i.program.kill();
+          else await i.program.stop();
+        }),
+      );
+    }
+    await Promise.all(this.instances.map((i) => i.program.close()));
+  }
+
+  /** No worker starts and no fault begins after this. */
+  private endJob(): void {
+    this.over = true;
+    for (const slot of this.slots) clearTimeout(slot.relaunch);
+    this.faultsStop.abort();
+  }
+
+  // ---- programs ----------------------------------------------------------------------------
+
+  private env(): Record<string, string> {
+    const scale = this.deps.mr.time_scale;
+    return scale === undefined ? {} : { FAULTLINE_MR_TIME_SCALE: String(scale) };
+  }
+
+  private async startCoordinator(): Promise<void> {
+    const { roles, mr, clock, signal } = this.deps;
+    this.coordinatorPort = await freeTcpPort();
+    let resolveExit: (exit: TcpProgramExit) => void = () => {};
+    this.coordinatorExit = new Promise((resolve) => {
+      resolveExit = resolve;
+    });
+    const program = new TcpProgram({
+      id: COORDINATOR,
+      command: {
+        file: roles.coordinator.file,
+        args: [
+          ...roles.coordinator.args,
+          "--port",
+          String(this.coordinatorPort),
+          "--n-reduce",
+          String(mr.n_reduce),
+          "--task-timeout-ms",
+          String(mr.task_timeout_ms),
+          ...this.files,
+        ],
+      },
+      runDir: this.deps.dir,
+      cwd: this.jobDir,
+      clock,
+      env: this.env(),
+      onExit: (exit) => {
+        this.onExit(instance, exit);
+        resolveExit(exit);
+      },
+    });
+    const op = this.invoke(0, "job", COORDINATOR, {
+      app: mr.app,
+      files: this.files.length,
+      n_reduce: mr.n_reduce,
+      workers: this.slots.length,
+      task_timeout_ms: mr.task_timeout_ms,
+    });
+    const instance: Instance = {
+      id: COORDINATOR,
+      role: "coordinator",
+      slot: undefined,
+      program,
+      op,
+      started_ns: clock.now_ns(),
+      fault_killed: false,
+      ended_by_us: false,
+    };
+    this.instances.push(instance);
+    this.coordinator = instance;
+    await program.start();
+    this.deps.log.info(`coordinator started on 127.0.0.1:${this.coordinatorPort}`);
+    if (
+      !(await waitListening(
+        this.coordinatorPort,
+        LISTEN_TIMEOUT_MS,
+        () => program.running,
+        signal,
+      )) &&
+      !signal.aborted
+    ) {
+      const exit = program.exit;
+      const why = exit
+        ? `it exited (code ${exit.code}, signal ${exit.signal})`
+        : `it did not listen within ${LISTEN_TIMEOUT_MS / 1000} s`;
+      throw new SetupError(
+        `the coordinator (${roles.coordinator.file} ${roles.coordinator.args.join(" ")}) did not start serving on 127.0.0.1:${this.coordinatorPort}: ${why}${tail(program.stderrTail)}`,
+      );
+    }
+  }
+
+  private async startWorker(slot: Slot): Promise<void> {
+    if (this.over || this.deps.signal.aborted || slot.current?.program.running) return;
+    const { roles, mr, clock } = this.deps;
+    slot.started = true;
+    const generation = ++slot.generation;
+    // A new process per instance, in the slot's timeline row (rows = process mod (W + 1)).
+    const process = slot.index + 1 + (generation - 1) * (this.slots.length + 1);
+    slot.process = process;
+    const id = generation === 1 ? slot.name : `${slot.name}.${generation}`;
+    const program = new TcpProgram({
+      id,
+      command: {
+        file: roles.worker.file,
+        args: [
+          ...roles.worker.args,
+          "--coordinator",
+          `127.0.0.1:${slot.proxy_port}`,
+          "--app",
+          mr.app,
+        ],
+      },
+      runDir: this.deps.dir,
+      cwd: this.jobDir,
+      clock,
+      env: this.env(),
+      onExit: (exit) => this.onExit(instance, exit),
+    });
+    const op = this.invoke(process, "worker", slot.name, { instance: id });
+    const instance: Instance = {
+      id,
+      role: "worker",
+      slot,
+      program,
+      op,
+      started_ns: clock.now_ns(),
+      fault_killed: false,
+      ended_by_us: false,
+    };
+    this.instances.push(instance);
+    slot.current = instance;
+    await program.start();
+  }
+
+  private onExit(instance: Instance, exit: TcpProgramExit): void {
+    const { log } = this.deps;
+    const byUs = instance.fault_killed || instance.ended_by_us;
+    const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
+    // The first process to exit by itself with code 0 claims the job is done: the output must
+    // be final now. A worker that a fault cut off may give up early; it does not count.
+    const clean = !byUs && exit.code === 0;
+    const faulted = instance.slot !== undefined && this.faultTouched(instance);
+    if ((clean && !faulted && !this.firstExit) || instance.role === "coordinator") {
+      this.watcher.poll();
+      const files = this.watcher.snapshot();
+      if (clean && !faulted && !this.firstExit) {
+        this.firstExit = { time_ns: exit.time_ns, process: instance.id, files };
+      }
+      if (instance.role === "coordinator") this.atCoordinatorExit = files;
+    }
+    const value = { instance: instance.id, code: exit.code, signal: exit.signal };
+    if (instance.fault_killed) {
+      instance.op.complete("info", value, "killed by the nemesis");
+    } else if (instance.ended_by_us) {
+      const why = this.deadlineHit ? "killed at the deadline" : "killed at the end";
+      instance.op.complete("info", value, why);
+    } else if (exit.code === 0) {
+      const outputs = instance.role === "coordinator" ? this.atCoordinatorExit : undefined;
+      instance.op.complete("ok", {
+        ...value,
+        ...(outputs && { outputs: Object.keys(outputs).length }),
+      });
+    } else {
+      instance.op.complete("fail", value, `exited with ${how}`);
+    }
+    if (!byUs) log.info(`${instance.id} exited on its own (${how})`);
+    if (instance.role === "coordinator") {
+      this.endJob();
+      return;
+    }
+    const slot = instance.slot as Slot;
+    if (byUs || this.over) return;
+    // jobcount: the second half starts once one of the first has exited.
+    for (const other of this.slots) {
+      if (!other.started) void this.startWorker(other).catch((err) => this.startFailed(other, err));
+    }
+    if (exit.code !== 0 || faulted) {
+      // test-mr.sh relaunches crashed workers while the job runs; so does faultline for a
+      // worker that gave up on a coordinator a fault cut it off from.
+      clearTimeout(slot.relaunch);
+      slot.relaunch = setTimeout(() => {
+        slot.relaunch = undefined;
+        if (!slot.blocked) void this.startWorker(slot).catch((err) => this.startFailed(slot, err));
+      }, RELAUNCH_DELAY_MS);
+    }
+  }
+
+  private startFailed(slot: Slot, err: unknown): void {
+    this.deps.log.info(`could not start worker ${slot.name}: ${(err as Error).message}`);
+  }
+
+  /** True when a partition or pause named this instance's slot during its life. */
+  private faultTouched(instance: Instance): boolean {
+    const slot = instance.slot;
+    if (!slot) return false;
+    const end = instance.program.exit?.time_ns ?? this.deps.clock.now_ns();
+    const open = new Map<string, Op>();
+    for (const op of this.deps.history.ops) {
+      if (op.process !== "nemesis") continue;
+      if (op.f === "start-partition" || op.f === "start-pause") {
+        const nodes = (op.value as { nodes?: string[] }).nodes ?? [];
+        if (nodes.includes(slot.name)) open.set(op.f.slice(6), op);
+      } else if (op.f === "stop-partition" || op.f === "stop-pause" || op.f === "heal") {
+        for (const [kind, start] of open) {
+          if (op.f !== "heal" && op.f.slice(5) !== kind) continue;
+          if (op.time >= instance.started_ns && start.time <= end) return true;
+          open.delete(kind);
+        }
+      }
+    }
+    return [...open.values()].some((start) => start.time <= end);
+  }
+
+  /** Re-executed tasks are legitimate: a fault was injected, or a worker crashed. */
+  private disturbed(): boolean {
+    const faulted = this.deps.history.ops.some(
+      (op) => op.process === "nemesis" && op.f.startsWith("start-"),
+    );
+    return (
+      faulted ||
+      this.instances.some(
+        (i) => i.role === "worker" && i.program.exit !== undefined && i.program.exit.code !== 0,
+      )
+    );
+  }
+
+  private endOf(instance: Instance): ProcessEnd | undefined {
+    const exit = instance.program.exit;
+    if (!exit) return undefined;
+    return {
+      id: instance.id,
+      code: exit.code,
+      signal: exit.signal,
+      time_ns: exit.time_ns,
+      killed: instance.ended_by_us || instance.fault_killed,
+      ...(instance.fault_killed && { fault: true }),
+    };
+  }
+
+  private instanceReport(): MapReduceRunResult["instances"] {
+    return this.instances.map((i) => ({
+      id: i.id,
+      role: i.role,
+      exit: i.program.exit,
+      ended_by_us: i.ended_by_us || i.fault_killed,
+    }));
+  }
+
+  private invoke(process: number, f: string, node: string, value: unknown): OpHandle {
+    const { history } = this.deps;
+    history.record({ process, type: "invoke", f, value, node });
+    let done = false;
+    return {
+      complete: (type, completion, error) => {
+        if (done) return;
+        done = true;
+        history.record({
+          process,
+          type,
+          f,
+          value: completion,
+          ...(error !== undefined && { error }),
+        });
+        this.counts[type]++;
+      },
+      get done() {
+        return done;
+      },
+    };
+  }
+
+  // ---- process faults ------------------------------------------------------------------------
+
+  private hooks(): ProcessHooks {
+    const live = () =>
+      this.over
+        ? []
+        : this.slots.filter((s) => !s.blocked && s.current?.program.running).map((s) => s.name);
+    const choose = (targets: Targets, random: Random) => pickTargets(live(), targets, random);
+    const slotOf = (name: string) => this.slots.find((s) => s.name === name);
+    return {
+      peers: () => this.slots.map((s) => s.name),
+      chooseKill: choose,
+      choosePause: choose,
+      kill: async (names) => {
+        const instances: string[] = [];
+        for (const name of names) {
+          const slot = slotOf(name);
+          const current = slot?.current;
+          if (!slot || !current?.program.running) continue;
+          slot.blocked = true;
+          clearTimeout(slot.relaunch);
+          current.fault_killed = true;
+          instances.push(current.id);
+          await current.program.kill();
+        }
+        return { instances };
+      },
+      restart: async (names) => {
+        const restarted: string[] = [];
+        for (const name of names) {
+          const slot = slotOf(name);
+          if (!slot) continue;
+          slot.blocked = false;
+          if (this.over || slot.current?.program.running) continue;
+          await this.startWorker(slot);
+          if (slot.current) restarted.push(slot.current.id);
+        }
+        return { restarted };
+      },
+      pause: (names) => names.filter((name) => slotOf(name)?.current?.program.pause() === true),
+      pausedInstances: (names) => names.flatMap((name) => slotOf(name)?.current?.id ?? []),
+      resume: (names) => names.filter((name) => slotOf(name)?.current?.program.resume() === true),
+    };
+  }
+}
+
+function tail(lines: readonly string[]): string {
+  return lines.length === 0
+    ? " (stderr was empty)"
+    : `; last stderr lines:\n  ${lines.join("\n  ")}`;
+}
