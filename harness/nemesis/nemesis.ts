@@ -46,7 +46,50 @@ export interface NemesisOptions {
    * that sends a matching message is killed right then and restarted at once.
    */
   crash_points?: CrashPoint[];
+  /**
+   * An exact schedule instead of (or beside) the random one, for reproducing a known bad
+   * interleaving with real processes; see ScriptControl. Programmatic use only (not a flag).
+   */
+  script?: NemesisScript;
 }
+
+/** A node-to-node message as it left its sender. */
+export interface Sent {
+  src: string;
+  dest: string;
+  body: Body;
+}
+
+export type MessageMatch = (sent: Sent) => boolean;
+
+/**
+ * What a nemesis script can do. Every step is recorded in the history like a scheduled fault;
+ * waits are bounded (`timeout_ms`, default 30 s) and reject with a message naming what was
+ * awaited, so a schedule that does not unfold fails the run instead of hanging it.
+ */
+export interface ScriptControl {
+  readonly nodes: readonly string[];
+  /** The next node-to-node message (sent from now on) that matches. */
+  message(match: MessageMatch, what: string, timeout_ms?: number): Promise<Sent>;
+  /**
+   * Crashes `node` right after it next sends a matching message and restarts it at once;
+   * resolves once it is back, with that message.
+   */
+  crashAfter(node: string, match: MessageMatch, what: string, timeout_ms?: number): Promise<Sent>;
+  /** SIGKILLs a node; it stays down until `restart` (or the final heal). */
+  kill(node: string): Promise<void>;
+  /** Starts a killed node again (same command, same data dir) and re-sends init. */
+  restart(node: string): Promise<void>;
+  /** Cuts these directed links (a partition of the script's own shape). */
+  cut(links: Array<[string, string]>): void;
+  /** Reconnects these links, or every link the script cut. */
+  heal(links?: Array<[string, string]>): void;
+  sleep(ms: number): Promise<void>;
+}
+
+export type NemesisScript = (control: ScriptControl) => Promise<void>;
+
+const SCRIPT_WAIT_MS = 30_000;
 
 /** A message a node is killed right after sending: its body type, and one body field's value. */
 export interface CrashPoint {
@@ -110,6 +153,9 @@ export class Nemesis {
   /** Crash-and-restart cycles in progress, and their nodes. */
   private readonly crashes = new Set<Promise<void>>();
   private readonly crashing = new Set<string>();
+  /** A script's pending waits for messages. */
+  private readonly waiters = new Set<{ match: MessageMatch; fire: (sent: Sent) => void }>();
+  private scriptCut: Array<[string, string]> = [];
 
   constructor(
     private readonly options: NemesisOptions,
@@ -135,20 +181,122 @@ export class Nemesis {
 
   /** Runs the fault loops until `signal` fires; faults still active stay until `heal`. */
   async run(signal: AbortSignal): Promise<void> {
-    await Promise.all(
-      this.options.faults.map(async (kind) => {
+    const script = this.options.script;
+    await Promise.all([
+      ...(script ? [this.runScript(script, signal)] : []),
+      ...this.options.faults.map(async (kind) => {
         while (await this.wait(signal)) {
           await this.start(kind);
           if (!(await this.wait(signal))) return;
           await this.stop(kind);
         }
       }),
-    );
+    ]);
+  }
+
+  /** Runs the script, then waits for the run's end; a script that fails is logged and recorded. */
+  private async runScript(script: NemesisScript, signal: AbortSignal): Promise<void> {
+    const stop = new Promise<never>((_, reject) => {
+      const end = () => reject(new Error("the run ended"));
+      if (signal.aborted) end();
+      else signal.addEventListener("abort", end, { once: true });
+    });
+    stop.catch(() => {}); // only raced below
+    try {
+      await Promise.race([script(this.scriptControl()), stop]);
+      this.history.record({ process: "nemesis", type: "info", f: "script-done", value: {} });
+    } catch (err) {
+      const message = (err as Error).message;
+      this.history.record({
+        process: "nemesis",
+        type: "info",
+        f: "script-stopped",
+        value: { reason: message },
+      });
+      this.log.info(`nemesis: script stopped: ${message}`);
+    } finally {
+      this.waiters.clear();
+    }
+    await stop.catch(() => {}); // the scheduled faults go on until the run ends
+  }
+
+  private scriptControl(): ScriptControl {
+    const wait = (
+      match: MessageMatch,
+      what: string,
+      timeout_ms: number,
+      onMatch?: (s: Sent) => void,
+    ) =>
+      new Promise<Sent>((resolve, reject) => {
+        const waiter = {
+          match,
+          fire: (sent: Sent) => {
+            clearTimeout(timer);
+            onMatch?.(sent);
+            resolve(sent);
+          },
+        };
+        const timer = setTimeout(() => {
+          this.waiters.delete(waiter);
+          reject(new Error(`no ${what} within ${timeout_ms} ms`));
+        }, timeout_ms);
+        this.waiters.add(waiter);
+      });
+    return {
+      nodes: this.nodes,
+      message: (match, what, timeout_ms = SCRIPT_WAIT_MS) => wait(match, what, timeout_ms),
+      crashAfter: async (node, match, what, timeout_ms = SCRIPT_WAIT_MS) => {
+        let crash: Promise<void> | undefined;
+        const sent = await wait(
+          (s) => s.src === node && match(s),
+          what,
+          timeout_ms,
+          (s) => {
+            crash = this.crashAtPoint(s.src, s.dest, s.body);
+          },
+        );
+        await crash;
+        return sent;
+      },
+      kill: async (node) => {
+        await this.cluster.crash(node);
+        this.killed.add(node);
+        this.record("start-kill", "kill", { nodes: [node] }, `kill ${node}`);
+      },
+      restart: async (node) => {
+        const restarted = await this.restart([node]);
+        this.record("stop-kill", "kill", restarted);
+        if (restarted.failed.length > 0) throw new Error(`${node} did not restart`);
+      },
+      cut: (links) => {
+        for (const [src, dest] of links) this.links.set(src, dest, { partitioned: true });
+        this.scriptCut.push(...links);
+        this.record(
+          "start-partition",
+          "partition",
+          { shape: "script", cut: links },
+          "partition script",
+        );
+      },
+      heal: (links = [...this.scriptCut]) => {
+        const key = ([src, dest]: [string, string]) => `${src}->${dest}`;
+        const healing = new Set(links.map(key));
+        for (const [src, dest] of links) this.links.set(src, dest, { partitioned: false });
+        this.scriptCut = this.scriptCut.filter((link) => !healing.has(key(link)));
+        this.record(
+          "stop-partition",
+          "partition",
+          { healed: links },
+          this.scriptCut.length > 0 ? "partition script" : undefined,
+        );
+      },
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    };
   }
 
   /** Ends every fault: links up, nodes resumed and restarted, clocks reset. */
   async heal(): Promise<void> {
-    if (this.options.faults.length === 0) return;
+    if (this.options.faults.length === 0 && !this.options.script) return;
     this.armedNodes = [];
     await Promise.all(this.crashes);
     const value: Record<string, unknown> = {};
@@ -183,6 +331,12 @@ export class Nemesis {
 
   /** The network calls this with every node-to-node message (see Network.onNodeMessage). */
   observe(src: string, dest: string, body: Body): void {
+    for (const waiter of [...this.waiters]) {
+      if (waiter.match({ src, dest, body })) {
+        this.waiters.delete(waiter);
+        waiter.fire({ src, dest, body });
+      }
+    }
     if (!this.armedNodes.includes(src) || this.crashing.has(src) || this.killed.has(src)) return;
     if (!(this.options.crash_points ?? []).some((point) => crashPointMatches(point, body))) return;
     this.crashAtPoint(src, dest, body);
@@ -328,7 +482,7 @@ export class Nemesis {
    * crash point tests a node that comes back within an election timeout, remembering only what
    * it persisted.
    */
-  private crashAtPoint(node: string, dest: string, body: Body): void {
+  private crashAtPoint(node: string, dest: string, body: Body): Promise<void> {
     this.crashing.add(node);
     const after = {
       type: body.type,
@@ -353,6 +507,7 @@ export class Nemesis {
       this.crashes.delete(crash);
       this.crashing.delete(node);
     });
+    return crash;
   }
 
   /** Restarts killed nodes; a node that fails to come back stays down and is named. */
