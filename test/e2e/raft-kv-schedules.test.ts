@@ -14,7 +14,7 @@ import { resolveSystem } from "../../harness/target.js";
 
 const stores: string[] = [];
 afterAll(() => {
-  if (!process.env.KEEP) for (const dir of stores) rmSync(dir, { recursive: true, force: true });
+  for (const dir of stores) rmSync(dir, { recursive: true, force: true });
 });
 
 /** Long enough that a crashed node is back before the candidates' next timeout. */
