@@ -116,6 +116,16 @@ export class Cluster {
     }
   }
 
+  /** One request from a fresh client; undefined when no reply came within `timeout_ms`. */
+  async request(id: string, body: Body, timeout_ms: number): Promise<Body | undefined> {
+    const client = this.clients.open();
+    try {
+      return await client.call(id, body, timeout_ms);
+    } finally {
+      client.close();
+    }
+  }
+
   /** SIGKILLs one node's group (a crash fault); it is not reported as a crash. */
   async crash(id: string): Promise<void> {
     await this.node(id).kill();

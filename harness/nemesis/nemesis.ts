@@ -80,6 +80,11 @@ export interface ScriptControl {
   kill(node: string): Promise<void>;
   /** Starts a killed node again (same command, same data dir) and re-sends init. */
   restart(node: string): Promise<void>;
+  /**
+   * Sends one client request to a node (outside the workload's history: the reply is recorded
+   * as a nemesis event); resolves with the reply, or undefined after `timeout_ms` (default 5 s).
+   */
+  request(node: string, body: Body, timeout_ms?: number): Promise<Body | undefined>;
   /** Cuts these directed links (a partition of the script's own shape). */
   cut(links: Array<[string, string]>): void;
   /** Reconnects these links, or every link the script cut. */
@@ -90,6 +95,7 @@ export interface ScriptControl {
 export type NemesisScript = (control: ScriptControl) => Promise<void>;
 
 const SCRIPT_WAIT_MS = 30_000;
+const SCRIPT_REQUEST_MS = 5_000;
 
 /** A message a node is killed right after sending: its body type, and one body field's value. */
 export interface CrashPoint {
@@ -267,6 +273,16 @@ export class Nemesis {
         const restarted = await this.restart([node]);
         this.record("stop-kill", "kill", restarted);
         if (restarted.failed.length > 0) throw new Error(`${node} did not restart`);
+      },
+      request: async (node, body, timeout_ms = SCRIPT_REQUEST_MS) => {
+        const reply = await this.cluster.request(node, body, timeout_ms);
+        this.history.record({
+          process: "nemesis",
+          type: "info",
+          f: "request",
+          value: { node, request: body, reply: reply ?? null },
+        });
+        return reply;
       },
       cut: (links) => {
         for (const [src, dest] of links) this.links.set(src, dest, { partitioned: true });

@@ -106,6 +106,92 @@ async function doubleVote(control: ScriptControl): Promise<void> {
   await control.sleep(3_000);
 }
 
+/** Cuts every link between different groups (and heals none): a partition into `groups`. */
+function split(control: ScriptControl, groups: string[][]): void {
+  control.heal();
+  const group = (n: string) => groups.findIndex((g) => g.includes(n));
+  const cut: Array<[string, string]> = [];
+  for (const a of control.nodes) {
+    for (const b of control.nodes) if (group(a) !== group(b)) cut.push([a, b]);
+  }
+  control.cut(cut);
+}
+
+const appendsEntries = (from: readonly string[]) => (sent: Sent) =>
+  from.includes(sent.src) && isAppend(sent) && (sent.body.entries as unknown[]).length > 0;
+
+/**
+ * The Raft paper's Figure 8 on five nodes, with no client traffic but the script's own writes
+ * (a new-term entry would commit the old one legitimately and hide the bug). (a) S1 leads and
+ * gets entry e at index k onto S2 only; (b) S5, elected by S3, S4, S5, appends f at k alone;
+ * (c) S1 or S2 is elected again and copies e onto S3 and S4: e is on a majority, but from an
+ * old term — the buggy leader commits it and says so; (d) S5 is elected again (its last term
+ * beats e's) and overwrites index k on the nodes that were told k was committed.
+ */
+async function figure8(control: ScriptControl): Promise<void> {
+  const { src: s1 } = await control.message(isAppend, "AppendEntries from a leader");
+  const base = await control.request(s1, { type: "write", key: 0, value: "base" });
+  if (base?.type !== "write_ok") throw new Error(`base write: ${JSON.stringify(base)}`);
+  const [s2, ...rest] = control.nodes.filter((n) => n !== s1) as [string, ...string[]];
+  // (a)
+  split(control, [[s1, s2], rest]);
+  const e = control.message(
+    (sent) => appendsEntries([s1])(sent) && sent.dest === s2,
+    `e on its way from ${s1} to ${s2}`,
+  );
+  void control.request(s1, { type: "write", key: 0, value: "e" }, 2_000);
+  const { body: toS2 } = await e;
+  const k = (toS2.prev_index as number) + (toS2.entries as unknown[]).length;
+  await control.message(
+    ({ src, body }) =>
+      src === s2 && body.type === "append_entries_reply" && (body.match_index as number) >= k,
+    `${s2} storing e`,
+  );
+  // (b)
+  const { src: s5 } = await control.message(
+    (s) => isAppend(s) && rest.includes(s.src),
+    "a leader among the majority",
+  );
+  const others = rest.filter((n) => n !== s5);
+  split(control, [[s1, s2], others, [s5]]);
+  const f = control.message(appendsEntries([s5]), `f appended by ${s5}`);
+  void control.request(s5, { type: "write", key: 0, value: "f" }, 2_000);
+  const { body: fAppend } = await f;
+  // (c)
+  split(control, [[s1, s2, ...others], [s5]]);
+  const { body: copy } = await control.message(
+    (sent) =>
+      appendsEntries([s1, s2])(sent) &&
+      others.includes(sent.dest) &&
+      (sent.body.term as number) > (fAppend.term as number),
+    `e copied onto ${others.join(", ")} by a leader of a term after ${fAppend.term}`,
+  );
+  await control
+    .message(
+      (sent) =>
+        [s1, s2].includes(sent.src) && isAppend(sent) && (sent.body.leader_commit as number) >= k,
+      `a leader telling its followers index ${k} is committed`,
+      15_000,
+    )
+    .catch(() => undefined); // the correct leader never commits e without an entry of its own term
+  await control.sleep(300);
+  // (d)
+  split(control, [
+    [s5, ...others],
+    [s1, s2],
+  ]);
+  await control.message(
+    (sent) =>
+      appendsEntries([s5])(sent) &&
+      others.includes(sent.dest) &&
+      (sent.body.term as number) > (copy.term as number),
+    `${s5} leading again, in a term after ${copy.term}`,
+  );
+  await control.sleep(1_000);
+  control.heal();
+  await control.sleep(2_000);
+}
+
 describe("raft-kv bugs that need an exact schedule, caught end to end by a nemesis script", () => {
   it.concurrent("no-persist-vote: a restarted voter votes twice in one term, and two leaders meet", async () => {
     const outcome = await run("no-persist-vote", doubleVote, { nodes: 3, time_s: 20, rate: 0.3 });
@@ -117,6 +203,18 @@ describe("raft-kv bugs that need an exact schedule, caught end to end by a nemes
     expect(events.filter((f) => f === "start-kill")).toHaveLength(1);
     expect(events).toContain("script-done");
   }, 60_000);
+
+  it.concurrent("commit-old-term: the Figure 8 schedule overwrites an entry a follower saw committed", async () => {
+    const outcome = await run("commit-old-term", figure8, { nodes: 5, time_s: 50, rate: 0 });
+    expect(outcome.exitCode, `${outcome.dir} ${outcome.results.summary}`).toBe(1);
+    expect(outcome.results.checkers.crashes?.summary).toMatch(/exit code 70/);
+  }, 100_000);
+
+  it.concurrent("the correct variant survives the Figure 8 script", async () => {
+    const outcome = await run(undefined, figure8, { nodes: 5, time_s: 50, rate: 0 });
+    expect(outcome.exitCode, `${outcome.dir} ${outcome.results.summary}`).toBe(0);
+    expect(nemesisEvents(outcome).map((e) => e.f)).toContain("script-done");
+  }, 100_000);
 
   it.concurrent("the correct variant survives the same script", async () => {
     const outcome = await run(undefined, doubleVote, { nodes: 3, time_s: 20, rate: 0.3 });
