@@ -1,12 +1,10 @@
-// A subprocess of the udp transport (server, client, miner) on top of NodeProcess: its own
-// process group, stderr to node-logs/<id>.log, exit noticed. Two flavours of stdout: the JSON-line
-// control channel of shared/specs/lsp.md §12.2 (commands with ids, replies with in_reply_to,
-// events), or plain text lines (the bitcoin client's one line of output).
+// A subprocess of the udp transport (server, client, miner): a ProgramProcess working in
+// data/<id>/ of the run directory. Two flavours of stdout: the JSON-line control channel of
+// shared/specs/lsp.md §12.2 (commands with ids, replies with in_reply_to, events), or plain text
+// lines (the bitcoin client's one line of output).
 import { join } from "node:path";
-import type { RunClock } from "../clock.js";
-import { type NodeCommand, type NodeExit, NodeProcess } from "../node-process.js";
+import { ProgramProcess, type ProgramProcessOptions } from "../program-process.js";
 
-export const STOP_GRACE_MS = 1_000;
 /** Stdout lines kept per text-mode program (the bitcoin client prints exactly one). */
 const MAX_TEXT_LINES = 100;
 /** Malformed control lines kept per program for the report (all are counted). */
@@ -16,20 +14,13 @@ const MAX_ABANDONED = 10_000;
 
 export type Json = Record<string, unknown>;
 
-export interface ProgramExit extends NodeExit {
-  id: string;
-}
+export type { ProgramExit } from "../program-process.js";
 
-export interface ProgramOptions {
-  id: string;
-  command: NodeCommand;
-  runDir: string;
-  clock: RunClock;
+export interface ProgramOptions extends ProgramProcessOptions {
   /** "control": §12.2 JSON lines; "text": plain lines. */
   mode: "control" | "text";
   /** Called for every JSON event line (no in_reply_to) in control mode. */
   onEvent?: (event: Json) => void;
-  onExit?: (exit: ProgramExit) => void;
 }
 
 export interface ProtocolProblem {
@@ -44,52 +35,22 @@ interface PendingCall {
   timer: NodeJS.Timeout | undefined;
 }
 
-export class Program {
-  readonly id: string;
+export class Program extends ProgramProcess {
   readonly lines: string[] = [];
   readonly problems: ProtocolProblem[] = [];
   problem_count = 0;
-  exit: ProgramExit | undefined;
-  private readonly process: NodeProcess;
   private readonly pending = new Map<number, PendingCall>();
   private readonly event_waiters = new Set<{
     match(e: Json): boolean;
     resolve(e: Json | undefined): void;
   }>();
-  private readonly exit_waiters: Array<(exit: ProgramExit) => void> = [];
   private next_id = 1;
-  private started = false;
   /** Ids of calls that timed out: a late reply to one is not the program's fault. */
   private readonly abandoned = new Set<number>();
   late_replies = 0;
 
   constructor(private readonly options: ProgramOptions) {
-    this.id = options.id;
-    this.process = new NodeProcess(
-      options.id,
-      options.command,
-      {
-        cwd: join(options.runDir, "data", options.id),
-        env: { FAULTLINE_NODE_ID: options.id },
-        logPath: join(options.runDir, "node-logs", `${options.id}.log`),
-      },
-      {
-        line: (line, n) => this.onLine(line, n),
-        overflow: (seen, n) =>
-          this.problem(n, `stdout line longer than the limit (${seen} bytes)`, ""),
-        exit: (exit) => this.onExit(exit),
-      },
-      () => options.clock.now_ns(),
-    );
-  }
-
-  get running(): boolean {
-    return this.started && this.exit === undefined;
-  }
-
-  async start(): Promise<void> {
-    this.started = true;
-    await this.process.start();
+    super(options, join(options.runDir, "data", options.id));
   }
 
   /**
@@ -135,43 +96,7 @@ export class Program {
     });
   }
 
-  /** Resolves with the exit (at once if it already exited); undefined after `timeout_ms`. */
-  waitExit(timeout_ms: number): Promise<ProgramExit | undefined> {
-    if (this.exit || !this.started) return Promise.resolve(this.exit);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(undefined), timeout_ms);
-      this.exit_waiters.push((exit) => {
-        clearTimeout(timer);
-        resolve(exit);
-      });
-    });
-  }
-
-  async kill(): Promise<void> {
-    await this.process.kill();
-  }
-
-  async stop(grace_ms = STOP_GRACE_MS): Promise<void> {
-    await this.process.stop(grace_ms);
-  }
-
-  pause(): boolean {
-    return this.process.signal("SIGSTOP");
-  }
-
-  resume(): boolean {
-    return this.process.signal("SIGCONT");
-  }
-
-  get stderrTail(): string[] {
-    return this.process.stderrTail;
-  }
-
-  async close(): Promise<void> {
-    await this.process.close();
-  }
-
-  private onLine(line: string, n: number): void {
+  protected override onLine(line: string, n: number): void {
     if (this.options.mode === "text") {
       if (this.lines.length < MAX_TEXT_LINES) this.lines.push(line);
       return;
@@ -217,6 +142,10 @@ export class Program {
     for (const waiter of [...this.event_waiters]) if (waiter.match(json)) waiter.resolve(json);
   }
 
+  protected override onOverflow(seen_bytes: number, n: number): void {
+    this.problem(n, `stdout line longer than the limit (${seen_bytes} bytes)`, "");
+  }
+
   private problem(line: number, reason: string, raw: string): void {
     this.problem_count++;
     if (this.problems.length < MAX_KEPT_PROTOCOL_ERRORS) {
@@ -229,15 +158,13 @@ export class Program {
     }
   }
 
-  private onExit(exit: NodeExit): void {
-    this.exit = { id: this.id, ...exit };
+  /** A program that exits answers nothing more: its pending calls and event waits end unanswered. */
+  protected override onExited(): void {
     for (const call of this.pending.values()) {
       if (call.timer) clearTimeout(call.timer);
       call.resolve(undefined);
     }
     this.pending.clear();
     for (const waiter of [...this.event_waiters]) waiter.resolve(undefined);
-    for (const resolve of this.exit_waiters.splice(0)) resolve(this.exit);
-    this.options.onExit?.(this.exit);
   }
 }
