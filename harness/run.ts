@@ -4,7 +4,7 @@ import { setMaxListeners } from "node:events";
 import { join } from "node:path";
 import { checkFaults } from "../checkers/faults.js";
 import type { Op } from "../checkers/history.js";
-import { type CheckResult, mergeValidity, type Validity } from "../checkers/result.js";
+import type { CheckResult, Validity } from "../checkers/result.js";
 import { checkStats } from "../checkers/stats.js";
 import { writeRunReports } from "../reports/index.js";
 import { WORKLOADS } from "../workloads/index.js";
@@ -13,24 +13,25 @@ import { type Client, ClientFactory } from "./client.js";
 import { RunClock, sleepUnlessAborted } from "./clock.js";
 import { Cluster, type Crash } from "./cluster.js";
 import { completionFor, type MalformedReply } from "./completion.js";
-import { EXIT, exitCodeFor, SetupError } from "./exit-codes.js";
-import { HistoryRecorder } from "./history-recorder.js";
+import { SetupError } from "./exit-codes.js";
 import { type Latency, LinkTable } from "./links.js";
 import type { Logger } from "./logger.js";
 import { ClockControl } from "./nemesis/clock-control.js";
 import { FAULT_KINDS, Nemesis, type NemesisOptions } from "./nemesis/nemesis.js";
 import { type NetStats, Network } from "./network.js";
 import type { NodeExit } from "./node-process.js";
+import { type Progress, reportProgress } from "./progress.js";
 import { Random } from "./random.js";
+import { finishRun, openRun } from "./run-files.js";
 import { RateScheduler } from "./scheduler.js";
 import { createServices } from "./services.js";
-import { createRunDir, STORE_FILES, writeJson } from "./store.js";
+import { STORE_FILES } from "./store.js";
 import type { Target } from "./target.js";
 import type { MapReduceOptions } from "./tcp/options.js";
 import { isTcpWorkload, runTcpTest } from "./tcp/run.js";
 import type { UdpOptions } from "./udp/context.js";
 import { isUdpWorkload, runUdpTest } from "./udp/run.js";
-import { verdictSummary } from "./verdict.js";
+import { runVerdict, verdictSummary } from "./verdict.js";
 
 export interface TestOptions {
   workload: string;
@@ -73,21 +74,12 @@ export interface Results {
   duration_s: number;
 }
 
+export type { Progress } from "./progress.js";
+
 export interface RunOutcome {
   dir: string;
   results: Results;
   exitCode: number;
-}
-
-export interface Progress {
-  elapsed_s: number;
-  time_limit_s: number;
-  phase: string;
-  /** Faults in force now, e.g. "partition halves". */
-  faults: string[];
-  ok: number;
-  fail: number;
-  info: number;
 }
 
 interface WorkerState {
@@ -142,16 +134,13 @@ async function runMaelstromTest(
     topology: options.topology,
   });
 
-  const dir = createRunDir(options.store, `${options.workload}-${options.target.name}`);
-  log.attach(join(dir, STORE_FILES.log));
-  log.info(`run ${dir} (seed ${options.seed})`);
-  writeJson(join(dir, STORE_FILES.test), {
-    ...options,
-    nodes: nodeIds,
-    wall_start_ms: clock.wall_start_ms,
+  const { dir, history } = openRun({
+    options,
+    name: `${options.workload}-${options.target.name}`,
+    extra: { nodes: nodeIds },
+    clock,
+    log,
   });
-
-  const history = new HistoryRecorder(join(dir, STORE_FILES.history), clock);
   const links = new LinkTable(options.latency);
   const network = new Network(
     join(dir, STORE_FILES.messages),
@@ -188,19 +177,11 @@ async function runMaelstromTest(
   const malformed: MalformedReply[] = [];
   const counts = { ok: 0, fail: 0, info: 0 };
   let phase = "starting";
-  const progressTimer = onProgress
-    ? setInterval(
-        () =>
-          onProgress({
-            elapsed_s: clock.now_ns() / 1e9,
-            time_limit_s: options.time_limit_s,
-            phase,
-            faults: [...nemesis.active.values()],
-            ...counts,
-          }),
-        250,
-      )
-    : undefined;
+  const stopProgress = reportProgress(onProgress, clock, options.time_limit_s, () => ({
+    phase,
+    faults: [...nemesis.active.values()],
+    ...counts,
+  }));
 
   const interrupted = () => signal.aborted;
   const nemesis = new Nemesis(
@@ -372,9 +353,7 @@ async function runMaelstromTest(
   const clientInvokes = history.ops.filter(
     (op) => op.type === "invoke" && op.process !== "nemesis",
   ).length;
-  const valid: Validity = interrupted()
-    ? "unknown"
-    : mergeValidity(Object.values(checkers).map((c) => c.valid));
+  const valid = runVerdict(checkers, interrupted());
   const results: Results = {
     valid,
     summary: verdictSummary(valid, checkers, interrupted()),
@@ -397,12 +376,10 @@ async function runMaelstromTest(
     ),
     duration_s: clock.now_ns() / 1e9,
   };
-  writeJson(join(dir, STORE_FILES.results), results);
-  log.info(`wrote ${join(dir, STORE_FILES.results)}`);
-  return { dir, results, exitCode: interrupted() ? EXIT.couldNotRun : exitCodeFor(valid) };
+  return finishRun(dir, results, interrupted(), log);
 
   async function shutdown(): Promise<void> {
-    if (progressTimer) clearInterval(progressTimer);
+    stopProgress();
     try {
       if (interrupted()) await cluster.kill();
       else await cluster.stop();

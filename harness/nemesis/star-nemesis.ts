@@ -5,6 +5,7 @@
 // transport adds per link, e.g. the UDP proxy's datagram mutations); kills and pauses go to the
 // workload's runner, which knows what a participant is (an LSP client, a miner, a worker).
 import { sleepUnlessAborted } from "../clock.js";
+import { SetupError } from "../exit-codes.js";
 import type { HistoryRecorder } from "../history-recorder.js";
 import type { LinkTable } from "../links.js";
 import type { Logger } from "../logger.js";
@@ -64,6 +65,20 @@ export interface StarSetting {
   /** The participant every link fault is between a peer and. */
   hub: string;
   packet_extras?: PacketExtras;
+}
+
+/** Refuses, before anything starts, fault kinds that `who` (e.g. "the udp transport") lacks. */
+export function checkFaultKinds(
+  requested: readonly FaultKind[],
+  kinds: readonly FaultKind[],
+  who: string,
+): void {
+  const unsupported = requested.filter((k) => !kinds.includes(k));
+  if (unsupported.length > 0) {
+    throw new SetupError(
+      `${who} cannot inject ${unsupported.join(", ")} faults; choose from ${kinds.join(", ")}`,
+    );
+  }
 }
 
 export class StarNemesis {

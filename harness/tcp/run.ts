@@ -5,19 +5,21 @@
 // workers running one job; harness/tcp/mapreduce-run.ts).
 import { join } from "node:path";
 import { checkFaults } from "../../checkers/faults.js";
-import { type CheckResult, mergeValidity, type Validity } from "../../checkers/result.js";
+import type { CheckResult } from "../../checkers/result.js";
 import { checkStats } from "../../checkers/stats.js";
 import { TCP_WORKLOADS } from "../../workloads/index.js";
 import { RunClock } from "../clock.js";
-import { EXIT, exitCodeFor, SetupError } from "../exit-codes.js";
-import { HistoryRecorder } from "../history-recorder.js";
+import { SetupError } from "../exit-codes.js";
 import { JsonlWriter } from "../jsonl-writer.js";
 import { LinkTable } from "../links.js";
 import type { Logger } from "../logger.js";
+import { checkFaultKinds } from "../nemesis/star-nemesis.js";
+import { type Progress, reportProgress } from "../progress.js";
 import { Random } from "../random.js";
-import type { Progress, Results, RunOutcome, TestOptions } from "../run.js";
-import { createRunDir, STORE_FILES, writeJson } from "../store.js";
-import { verdictSummary } from "../verdict.js";
+import type { Results, RunOutcome, TestOptions } from "../run.js";
+import { finishRun, openRun } from "../run-files.js";
+import { STORE_FILES } from "../store.js";
+import { runVerdict, runWarnings, verdictSummary } from "../verdict.js";
 import { MapReduceRun, TCP_FAULT_KINDS } from "./mapreduce-run.js";
 import {
   type MapReduceOptions,
@@ -48,30 +50,25 @@ export async function runTcpTest(
       `workload "${options.workload}" does not run on the tcp transport; choose one of ${TCP_WORKLOADS.join(", ")}`,
     );
   }
-  const unsupported = options.nemesis.faults.filter((k) => !TCP_FAULT_KINDS.includes(k));
-  if (unsupported.length > 0) {
-    throw new SetupError(
-      `the mapreduce workload cannot inject ${unsupported.join(", ")} faults; choose from ${TCP_FAULT_KINDS.join(", ")}`,
-    );
-  }
+  checkFaultKinds(options.nemesis.faults, TCP_FAULT_KINDS, "the mapreduce workload");
   if (options.node_count < 1) throw new SetupError("--node-count (the workers) must be at least 1");
   const mr = resolveMapReduceOptions(options.mapreduce);
   const roles = resolveMapReduceRoles(options.target, options.mapreduce);
 
   const clock = new RunClock();
   const random = new Random(options.seed);
-  const dir = createRunDir(options.store, `${options.workload}-${options.target.name}`);
-  log.attach(join(dir, STORE_FILES.log));
-  log.info(`run ${dir} (seed ${options.seed}, tcp transport)`);
-  writeJson(join(dir, STORE_FILES.test), {
-    ...options,
-    // Timeline rows: process 0 is the job, worker slot k's instances are k+1 mod (W + 1).
-    concurrency: options.node_count + 1,
+  const { dir, history } = openRun({
+    options,
+    name: `${options.workload}-${options.target.name}`,
     transport: "tcp",
-    mapreduce: { ...mr, roles },
-    wall_start_ms: clock.wall_start_ms,
+    extra: {
+      // Timeline rows: process 0 is the job, worker slot k's instances are k+1 mod (W + 1).
+      concurrency: options.node_count + 1,
+      mapreduce: { ...mr, roles },
+    },
+    clock,
+    log,
   });
-  const history = new HistoryRecorder(join(dir, STORE_FILES.history), clock);
   const journal = new JsonlWriter(join(dir, STORE_FILES.messages), {
     flush_bytes: 64 * 1024,
     max_bytes: MAX_JOURNAL_BYTES,
@@ -92,21 +89,13 @@ export async function runTcpTest(
     log,
     signal,
   });
-  const progressTimer = onProgress
-    ? setInterval(
-        () =>
-          onProgress({
-            elapsed_s: clock.now_ns() / 1e9,
-            time_limit_s: options.time_limit_s,
-            phase: run.phase,
-            faults: [...run.nemesis.active.values()],
-            ...run.counts,
-          }),
-        250,
-      )
-    : undefined;
+  const stopProgress = reportProgress(onProgress, clock, options.time_limit_s, () => ({
+    phase: run.phase,
+    faults: [...run.nemesis.active.values()],
+    ...run.counts,
+  }));
   const close = async () => {
-    if (progressTimer) clearInterval(progressTimer);
+    stopProgress();
     await proxy.close();
     journal.close();
     history.close();
@@ -136,14 +125,9 @@ export async function runTcpTest(
     errors.push({ kind: "history-truncated", message: "history.jsonl hit its size limit" });
   }
   const faultReport = checkFaults(history.ops, { requested: options.nemesis.faults });
-  const warnings = [...((faultReport.warnings as string[] | undefined) ?? [])];
-  for (const check of Object.values(checkers)) {
-    for (const w of (check.warnings as string[] | undefined) ?? []) warnings.push(w);
-  }
+  const warnings = runWarnings(faultReport, checkers);
   for (const warning of warnings) log.info(`warning: ${warning}`);
-  const valid: Validity = interrupted
-    ? "unknown"
-    : mergeValidity(Object.values(checkers).map((c) => c.valid));
+  const valid = runVerdict(checkers, interrupted);
   const tcp = proxy.stats();
   let chunks = 0;
   let resets = 0;
@@ -183,7 +167,5 @@ export async function runTcpTest(
     ),
     duration_s: clock.now_ns() / 1e9,
   };
-  writeJson(join(dir, STORE_FILES.results), results);
-  log.info(`wrote ${join(dir, STORE_FILES.results)}`);
-  return { dir, results, exitCode: interrupted ? EXIT.couldNotRun : exitCodeFor(valid) };
+  return finishRun(dir, results, interrupted, log);
 }

@@ -5,17 +5,19 @@
 // server), `mining` (the distributed bitcoin miner), or the LSP conformance checks.
 import { join } from "node:path";
 import { checkFaults } from "../../checkers/faults.js";
-import { type CheckResult, mergeValidity, type Validity } from "../../checkers/result.js";
+import type { CheckResult } from "../../checkers/result.js";
 import { checkStats } from "../../checkers/stats.js";
 import { RunClock } from "../clock.js";
-import { EXIT, exitCodeFor, SetupError } from "../exit-codes.js";
-import { HistoryRecorder } from "../history-recorder.js";
+import { SetupError } from "../exit-codes.js";
 import { LinkTable } from "../links.js";
 import type { Logger } from "../logger.js";
+import { checkFaultKinds } from "../nemesis/star-nemesis.js";
+import { type Progress, reportProgress } from "../progress.js";
 import { Random } from "../random.js";
-import type { Progress, Results, RunOutcome, TestOptions } from "../run.js";
-import { createRunDir, STORE_FILES, writeJson } from "../store.js";
-import { verdictSummary } from "../verdict.js";
+import type { Results, RunOutcome, TestOptions } from "../run.js";
+import { finishRun, openRun } from "../run-files.js";
+import { STORE_FILES } from "../store.js";
+import { runVerdict, runWarnings, verdictSummary } from "../verdict.js";
 import { runConformance } from "./conformance.js";
 import { type ProgramsReport, RunContext, resolveRoles, type UdpTestOptions } from "./context.js";
 import { EXIT_AFTER_CLOSE_MS, LspRun } from "./lsp-run.js";
@@ -44,12 +46,7 @@ export async function runUdpTest(
       `workload "${options.workload}" does not run on the udp transport; choose one of ${UDP_WORKLOADS.join(", ")}`,
     );
   }
-  const unsupported = options.nemesis.faults.filter((k) => !UDP_FAULT_KINDS.includes(k));
-  if (unsupported.length > 0) {
-    throw new SetupError(
-      `the udp transport cannot inject ${unsupported.join(", ")} faults; choose from ${UDP_FAULT_KINDS.join(", ")}`,
-    );
-  }
+  checkFaultKinds(options.nemesis.faults, UDP_FAULT_KINDS, "the udp transport");
   const conformance = options.udp?.conformance === true;
   if (conformance && options.workload !== "lsp") {
     throw new SetupError("--conformance checks an LSP server: use it with -w lsp");
@@ -59,17 +56,14 @@ export async function runUdpTest(
 
   const clock = new RunClock();
   const random = new Random(options.seed);
-  const testName = `${conformance ? "lsp-conformance" : options.workload}-${options.target.name}`;
-  const dir = createRunDir(options.store, testName);
-  log.attach(join(dir, STORE_FILES.log));
-  log.info(`run ${dir} (seed ${options.seed}, udp transport)`);
-  writeJson(join(dir, STORE_FILES.test), {
-    ...options,
+  const { dir, history } = openRun({
+    options,
+    name: `${conformance ? "lsp-conformance" : options.workload}-${options.target.name}`,
     transport: "udp",
-    roles,
-    wall_start_ms: clock.wall_start_ms,
+    extra: { roles },
+    clock,
+    log,
   });
-  const history = new HistoryRecorder(join(dir, STORE_FILES.history), clock);
   const links = new LinkTable(options.latency);
   const proxy = UdpProxy.create({
     clock,
@@ -79,19 +73,11 @@ export async function runUdpTest(
   });
   const ctx = new RunContext(options, dir, clock, random, history, links, proxy, log, signal);
   let activeFaults: () => string[] = () => [];
-  const progressTimer = onProgress
-    ? setInterval(
-        () =>
-          onProgress({
-            elapsed_s: clock.now_ns() / 1e9,
-            time_limit_s: options.time_limit_s,
-            phase: ctx.phase,
-            faults: activeFaults(),
-            ...ctx.counts,
-          }),
-        250,
-      )
-    : undefined;
+  const stopProgress = reportProgress(onProgress, clock, options.time_limit_s, () => ({
+    phase: ctx.phase,
+    faults: activeFaults(),
+    ...ctx.counts,
+  }));
 
   let checkers: Record<string, CheckResult> = {};
   const errors: Results["errors"] = [];
@@ -108,14 +94,14 @@ export async function runUdpTest(
       checkers = await run.run();
     }
   } catch (err) {
-    if (progressTimer) clearInterval(progressTimer);
+    stopProgress();
     await ctx.stopAll(true).catch(() => {});
     proxy.close();
     history.close();
     throw err;
   }
   ctx.phase = "stopping";
-  if (progressTimer) clearInterval(progressTimer);
+  stopProgress();
   log.info("stopping programs");
   await ctx.stopAll(ctx.interrupted);
   proxy.close();
@@ -142,15 +128,10 @@ export async function runUdpTest(
   if (!interrupted) checkers.programs = programsCheck(programs);
 
   const faultReport = checkFaults(history.ops, { requested: options.nemesis.faults });
-  const warnings = [...((faultReport.warnings as string[] | undefined) ?? [])];
-  for (const check of Object.values(checkers)) {
-    for (const w of (check.warnings as string[] | undefined) ?? []) warnings.push(w);
-  }
+  const warnings = runWarnings(faultReport, checkers);
   for (const warning of warnings) log.info(`warning: ${warning}`);
   const stats = checkStats(history.ops);
-  const valid: Validity = interrupted
-    ? "unknown"
-    : mergeValidity(Object.values(checkers).map((c) => c.valid));
+  const valid = runVerdict(checkers, interrupted);
   const to = proxy.totals.total("to-server");
   const from = proxy.totals.total("from-server");
   const invokes = history.ops.filter(
@@ -189,9 +170,7 @@ export async function runUdpTest(
     ),
     duration_s: clock.now_ns() / 1e9,
   };
-  writeJson(join(dir, STORE_FILES.results), results);
-  log.info(`wrote ${join(dir, STORE_FILES.results)}`);
-  return { dir, results, exitCode: interrupted ? EXIT.couldNotRun : exitCodeFor(valid) };
+  return finishRun(dir, results, interrupted, log);
 }
 
 function programsReport(ctx: RunContext): ProgramsReport {

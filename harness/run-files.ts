@@ -1,0 +1,48 @@
+// The files every run keeps, whatever its transport (DESIGN.md §8): a fresh run directory with
+// faultline.log attached, test.json and history.jsonl at the start, results.json at the end.
+import { join } from "node:path";
+import type { RunClock } from "./clock.js";
+import { EXIT, exitCodeFor } from "./exit-codes.js";
+import { HistoryRecorder } from "./history-recorder.js";
+import type { Logger } from "./logger.js";
+import type { Results, RunOutcome, TestOptions } from "./run.js";
+import { createRunDir, STORE_FILES, writeJson } from "./store.js";
+
+export interface RunStart {
+  options: TestOptions;
+  /** The test's name in the store, e.g. "lsp-reference". */
+  name: string;
+  /** Named in the log line and test.json; the maelstrom transport goes unnamed. */
+  transport?: "tcp" | "udp";
+  /** What test.json holds beyond the options (a field of the options here replaces it). */
+  extra: Record<string, unknown>;
+  clock: RunClock;
+  log: Logger;
+}
+
+/** Creates the run directory, logs into it, writes test.json and opens history.jsonl. */
+export function openRun(start: RunStart): { dir: string; history: HistoryRecorder } {
+  const { options, transport, clock, log } = start;
+  const dir = createRunDir(options.store, start.name);
+  log.attach(join(dir, STORE_FILES.log));
+  log.info(`run ${dir} (seed ${options.seed}${transport ? `, ${transport} transport` : ""})`);
+  writeJson(join(dir, STORE_FILES.test), {
+    ...options,
+    ...(transport && { transport }),
+    ...start.extra,
+    wall_start_ms: clock.wall_start_ms,
+  });
+  return { dir, history: new HistoryRecorder(join(dir, STORE_FILES.history), clock) };
+}
+
+/** Writes results.json; an interrupted run could not say anything, whatever its checkers. */
+export function finishRun(
+  dir: string,
+  results: Results,
+  interrupted: boolean,
+  log: Logger,
+): RunOutcome {
+  writeJson(join(dir, STORE_FILES.results), results);
+  log.info(`wrote ${join(dir, STORE_FILES.results)}`);
+  return { dir, results, exitCode: interrupted ? EXIT.couldNotRun : exitCodeFor(results.valid) };
+}
