@@ -44,6 +44,8 @@ const WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", 
 export class MiningJobs {
   private next = 0;
   private groups = 0;
+  /** Free-running jobs handed out so far. */
+  private jobs = 0;
   private readonly boundary: JobSpec[] = [];
 
   constructor(
@@ -66,9 +68,12 @@ export class MiningJobs {
     return { message, max_nonce: best, kind: "boundary" };
   }
 
-  /** The next job of the free-running load: a third boundary jobs while they last. */
+  /**
+   * The next job of the free-running load: every third one a boundary job while they last,
+   * starting with the first, so even a short or slow run answers some.
+   */
   nextJob(): JobSpec {
-    if (this.boundary.length > 0 && this.rng.chance(1 / 3)) return this.boundary.shift() as JobSpec;
+    if (this.boundary.length > 0 && this.jobs++ % 3 === 0) return this.boundary.shift() as JobSpec;
     return {
       message: this.message(),
       max_nonce: this.rng.int(MIXED_MIN_NONCE, MIXED_MAX_NONCE),
