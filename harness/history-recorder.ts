@@ -1,6 +1,6 @@
 // Streams the history to history.jsonl as it is recorded (DESIGN.md §3) and keeps it in memory
 // for the checkers. Index and time are assigned here, so the file is always in time order.
-import { type Op, serializeOp } from "../checkers/history.js";
+import { type CompletionType, type Op, serializeOp } from "../checkers/history.js";
 import type { RunClock } from "./clock.js";
 import { JsonlWriter } from "./jsonl-writer.js";
 
@@ -8,6 +8,16 @@ import { JsonlWriter } from "./jsonl-writer.js";
 const MAX_HISTORY_BYTES = 2 * 1024 * 1024 * 1024;
 
 export type OpRecord = Omit<Op, "index" | "time">;
+
+/** An invoked op, waiting for its completion. */
+export interface OpHandle {
+  /**
+   * Completes the op (with the invoke's value unless given); later calls are ignored (a reply
+   * that races a timeout).
+   */
+  complete(type: CompletionType, value?: unknown, error?: unknown): void;
+  readonly done: boolean;
+}
 
 export class HistoryRecorder {
   readonly ops: Op[] = [];
@@ -29,6 +39,35 @@ export class HistoryRecorder {
     this.ops.push(op);
     this.writer.write(serializeOp(op));
     return op;
+  }
+
+  /** Records an invoke now; the handle records its one completion and tells `onComplete`. */
+  invoke(
+    process: number,
+    f: string,
+    value: unknown,
+    node: string | undefined,
+    onComplete: (type: CompletionType) => void,
+  ): OpHandle {
+    this.record({ process, type: "invoke", f, value, ...(node !== undefined && { node }) });
+    let done = false;
+    return {
+      complete: (type, completion = value, error) => {
+        if (done) return;
+        done = true;
+        this.record({
+          process,
+          type,
+          f,
+          value: completion,
+          ...(error !== undefined && { error }),
+        });
+        onComplete(type);
+      },
+      get done() {
+        return done;
+      },
+    };
   }
 
   get truncated(): boolean {

@@ -6,6 +6,8 @@ import type { RunClock } from "./clock.js";
 import { type NodeCommand, type NodeExit, NodeProcess } from "./node-process.js";
 
 export const STOP_GRACE_MS = 1_000;
+/** Stop rounds before giving up on programs that exit handlers keep replacing. */
+const MAX_STOP_ROUNDS = 10;
 
 export interface ProgramExit extends NodeExit {
   id: string;
@@ -108,4 +110,28 @@ export abstract class ProgramProcess {
     for (const resolve of this.exit_waiters.splice(0)) resolve(this.exit);
     this.notifyExit?.(this.exit);
   }
+}
+
+/**
+ * Stops every program in `records` still running (SIGKILL when `kill`, else SIGTERM then SIGKILL
+ * after the grace period), marking each ended by us, then closes them all. `records` is the
+ * runner's live list: rounds repeat in case an exit handler started a replacement meanwhile, so
+ * nothing outlives the run.
+ */
+export async function stopPrograms(
+  records: ReadonlyArray<{ program: ProgramProcess; ended_by_us: boolean }>,
+  kill: boolean,
+): Promise<void> {
+  for (let round = 0; round < MAX_STOP_ROUNDS; round++) {
+    const running = records.filter((r) => r.program.running);
+    if (running.length === 0) break;
+    await Promise.all(
+      running.map(async (r) => {
+        r.ended_by_us = true;
+        if (kill) await r.program.kill();
+        else await r.program.stop();
+      }),
+    );
+  }
+  await Promise.all(records.map((r) => r.program.close()));
 }

@@ -30,11 +30,13 @@ import {
 import type { RunClock } from "../clock.js";
 import { sleepUnlessAborted } from "../clock.js";
 import { SetupError } from "../exit-codes.js";
-import type { HistoryRecorder } from "../history-recorder.js";
+import type { HistoryRecorder, OpHandle } from "../history-recorder.js";
 import type { LinkTable } from "../links.js";
 import type { Logger } from "../logger.js";
 import { type FaultKind, pickTargets, type Targets } from "../nemesis/nemesis.js";
 import { type ProcessHooks, StarNemesis } from "../nemesis/star-nemesis.js";
+import type { NodeCommand } from "../node-process.js";
+import { stopPrograms } from "../program-process.js";
 import type { Random } from "../random.js";
 import type { TestOptions } from "../run.js";
 import type { MapReduceRoles, ResolvedMapReduceOptions } from "./options.js";
@@ -67,11 +69,6 @@ export interface MapReduceRunDeps {
   proxy: TcpProxy;
   log: Logger;
   signal: AbortSignal;
-}
-
-interface OpHandle {
-  complete(type: "ok" | "fail" | "info", value: unknown, error?: unknown): void;
-  readonly done: boolean;
 }
 
 interface Slot {
@@ -273,24 +270,10 @@ export class MapReduceRun {
     return { checkers, instances: this.instanceReport() };
   }
 
-  /**
-   * Stops every program still running (SIGKILL when `kill`), looping in case an exit handler
-   * started a replacement meanwhile, so nothing outlives the run.
-   */
+  /** Stops every program still running (SIGKILL when `kill`) and closes them all (stopPrograms). */
   async stopAll(kill: boolean): Promise<void> {
     this.endJob();
-    for (let round = 0; round < 10; round++) {
-      const running = this.instances.filter((i) => i.program.running);
-      if (running.length === 0) break;
-      await Promise.all(
-        running.map(async (i) => {
-          i.ended_by_us = true;
-          if (kill) await i.program.kill();
-          else await i.program.stop();
-        }),
-      );
-    }
-    await Promise.all(this.instances.map((i) => i.program.close()));
+    await stopPrograms(this.instances, kill);
   }
 
   /** No worker starts and no fault begins after this. */
@@ -307,55 +290,80 @@ export class MapReduceRun {
     return scale === undefined ? {} : { FAULTLINE_MR_TIME_SCALE: String(scale) };
   }
 
+  /**
+   * A program in the job directory, tracked as an instance from the moment `invoke` records its
+   * op; the caller starts it.
+   */
+  private newInstance(
+    program: Pick<Instance, "id" | "role" | "slot"> & {
+      command: NodeCommand;
+      onExit?: (exit: TcpProgramExit) => void;
+    },
+    invoke: () => OpHandle,
+  ): Instance {
+    const { id, role, slot, command, onExit } = program;
+    const instance: Instance = {
+      id,
+      role,
+      slot,
+      program: new TcpProgram({
+        id,
+        command,
+        runDir: this.deps.dir,
+        cwd: this.jobDir,
+        clock: this.deps.clock,
+        env: this.env(),
+        onExit: (exit) => {
+          this.onExit(instance, exit);
+          onExit?.(exit);
+        },
+      }),
+      op: invoke(),
+      started_ns: this.deps.clock.now_ns(),
+      fault_killed: false,
+      ended_by_us: false,
+    };
+    this.instances.push(instance);
+    return instance;
+  }
+
   private async startCoordinator(): Promise<void> {
-    const { roles, mr, clock, signal } = this.deps;
+    const { roles, mr, signal } = this.deps;
     this.coordinatorPort = await freeTcpPort();
     let resolveExit: (exit: TcpProgramExit) => void = () => {};
     this.coordinatorExit = new Promise((resolve) => {
       resolveExit = resolve;
     });
-    const program = new TcpProgram({
-      id: COORDINATOR,
-      command: {
-        file: roles.coordinator.file,
-        args: [
-          ...roles.coordinator.args,
-          "--port",
-          String(this.coordinatorPort),
-          "--n-reduce",
-          String(mr.n_reduce),
-          "--task-timeout-ms",
-          String(mr.task_timeout_ms),
-          ...this.files,
-        ],
+    const instance = this.newInstance(
+      {
+        id: COORDINATOR,
+        role: "coordinator",
+        slot: undefined,
+        command: {
+          file: roles.coordinator.file,
+          args: [
+            ...roles.coordinator.args,
+            "--port",
+            String(this.coordinatorPort),
+            "--n-reduce",
+            String(mr.n_reduce),
+            "--task-timeout-ms",
+            String(mr.task_timeout_ms),
+            ...this.files,
+          ],
+        },
+        onExit: (exit) => resolveExit(exit),
       },
-      runDir: this.deps.dir,
-      cwd: this.jobDir,
-      clock,
-      env: this.env(),
-      onExit: (exit) => {
-        this.onExit(instance, exit);
-        resolveExit(exit);
-      },
-    });
-    const op = this.invoke(0, "job", COORDINATOR, {
-      app: mr.app,
-      files: this.files.length,
-      n_reduce: mr.n_reduce,
-      workers: this.slots.length,
-      task_timeout_ms: mr.task_timeout_ms,
-    });
-    const instance: Instance = {
-      id: COORDINATOR,
-      role: "coordinator",
-      slot: undefined,
-      program,
-      op,
-      started_ns: clock.now_ns(),
-      fault_killed: false,
-      ended_by_us: false,
-    };
-    this.instances.push(instance);
+      () =>
+        this.invoke(0, "job", COORDINATOR, {
+          app: mr.app,
+          files: this.files.length,
+          n_reduce: mr.n_reduce,
+          workers: this.slots.length,
+          task_timeout_ms: mr.task_timeout_ms,
+        }),
+    );
+    const program = instance.program;
     this.coordinator = instance;
     await program.start();
     this.deps.log.info(`coordinator started on 127.0.0.1:${this.coordinatorPort}`);
@@ -380,45 +388,33 @@ export class MapReduceRun {
 
   private async startWorker(slot: Slot): Promise<void> {
     if (this.over || this.deps.signal.aborted || slot.current?.program.running) return;
-    const { roles, mr, clock } = this.deps;
+    const { roles, mr } = this.deps;
     slot.started = true;
     const generation = ++slot.generation;
     // A new process per instance, in the slot's timeline row (rows = process mod (W + 1)).
     const process = slot.index + 1 + (generation - 1) * (this.slots.length + 1);
     slot.process = process;
     const id = generation === 1 ? slot.name : `${slot.name}.${generation}`;
-    const program = new TcpProgram({
-      id,
-      command: {
-        file: roles.worker.file,
-        args: [
-          ...roles.worker.args,
-          "--coordinator",
-          `127.0.0.1:${slot.proxy_port}`,
-          "--app",
-          mr.app,
-        ],
+    const instance = this.newInstance(
+      {
+        id,
+        role: "worker",
+        slot,
+        command: {
+          file: roles.worker.file,
+          args: [
+            ...roles.worker.args,
+            "--coordinator",
+            `127.0.0.1:${slot.proxy_port}`,
+            "--app",
+            mr.app,
+          ],
+        },
       },
-      runDir: this.deps.dir,
-      cwd: this.jobDir,
-      clock,
-      env: this.env(),
-      onExit: (exit) => this.onExit(instance, exit),
-    });
-    const op = this.invoke(process, "worker", slot.name, { instance: id });
-    const instance: Instance = {
-      id,
-      role: "worker",
-      slot,
-      program,
-      op,
-      started_ns: clock.now_ns(),
-      fault_killed: false,
-      ended_by_us: false,
-    };
-    this.instances.push(instance);
+      () => this.invoke(process, "worker", slot.name, { instance: id }),
+    );
     slot.current = instance;
-    await program.start();
+    await instance.program.start();
   }
 
   private onExit(instance: Instance, exit: TcpProgramExit): void {
@@ -536,26 +532,7 @@ export class MapReduceRun {
   }
 
   private invoke(process: number, f: string, node: string, value: unknown): OpHandle {
-    const { history } = this.deps;
-    history.record({ process, type: "invoke", f, value, node });
-    let done = false;
-    return {
-      complete: (type, completion, error) => {
-        if (done) return;
-        done = true;
-        history.record({
-          process,
-          type,
-          f,
-          value: completion,
-          ...(error !== undefined && { error }),
-        });
-        this.counts[type]++;
-      },
-      get done() {
-        return done;
-      },
-    };
+    return this.deps.history.invoke(process, f, value, node, (type) => this.counts[type]++);
   }
 
   // ---- process faults ------------------------------------------------------------------------

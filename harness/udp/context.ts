@@ -3,15 +3,15 @@
 // and a small helper that turns "a command was sent / its reply came" into history ops.
 import { existsSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
-import type { CompletionType } from "../../checkers/history.js";
 import { DEFAULT_PARAMS, type LspParams, paramFlags } from "../../systems/lsp/params.js";
 import type { RunClock } from "../clock.js";
 import { SetupError } from "../exit-codes.js";
-import type { HistoryRecorder } from "../history-recorder.js";
+import type { HistoryRecorder, OpHandle } from "../history-recorder.js";
 import type { LinkTable } from "../links.js";
 import type { Logger } from "../logger.js";
 import type { NodeCommand } from "../node-process.js";
 import { packageRoot } from "../paths.js";
+import { stopPrograms } from "../program-process.js";
 import type { Random } from "../random.js";
 import type { TestOptions } from "../run.js";
 import type { Target } from "../target.js";
@@ -43,11 +43,7 @@ export type UdpTestOptions = TestOptions & { udp?: UdpOptions };
 
 export const DEFAULT_MUTATE_P = 0.05;
 
-export interface OpHandle {
-  /** Completes the op; later calls are ignored (a reply that races a timeout). */
-  complete(type: CompletionType, value?: unknown, error?: unknown): void;
-  readonly done: boolean;
-}
+export type { OpHandle } from "../history-recorder.js";
 
 export interface ProgramRecord {
   program: Program;
@@ -95,25 +91,7 @@ export class RunContext {
 
   /** Records an invoke now; the handle records the completion. */
   invoke(process: number, f: string, value: unknown, node?: string): OpHandle {
-    this.history.record({ process, type: "invoke", f, value, ...(node !== undefined && { node }) });
-    let done = false;
-    return {
-      complete: (type, completion = value, error) => {
-        if (done) return;
-        done = true;
-        this.history.record({
-          process,
-          type,
-          f,
-          value: completion,
-          ...(error !== undefined && { error }),
-        });
-        this.counts[type]++;
-      },
-      get done() {
-        return done;
-      },
-    };
+    return this.history.invoke(process, f, value, node, (type) => this.counts[type]++);
   }
 
   track(program: Program, role: string, may_exit = false): ProgramRecord {
@@ -125,24 +103,10 @@ export class RunContext {
   /** Set by stopAll: runners start no new program after it. */
   stopping = false;
 
-  /**
-   * Stops every program still running (SIGTERM, SIGKILL after the grace period). Loops in case
-   * a runner's exit handler started a replacement meanwhile, so nothing outlives the run.
-   */
+  /** Stops every program still running and closes them all (stopPrograms). */
   async stopAll(kill: boolean): Promise<void> {
     this.stopping = true;
-    for (let round = 0; round < 10; round++) {
-      const running = this.programs.filter((r) => r.program.running);
-      if (running.length === 0) break;
-      await Promise.all(
-        running.map(async (r) => {
-          r.ended_by_us = true;
-          if (kill) await r.program.kill();
-          else await r.program.stop();
-        }),
-      );
-    }
-    await Promise.all(this.programs.map((r) => r.program.close()));
+    await stopPrograms(this.programs, kill);
   }
 
   /** Epoch length and limit in force (flags given, else the LSP defaults). */
