@@ -16,6 +16,7 @@
 //   server-close  invoke {}                    ok | fail | info
 // `data` is base64. Nemesis kills name the instances they killed: value {nodes, instances}.
 import { listSome, plural } from "./canonical.js";
+import { faultActivity } from "./faults.js";
 import { type Op, type Operation, pairOperations } from "./history.js";
 import type { CheckResult } from "./result.js";
 
@@ -493,28 +494,6 @@ function checkSpuriousLoss(
       });
     }
   }
-}
-
-/** Whether any nemesis fault was in force at some point of [from, to]. */
-function faultActivity(history: readonly Op[]): (from: number, to: number) => boolean {
-  const intervals: Array<[number, number]> = [];
-  const open = new Map<string, number>();
-  for (const op of history) {
-    if (op.process !== "nemesis") continue;
-    const dash = op.f.indexOf("-");
-    const verb = dash === -1 ? op.f : op.f.slice(0, dash);
-    const kind = dash === -1 ? "" : op.f.slice(dash + 1);
-    if (verb === "start") open.set(kind, op.time);
-    else if (verb === "stop" || op.f === "heal") {
-      for (const [k, start] of open) {
-        if (verb === "stop" && k !== kind) continue;
-        intervals.push([start, op.time]);
-        open.delete(k);
-      }
-    }
-  }
-  for (const start of open.values()) intervals.push([start, Number.POSITIVE_INFINITY]);
-  return (from, to) => intervals.some(([s, e]) => from <= e && to >= s);
 }
 
 function preview(base64: string): string {

@@ -17,7 +17,15 @@ export interface FaultInterval {
   ops_info: number;
 }
 
-export function faultIntervals(history: readonly Op[]): FaultInterval[] {
+export interface FaultIntervalOptions {
+  /** Leave out nemesis events marked `final` (the mining run's deliberate last server kill). */
+  skipFinal?: boolean;
+}
+
+export function faultIntervals(
+  history: readonly Op[],
+  options: FaultIntervalOptions = {},
+): FaultInterval[] {
   const open = new Map<string, FaultInterval>();
   const intervals: FaultInterval[] = [];
   const close = (interval: FaultInterval, op: Op) => {
@@ -26,6 +34,7 @@ export function faultIntervals(history: readonly Op[]): FaultInterval[] {
   };
   for (const op of history) {
     if (op.process !== "nemesis") continue;
+    if (options.skipFinal && (op.value as { final?: boolean } | null)?.final) continue;
     const [verb, kind] = splitF(op.f);
     if (verb === "start" && kind) {
       const previous = open.get(kind);
@@ -66,6 +75,19 @@ export function faultIntervals(history: readonly Op[]): FaultInterval[] {
     }
   }
   return intervals;
+}
+
+/** Whether any fault interval covers some point of [from_ns, to_ns]; one never stopped lasts on. */
+export function faultActivity(
+  history: readonly Op[],
+  options: FaultIntervalOptions = {},
+): (from_ns: number, to_ns: number) => boolean {
+  const time = (index: number) => (history[index] as Op).time;
+  const spans = faultIntervals(history, options).map((i) => ({
+    start: time(i.start),
+    stop: i.stop === undefined ? Number.POSITIVE_INFINITY : time(i.stop),
+  }));
+  return (from, to) => spans.some((s) => from <= s.stop && to >= s.start);
 }
 
 export function checkFaults(

@@ -13,6 +13,7 @@
 // with its own code (node:crypto and BigInt), independent of the system's implementation.
 import * as crypto from "node:crypto";
 import { listSome, plural } from "./canonical.js";
+import { faultActivity } from "./faults.js";
 import { type Op, type Operation, pairOperations } from "./history.js";
 import type { CheckResult } from "./result.js";
 
@@ -122,7 +123,8 @@ export function checkMiningOracle(
   const operations = pairOperations(history);
   const jobs = operations.filter((o) => o.f === "mine");
   const violations: MiningViolation[] = [];
-  const activeAt = faultActivity(history);
+  // The final server kill is the test's own last step, not a fault the jobs ran under.
+  const activeAt = faultActivity(history, { skipFinal: true });
   const serverKill = history.find(
     (op) => op.process === "nemesis" && op.f === "start-kill" && nodesOf(op).includes("server"),
   );
@@ -298,7 +300,8 @@ export function checkMiningOracle(
  */
 export function checkFairness(history: readonly Op[]): CheckResult {
   const jobs = pairOperations(history).filter((o) => o.f === "mine");
-  const activeAt = faultActivity(history);
+  // The final server kill is the test's own last step, not a fault the jobs ran under.
+  const activeAt = faultActivity(history, { skipFinal: true });
   const faulted = (o: Operation) => activeAt(o.invoke.time, o.complete?.time ?? o.invoke.time);
   const groups = new Map<number, Operation[]>();
   for (const o of jobs) {
@@ -462,29 +465,6 @@ export function checkLoadBalance(
 function nodesOf(op: Op): string[] {
   const nodes = (op.value as { nodes?: unknown } | null)?.nodes;
   return Array.isArray(nodes) ? (nodes as string[]) : [];
-}
-
-/** Whether any nemesis fault (other than the final server kill) was in force during [from, to]. */
-function faultActivity(history: readonly Op[]): (from: number, to: number) => boolean {
-  const intervals: Array<[number, number]> = [];
-  const open = new Map<string, number>();
-  for (const op of history) {
-    if (op.process !== "nemesis") continue;
-    if ((op.value as { final?: boolean } | null)?.final) continue;
-    const dash = op.f.indexOf("-");
-    const verb = dash === -1 ? op.f : op.f.slice(0, dash);
-    const kind = dash === -1 ? "" : op.f.slice(dash + 1);
-    if (verb === "start") open.set(kind, op.time);
-    else if (verb === "stop" || op.f === "heal") {
-      for (const [k, start] of open) {
-        if (verb === "stop" && k !== kind) continue;
-        intervals.push([start, op.time]);
-        open.delete(k);
-      }
-    }
-  }
-  for (const start of open.values()) intervals.push([start, Number.POSITIVE_INFINITY]);
-  return (from, to) => intervals.some(([s, e]) => from <= e && to >= s);
 }
 
 function show(message: string): string {
