@@ -15,6 +15,7 @@ import { stopPrograms } from "../program-process.js";
 import type { Random } from "../random.js";
 import type { TestOptions } from "../run.js";
 import type { Target } from "../target.js";
+import { type ProcessHooks, UdpNemesis } from "./nemesis.js";
 import type { Program, ProgramExit, ProtocolProblem } from "./program.js";
 import type { UdpProxy } from "./proxy.js";
 
@@ -98,6 +99,24 @@ export class RunContext {
     const record: ProgramRecord = { program, role, ended_by_us: false, may_exit };
     this.programs.push(record);
     return record;
+  }
+
+  /** The run's nemesis: its fault options, the UDP proxy's mutations, the runner's hooks. */
+  createNemesis(hooks: ProcessHooks): UdpNemesis {
+    return new UdpNemesis(
+      {
+        ...this.options.nemesis,
+        mutate: this.options.udp?.mutate ?? DEFAULT_MUTATE_P,
+        steady_packet: this.options.udp?.steady_packet === true,
+      },
+      this.proxy.server,
+      hooks,
+      this.links,
+      this.proxy,
+      this.history,
+      this.random.fork("nemesis"),
+      this.log,
+    );
   }
 
   /** Set by stopAll: runners start no new program after it. */

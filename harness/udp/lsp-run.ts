@@ -17,13 +17,8 @@ import { SetupError } from "../exit-codes.js";
 import type { Targets } from "../nemesis/nemesis.js";
 import type { Random } from "../random.js";
 import { RateScheduler } from "../scheduler.js";
-import {
-  DEFAULT_MUTATE_P,
-  type ProgramRecord,
-  type RoleCommands,
-  type RunContext,
-} from "./context.js";
-import { type ProcessHooks, UdpNemesis } from "./nemesis.js";
+import type { ProgramRecord, RoleCommands, RunContext } from "./context.js";
+import type { ProcessHooks, UdpNemesis } from "./nemesis.js";
 import { type Json, Program } from "./program.js";
 
 /** How long a started server has to report `listening`. */
@@ -102,20 +97,7 @@ export class LspRun {
       blocked: false,
       next_payload: 0,
     }));
-    this.nemesis = new UdpNemesis(
-      {
-        ...ctx.options.nemesis,
-        mutate: ctx.options.udp?.mutate ?? DEFAULT_MUTATE_P,
-        steady_packet: ctx.options.udp?.steady_packet === true,
-      },
-      ctx.proxy.server,
-      this.hooks(),
-      ctx.links,
-      ctx.proxy,
-      ctx.history,
-      ctx.random.fork("nemesis"),
-      ctx.log,
-    );
+    this.nemesis = ctx.createNemesis(this.hooks());
   }
 
   /** Longest a Close may take on a healthy network: K epochs to lose the peer, plus slack. */

@@ -19,15 +19,9 @@ import { sleepUnlessAborted } from "../clock.js";
 import { SetupError } from "../exit-codes.js";
 import type { Targets } from "../nemesis/nemesis.js";
 import type { Random } from "../random.js";
-import {
-  DEFAULT_MUTATE_P,
-  type OpHandle,
-  type ProgramRecord,
-  type RoleCommands,
-  type RunContext,
-} from "./context.js";
+import type { OpHandle, ProgramRecord, RoleCommands, RunContext } from "./context.js";
 import { until } from "./lsp-run.js";
-import { type ProcessHooks, UdpNemesis } from "./nemesis.js";
+import type { ProcessHooks, UdpNemesis } from "./nemesis.js";
 import { Program } from "./program.js";
 
 /** The probe's small job reaches the server this long after the large one. */
@@ -97,20 +91,7 @@ export class MiningRun {
       running: undefined,
     }));
     this.jobs = new MiningJobs(ctx.random.fork("workload"));
-    this.nemesis = new UdpNemesis(
-      {
-        ...ctx.options.nemesis,
-        mutate: ctx.options.udp?.mutate ?? DEFAULT_MUTATE_P,
-        steady_packet: ctx.options.udp?.steady_packet === true,
-      },
-      ctx.proxy.server,
-      this.hooks(),
-      ctx.links,
-      ctx.proxy,
-      ctx.history,
-      ctx.random.fork("nemesis"),
-      ctx.log,
-    );
+    this.nemesis = ctx.createNemesis(this.hooks());
   }
 
   private get jobTimeout_ms(): number {
