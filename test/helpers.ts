@@ -88,3 +88,22 @@ export function groupAlive(pgid: number): boolean {
   }
   return false;
 }
+
+/**
+ * A limit of `n` at once: `use` runs when a slot is free, others wait in order. Concurrent
+ * tests that each start a cluster share two cores through this.
+ */
+export function slots(n: number): <T>(use: () => Promise<T>) => Promise<T> {
+  let busy = 0;
+  const waiting: Array<() => void> = [];
+  return async (use) => {
+    if (busy >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    busy++;
+    try {
+      return await use();
+    } finally {
+      busy--;
+      waiting.shift()?.();
+    }
+  };
+}

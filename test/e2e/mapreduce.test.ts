@@ -10,7 +10,15 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, type TestContext } from "vitest";
 import { type Op, parseHistory } from "../../checkers/history.js";
-import { groupAlive, nodePids, readResults, runLine, startCli, tempStore } from "../helpers.js";
+import {
+  groupAlive,
+  nodePids,
+  readResults,
+  runLine,
+  slots,
+  startCli,
+  tempStore,
+} from "../helpers.js";
 
 /** A run's own bound (the CLI is SIGKILLed past it); runs here take 5–20 s. */
 const RUN_TIMEOUT_MS = 90_000;
@@ -20,8 +28,7 @@ const TEST_TIMEOUT_MS = 240_000;
 const MAX_PARALLEL_RUNS = 3;
 const FAST = "--mr-time-scale 0.2";
 
-let running = 0;
-const queue: Array<() => void> = [];
+const inSlot = slots(MAX_PARALLEL_RUNS);
 
 interface Run {
   exitCode: number | undefined;
@@ -36,9 +43,7 @@ interface Run {
 /** Runs `faultline <line>` in its own store (removed when the test finishes), a few at a time. */
 async function run(ctx: TestContext, line: string): Promise<Run> {
   const store = tempStore(ctx.onTestFinished);
-  if (running >= MAX_PARALLEL_RUNS) await new Promise<void>((resolve) => queue.push(resolve));
-  running++;
-  try {
+  return inSlot(async () => {
     const r = await runLine(line, store, RUN_TIMEOUT_MS);
     const results = readResults(store);
     return {
@@ -54,10 +59,7 @@ async function run(ctx: TestContext, line: string): Promise<Run> {
         ]),
       ),
     };
-  } finally {
-    running--;
-    queue.shift()?.();
-  }
+  });
 }
 
 const system = (rest: string) => `test --system mapreduce -w mapreduce ${FAST} ${rest}`;

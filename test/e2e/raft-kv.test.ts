@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { type Op, parseHistory } from "../../checkers/history.js";
-import { readResults, runLine } from "../helpers.js";
+import { readResults, runLine, slots } from "../helpers.js";
 
 /** Every run here is bounded: at most 20 s of workload, then recovery and the check. */
 const RUN_TIMEOUT_MS = 120_000;
@@ -22,8 +22,7 @@ const TEST_TIMEOUT_MS = 300_000;
 /** Runs in flight at once: CI has two cores, and each run is a cluster plus the harness. */
 const MAX_PARALLEL_RUNS = 2;
 
-let running = 0;
-const queue: Array<() => void> = [];
+const inSlot = slots(MAX_PARALLEL_RUNS);
 
 interface Run {
   exitCode: number | undefined;
@@ -41,24 +40,22 @@ interface Run {
  * (not in afterEach, which would run while concurrent tests still use theirs).
  */
 async function run(line: string): Promise<Run> {
-  if (running >= MAX_PARALLEL_RUNS) await new Promise<void>((resolve) => queue.push(resolve));
-  running++;
-  const store = mkdtempSync(join(tmpdir(), "faultline-raft-kv-"));
-  try {
-    const r = await runLine(line, store, RUN_TIMEOUT_MS);
-    const journal = readFileSync(join(store, "latest", "messages.jsonl"), "utf8");
-    return {
-      exitCode: r.exitCode,
-      stdout: r.stdout,
-      results: readResults(store),
-      ops: parseHistory(readFileSync(join(store, "latest", "history.jsonl"), "utf8")),
-      sent: (type) => journal.includes(`"type":"${type}"`),
-    };
-  } finally {
-    rmSync(store, { recursive: true, force: true });
-    running--;
-    queue.shift()?.();
-  }
+  return inSlot(async () => {
+    const store = mkdtempSync(join(tmpdir(), "faultline-raft-kv-"));
+    try {
+      const r = await runLine(line, store, RUN_TIMEOUT_MS);
+      const journal = readFileSync(join(store, "latest", "messages.jsonl"), "utf8");
+      return {
+        exitCode: r.exitCode,
+        stdout: r.stdout,
+        results: readResults(store),
+        ops: parseHistory(readFileSync(join(store, "latest", "history.jsonl"), "utf8")),
+        sent: (type) => journal.includes(`"type":"${type}"`),
+      };
+    } finally {
+      rmSync(store, { recursive: true, force: true });
+    }
+  });
 }
 
 const nemesis = (ops: Op[], f: string) =>
