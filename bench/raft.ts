@@ -10,6 +10,7 @@ import { execa } from "execa";
 import { type Op, parseHistory } from "../checkers/history.js";
 import { checkLinearizable } from "../checkers/linearizable.js";
 import { distFile } from "../harness/paths.js";
+import { runSchedule, SCHEDULES } from "../systems/raft-kv/schedules.js";
 
 /** Seconds of workload per performance run. */
 const PERF_TIME_LIMIT_S = 10;
@@ -165,6 +166,27 @@ export async function benchRaft(): Promise<string> {
     const shownMix = mix.replace(/ --rate \S+| --concurrency \S+/g, "");
     lines.push(
       `| ${bug} | \`${shownMix}\` | ${times.length}/${DETECTION_SEEDS.length} | ${times.length > 0 ? `${median(times).toFixed(1)} s` : "—"} |`,
+    );
+  }
+  lines.push(
+    "",
+    `The two rare schedules driven by nemesis scripts (systems/raft-kv/schedules.ts), ${DETECTION_SEEDS.length} runs each: time from the start of the run until a node stops on a broken invariant.`,
+    "",
+    "| bug | script | caught | median time to detection |",
+    "|---|---|---:|---:|",
+  );
+  for (const [bug, schedule] of Object.entries(SCHEDULES)) {
+    const times: number[] = [];
+    for (const _ of DETECTION_SEEDS) {
+      const t = await runSchedule(schedule, bug, (outcome) => {
+        const exits = Object.values(outcome.results.nodes).flatMap((n) => n.crashes);
+        const first = Math.min(...exits.map((exit) => exit.time_ns));
+        return outcome.exitCode === 1 && Number.isFinite(first) ? first / 1e9 : undefined;
+      });
+      if (t !== undefined) times.push(t);
+    }
+    lines.push(
+      `| ${bug} | ${schedule.script.name}, ${schedule.nodes} nodes | ${times.length}/${DETECTION_SEEDS.length} | ${times.length > 0 ? `${median(times).toFixed(1)} s` : "—"} |`,
     );
   }
   return lines.join("\n");

@@ -1,227 +1,53 @@
 // raft-kv's two schedule-dependent bugs, end to end: real node processes, faultline's router,
-// a nemesis script that drives the exact interleaving (the simulation tests drive the same
-// schedules inside one process), and faultline's checkers giving the verdict. The correct
-// variant must survive the same script.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+// a nemesis script that drives the exact interleaving (systems/raft-kv/schedules.ts; the
+// simulation tests drive the same schedules inside one process), and faultline's checkers giving
+// the verdict. The correct variant must survive the same script.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { type Op, parseHistory } from "../../checkers/history.js";
-import { Logger } from "../../harness/logger.js";
-import type { ScriptControl, Sent } from "../../harness/nemesis/nemesis.js";
-import { type RunOutcome, runTest } from "../../harness/run.js";
-import { resolveSystem } from "../../harness/target.js";
+import { describe, expect, it } from "vitest";
+import { parseHistory } from "../../checkers/history.js";
+import type { RunOutcome } from "../../harness/run.js";
+import { runSchedule, SCHEDULES } from "../../systems/raft-kv/schedules.js";
 
-const stores: string[] = [];
-afterAll(() => {
-  for (const dir of stores) rmSync(dir, { recursive: true, force: true });
-});
-
-/** Long enough that a crashed node is back before the candidates' next timeout. */
-const ELECTION_TIMEOUT = ["--election-timeout-ms", "3000-6000"];
-
-async function run(
-  bug: string | undefined,
-  script: (control: ScriptControl) => Promise<void>,
-  options: { nodes: number; time_s: number; rate: number },
-): Promise<RunOutcome> {
-  const store = mkdtempSync(join(tmpdir(), "faultline-raft-script-"));
-  stores.push(store);
-  return runTest(
-    {
-      workload: "lin-kv",
-      target: resolveSystem("raft-kv", "lin-kv", bug, ELECTION_TIMEOUT),
-      node_count: options.nodes,
-      time_limit_s: options.time_s,
-      rate: options.rate,
-      concurrency: options.nodes,
-      latency: { mean_ms: 0, dist: "constant" },
-      topology: "grid",
-      recovery_s: 2,
-      seed: 1,
-      store,
-      command: "test (scripted)",
-      nemesis: {
-        faults: [],
-        interval_s: 1,
-        packet: { loss: 0, duplicate: 0, delay_ms: 0 },
-        script,
-      },
-    },
-    new Logger(true),
-    new AbortController().signal,
-  );
-}
-
-function nemesisEvents(outcome: RunOutcome): Op[] {
-  return parseHistory(readFileSync(join(outcome.dir, "history.jsonl"), "utf8")).filter(
-    (op) => op.process === "nemesis",
-  );
-}
-
-const isAppend = ({ body }: Sent) => body.type === "append_entries";
-const grantsVote = ({ body }: Sent) => body.type === "request_vote_reply" && body.granted === true;
-
-const requestsVote =
-  (node: string) =>
-  ({ src, body }: Sent) =>
-    src === node && body.type === "request_vote";
-
-/**
- * A voter that forgets its vote, made to vote twice in one term. The leader L becomes the
- * middle of a bridge (the two ends X and Y cannot hear each other) and is killed, so X and Y
- * both time out into the same term; their timeouts differ by less than one timeout, so each is
- * a candidate before the other's next. L comes back hearing only X, grants it, crashes right
- * after granting and comes back again. Now it hears only Y (X's first entries would make L's
- * log longer than Y's and refuse Y for that reason): without a persisted vote it grants Y too.
- * Then L hears both: two leaders of one term send it AppendEntries.
- */
-async function doubleVote(control: ScriptControl): Promise<void> {
-  const { src: leader } = await control.message(isAppend, "AppendEntries from a leader");
-  const [x, y] = control.nodes.filter((n) => n !== leader) as [string, string];
-  control.cut([
-    [x, y],
-    [y, x],
-  ]);
-  await control.kill(leader);
-  await Promise.all([
-    control.message(requestsVote(x), `RequestVote from ${x}`),
-    control.message(requestsVote(y), `RequestVote from ${y}`),
-  ]);
-  control.cut([[y, leader]]);
-  const votedX = control
-    .message((s) => s.src === leader && grantsVote(s), `a vote granted by ${leader}`)
-    .then(() => {
-      control.cut([[x, leader]]);
-      control.heal([[y, leader]]);
-    });
-  const crashed = control.crashAfter(leader, grantsVote, `a vote granted by ${leader}`);
-  await control.restart(leader);
-  await Promise.all([votedX, crashed]);
-  // Only a forgetful voter grants this one; the correct variant refuses, and the script goes on.
-  await control
-    .message((s) => s.src === leader && s.dest === y && grantsVote(s), `a vote for ${y}`, 3_000)
-    .catch(() => undefined);
-  control.heal();
-  await control.sleep(3_000);
-}
-
-/** Cuts every link between different groups (and heals none): a partition into `groups`. */
-function split(control: ScriptControl, groups: string[][]): void {
-  control.heal();
-  const group = (n: string) => groups.findIndex((g) => g.includes(n));
-  const cut: Array<[string, string]> = [];
-  for (const a of control.nodes) {
-    for (const b of control.nodes) if (group(a) !== group(b)) cut.push([a, b]);
-  }
-  control.cut(cut);
-}
-
-const appendsEntries = (from: readonly string[]) => (sent: Sent) =>
-  from.includes(sent.src) && isAppend(sent) && (sent.body.entries as unknown[]).length > 0;
-
-/**
- * The Raft paper's Figure 8 on five nodes, with no client traffic but the script's own writes
- * (a new-term entry would commit the old one legitimately and hide the bug). (a) S1 leads and
- * gets entry e at index k onto S2 only; (b) S5, elected by S3, S4, S5, appends f at k alone;
- * (c) S1 or S2 is elected again and copies e onto S3 and S4: e is on a majority, but from an
- * old term — the buggy leader commits it and says so; (d) S5 is elected again (its last term
- * beats e's) and overwrites index k on the nodes that were told k was committed.
- */
-async function figure8(control: ScriptControl): Promise<void> {
-  const { src: s1 } = await control.message(isAppend, "AppendEntries from a leader");
-  const base = await control.request(s1, { type: "write", key: 0, value: "base" });
-  if (base?.type !== "write_ok") throw new Error(`base write: ${JSON.stringify(base)}`);
-  const [s2, ...rest] = control.nodes.filter((n) => n !== s1) as [string, ...string[]];
-  // (a)
-  split(control, [[s1, s2], rest]);
-  const e = control.message(
-    (sent) => appendsEntries([s1])(sent) && sent.dest === s2,
-    `e on its way from ${s1} to ${s2}`,
-  );
-  void control.request(s1, { type: "write", key: 0, value: "e" }, 2_000);
-  const { body: toS2 } = await e;
-  const k = (toS2.prev_index as number) + (toS2.entries as unknown[]).length;
-  await control.message(
-    ({ src, body }) =>
-      src === s2 && body.type === "append_entries_reply" && (body.match_index as number) >= k,
-    `${s2} storing e`,
-  );
-  // (b)
-  const { src: s5 } = await control.message(
-    (s) => isAppend(s) && rest.includes(s.src),
-    "a leader among the majority",
-  );
-  const others = rest.filter((n) => n !== s5);
-  split(control, [[s1, s2], others, [s5]]);
-  const f = control.message(appendsEntries([s5]), `f appended by ${s5}`);
-  void control.request(s5, { type: "write", key: 0, value: "f" }, 2_000);
-  const { body: fAppend } = await f;
-  // (c)
-  split(control, [[s1, s2, ...others], [s5]]);
-  const { body: copy } = await control.message(
-    (sent) =>
-      appendsEntries([s1, s2])(sent) &&
-      others.includes(sent.dest) &&
-      (sent.body.term as number) > (fAppend.term as number),
-    `e copied onto ${others.join(", ")} by a leader of a term after ${fAppend.term}`,
-  );
-  await control
-    .message(
-      (sent) =>
-        [s1, s2].includes(sent.src) && isAppend(sent) && (sent.body.leader_commit as number) >= k,
-      `a leader telling its followers index ${k} is committed`,
-      15_000,
-    )
-    .catch(() => undefined); // the correct leader never commits e without an entry of its own term
-  await control.sleep(300);
-  // (d)
-  split(control, [
-    [s5, ...others],
-    [s1, s2],
-  ]);
-  await control.message(
-    (sent) =>
-      appendsEntries([s5])(sent) &&
-      others.includes(sent.dest) &&
-      (sent.body.term as number) > (copy.term as number),
-    `${s5} leading again, in a term after ${copy.term}`,
-  );
-  await control.sleep(1_000);
-  control.heal();
-  await control.sleep(2_000);
+/** What the assertions need from a run, read before its store is removed. */
+function summary(outcome: RunOutcome) {
+  const nemesis = parseHistory(readFileSync(join(outcome.dir, "history.jsonl"), "utf8"))
+    .filter((op) => op.process === "nemesis")
+    .map((op) => op.f);
+  return {
+    exitCode: outcome.exitCode,
+    verdict: outcome.results.summary,
+    crashes: outcome.results.checkers.crashes,
+    nemesis,
+  };
 }
 
 describe("raft-kv bugs that need an exact schedule, caught end to end by a nemesis script", () => {
   it.concurrent("no-persist-vote: a restarted voter votes twice in one term, and two leaders meet", async () => {
-    const outcome = await run("no-persist-vote", doubleVote, { nodes: 3, time_s: 20, rate: 0.3 });
-    expect(outcome.exitCode, `${outcome.dir} ${outcome.results.summary}`).toBe(1);
-    expect(outcome.results.checkers.crashes?.valid).toBe(false);
-    expect(outcome.results.checkers.crashes?.summary).toMatch(/exit code 70/);
-    const events = nemesisEvents(outcome).map((e) => e.f);
-    expect(events.filter((f) => f === "crashed")).toHaveLength(1);
-    expect(events.filter((f) => f === "start-kill")).toHaveLength(1);
-    expect(events).toContain("script-done");
+    const run = await runSchedule(SCHEDULES["no-persist-vote"], "no-persist-vote", summary);
+    expect(run.exitCode, run.verdict).toBe(1);
+    expect(run.crashes?.valid).toBe(false);
+    expect(run.crashes?.summary).toMatch(/exit code 70/);
+    expect(run.nemesis.filter((f) => f === "crashed")).toHaveLength(1);
+    expect(run.nemesis.filter((f) => f === "start-kill")).toHaveLength(1);
+    expect(run.nemesis).toContain("script-done");
+  }, 60_000);
+
+  it.concurrent("the correct variant survives the same script", async () => {
+    const run = await runSchedule(SCHEDULES["no-persist-vote"], undefined, summary);
+    expect(run.exitCode, run.verdict).toBe(0);
+    expect(run.nemesis).toContain("script-done");
   }, 60_000);
 
   it.concurrent("commit-old-term: the Figure 8 schedule overwrites an entry a follower saw committed", async () => {
-    const outcome = await run("commit-old-term", figure8, { nodes: 5, time_s: 50, rate: 0 });
-    expect(outcome.exitCode, `${outcome.dir} ${outcome.results.summary}`).toBe(1);
-    expect(outcome.results.checkers.crashes?.summary).toMatch(/exit code 70/);
+    const run = await runSchedule(SCHEDULES["commit-old-term"], "commit-old-term", summary);
+    expect(run.exitCode, run.verdict).toBe(1);
+    expect(run.crashes?.summary).toMatch(/exit code 70/);
   }, 100_000);
 
   it.concurrent("the correct variant survives the Figure 8 script", async () => {
-    const outcome = await run(undefined, figure8, { nodes: 5, time_s: 50, rate: 0 });
-    expect(outcome.exitCode, `${outcome.dir} ${outcome.results.summary}`).toBe(0);
-    expect(nemesisEvents(outcome).map((e) => e.f)).toContain("script-done");
+    const run = await runSchedule(SCHEDULES["commit-old-term"], undefined, summary);
+    expect(run.exitCode, run.verdict).toBe(0);
+    expect(run.nemesis).toContain("script-done");
   }, 100_000);
-
-  it.concurrent("the correct variant survives the same script", async () => {
-    const outcome = await run(undefined, doubleVote, { nodes: 3, time_s: 20, rate: 0.3 });
-    expect(outcome.exitCode, outcome.results.summary).toBe(0);
-    expect(nemesisEvents(outcome).map((e) => [e.f, e.time / 1e9])).toContainEqual([
-      "script-done",
-      expect.any(Number),
-    ]);
-  }, 60_000);
 });

@@ -1,0 +1,204 @@
+// Nemesis scripts for raft-kv's two bugs that random faults practically never reach: the exact
+// schedules of the simulation tests (test/systems/raft-kv-cluster.test.ts), driven against the
+// real node processes through faultline's router (NemesisOptions.script). Used by the end-to-end
+// test (test/e2e/raft-kv-schedules.test.ts) and the benchmark (bench/raft.ts).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Logger } from "../../harness/logger.js";
+import type { NemesisScript, ScriptControl, Sent } from "../../harness/nemesis/nemesis.js";
+import { type RunOutcome, runTest } from "../../harness/run.js";
+import { resolveSystem } from "../../harness/target.js";
+
+const isAppend = ({ body }: Sent) => body.type === "append_entries";
+const grantsVote = ({ body }: Sent) => body.type === "request_vote_reply" && body.granted === true;
+
+const requestsVote =
+  (node: string) =>
+  ({ src, body }: Sent) =>
+    src === node && body.type === "request_vote";
+
+/**
+ * A voter that forgets its vote, made to vote twice in one term. The leader L becomes the
+ * middle of a bridge (the two ends X and Y cannot hear each other) and is killed, so X and Y
+ * both time out into the same term; their timeouts differ by less than one timeout, so each is
+ * a candidate before the other's next. L comes back hearing only X, grants it, crashes right
+ * after granting and comes back again. Now it hears only Y (X's first entries would make L's
+ * log longer than Y's and refuse Y for that reason): without a persisted vote it grants Y too.
+ * Then L hears both: two leaders of one term send it AppendEntries.
+ */
+export async function doubleVote(control: ScriptControl): Promise<void> {
+  const { src: leader } = await control.message(isAppend, "AppendEntries from a leader");
+  const [x, y] = control.nodes.filter((n) => n !== leader) as [string, string];
+  control.cut([
+    [x, y],
+    [y, x],
+  ]);
+  await control.kill(leader);
+  await Promise.all([
+    control.message(requestsVote(x), `RequestVote from ${x}`),
+    control.message(requestsVote(y), `RequestVote from ${y}`),
+  ]);
+  control.cut([[y, leader]]);
+  const votedX = control
+    .message((s) => s.src === leader && grantsVote(s), `a vote granted by ${leader}`)
+    .then(() => {
+      control.cut([[x, leader]]);
+      control.heal([[y, leader]]);
+    });
+  const crashed = control.crashAfter(leader, grantsVote, `a vote granted by ${leader}`);
+  await control.restart(leader);
+  await Promise.all([votedX, crashed]);
+  // Only a forgetful voter grants this one; the correct variant refuses, and the script goes on.
+  await control
+    .message((s) => s.src === leader && s.dest === y && grantsVote(s), `a vote for ${y}`, 3_000)
+    .catch(() => undefined);
+  control.heal();
+  await control.sleep(3_000);
+}
+
+/** Cuts every link between different groups (and heals none): a partition into `groups`. */
+function split(control: ScriptControl, groups: string[][]): void {
+  control.heal();
+  const group = (n: string) => groups.findIndex((g) => g.includes(n));
+  const cut: Array<[string, string]> = [];
+  for (const a of control.nodes) {
+    for (const b of control.nodes) if (group(a) !== group(b)) cut.push([a, b]);
+  }
+  control.cut(cut);
+}
+
+const appendsEntries = (from: readonly string[]) => (sent: Sent) =>
+  from.includes(sent.src) && isAppend(sent) && (sent.body.entries as unknown[]).length > 0;
+
+/**
+ * The Raft paper's Figure 8 on five nodes, with no client traffic but the script's own writes
+ * (a new-term entry would commit the old one legitimately and hide the bug). (a) S1 leads and
+ * gets entry e at index k onto S2 only; (b) S5, elected by S3, S4, S5, appends f at k alone;
+ * (c) S1 or S2 is elected again and copies e onto S3 and S4: e is on a majority, but from an
+ * old term — the buggy leader commits it and says so; (d) S5 is elected again (its last term
+ * beats e's) and overwrites index k on the nodes that were told k was committed.
+ */
+export async function figure8(control: ScriptControl): Promise<void> {
+  const { src: s1 } = await control.message(isAppend, "AppendEntries from a leader");
+  const base = await control.request(s1, { type: "write", key: 0, value: "base" });
+  if (base?.type !== "write_ok") throw new Error(`base write: ${JSON.stringify(base)}`);
+  const [s2, ...rest] = control.nodes.filter((n) => n !== s1) as [string, ...string[]];
+  // (a)
+  split(control, [[s1, s2], rest]);
+  const e = control.message(
+    (sent) => appendsEntries([s1])(sent) && sent.dest === s2,
+    `e on its way from ${s1} to ${s2}`,
+  );
+  void control.request(s1, { type: "write", key: 0, value: "e" }, 2_000);
+  const { body: toS2 } = await e;
+  const k = (toS2.prev_index as number) + (toS2.entries as unknown[]).length;
+  await control.message(
+    ({ src, body }) =>
+      src === s2 && body.type === "append_entries_reply" && (body.match_index as number) >= k,
+    `${s2} storing e`,
+  );
+  // (b)
+  const { src: s5 } = await control.message(
+    (s) => isAppend(s) && rest.includes(s.src),
+    "a leader among the majority",
+  );
+  const others = rest.filter((n) => n !== s5);
+  split(control, [[s1, s2], others, [s5]]);
+  const f = control.message(appendsEntries([s5]), `f appended by ${s5}`);
+  void control.request(s5, { type: "write", key: 0, value: "f" }, 2_000);
+  const { body: fAppend } = await f;
+  // (c)
+  split(control, [[s1, s2, ...others], [s5]]);
+  const { body: copy } = await control.message(
+    (sent) =>
+      appendsEntries([s1, s2])(sent) &&
+      others.includes(sent.dest) &&
+      (sent.body.term as number) > (fAppend.term as number),
+    `e copied onto ${others.join(", ")} by a leader of a term after ${fAppend.term}`,
+  );
+  await control
+    .message(
+      (sent) =>
+        [s1, s2].includes(sent.src) && isAppend(sent) && (sent.body.leader_commit as number) >= k,
+      `a leader telling its followers index ${k} is committed`,
+      15_000,
+    )
+    .catch(() => undefined); // the correct leader never commits e without an entry of its own term
+  await control.sleep(300);
+  // (d)
+  split(control, [
+    [s5, ...others],
+    [s1, s2],
+  ]);
+  await control.message(
+    (sent) =>
+      appendsEntries([s5])(sent) &&
+      others.includes(sent.dest) &&
+      (sent.body.term as number) > (copy.term as number),
+    `${s5} leading again, in a term after ${copy.term}`,
+  );
+  await control.sleep(1_000);
+  control.heal();
+  await control.sleep(2_000);
+}
+
+export interface Schedule {
+  script: NemesisScript;
+  nodes: number;
+  time_s: number;
+  /** Client ops per second: none for Figure 8, whose only writes are the script's. */
+  rate: number;
+}
+
+/** Which script reaches which bug, and the run it needs. */
+export const SCHEDULES = {
+  "no-persist-vote": { script: doubleVote, nodes: 3, time_s: 20, rate: 0.3 },
+  "commit-old-term": { script: figure8, nodes: 5, time_s: 50, rate: 0 },
+} as const satisfies Record<string, Schedule>;
+
+export type ScheduledBug = keyof typeof SCHEDULES;
+
+/** Election timeouts long enough that a crashed node is back before a candidate's next one. */
+const ELECTION_TIMEOUT = ["--election-timeout-ms", "3000-6000"];
+
+/**
+ * One lin-kv run of raft-kv (`bug`, or the correct variant) under `schedule`'s script, in a
+ * temporary store; `inspect` sees the outcome before the store is removed.
+ */
+export async function runSchedule<T>(
+  schedule: Schedule,
+  bug: string | undefined,
+  inspect: (outcome: RunOutcome) => T,
+): Promise<T> {
+  const store = mkdtempSync(join(tmpdir(), "faultline-raft-script-"));
+  try {
+    const outcome = await runTest(
+      {
+        workload: "lin-kv",
+        target: resolveSystem("raft-kv", "lin-kv", bug, ELECTION_TIMEOUT),
+        node_count: schedule.nodes,
+        time_limit_s: schedule.time_s,
+        rate: schedule.rate,
+        concurrency: schedule.nodes,
+        latency: { mean_ms: 0, dist: "constant" },
+        topology: "grid",
+        recovery_s: 2,
+        seed: 1,
+        store,
+        command: "test (scripted)",
+        nemesis: {
+          faults: [],
+          interval_s: 1,
+          packet: { loss: 0, duplicate: 0, delay_ms: 0 },
+          script: schedule.script,
+        },
+      },
+      new Logger(true),
+      new AbortController().signal,
+    );
+    return inspect(outcome);
+  } finally {
+    rmSync(store, { recursive: true, force: true });
+  }
+}
