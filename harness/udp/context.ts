@@ -119,6 +119,31 @@ export class RunContext {
     );
   }
 
+  /**
+   * The timed phase: `load` and the nemesis run until the time limit (or an interrupt); then
+   * everything is healed, and `load` must wind down. The heal comes at the time limit, not after
+   * the load: a worker may be waiting on a paused program's reply, which only the heal's SIGCONT
+   * brings.
+   */
+  async runTimed(nemesis: UdpNemesis, load: (stop: AbortSignal) => Promise<void>): Promise<void> {
+    const generating = new AbortController();
+    const timer = setTimeout(() => generating.abort(), this.options.time_limit_s * 1000);
+    const onInterrupt = () => generating.abort();
+    this.signal.addEventListener("abort", onInterrupt);
+    try {
+      const faults = nemesis.run(generating.signal);
+      const loading = load(generating.signal);
+      loading.catch(() => {}); // awaited below; marked handled in case the nemesis throws first
+      await faults;
+      if (!this.interrupted) await nemesis.heal();
+      await loading;
+    } finally {
+      generating.abort(); // on an error too: no loop goes on starting programs
+      clearTimeout(timer);
+      this.signal.removeEventListener("abort", onInterrupt);
+    }
+  }
+
   /** Set by stopAll: runners start no new program after it. */
   stopping = false;
 

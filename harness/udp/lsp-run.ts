@@ -113,27 +113,10 @@ export class LspRun {
     ctx.log.info(
       `running lsp for ${ctx.options.time_limit_s} s: ${this.workers.length} clients, ${ctx.options.rate} msgs/s, params ${JSON.stringify(ctx.params)}`,
     );
-    const generating = new AbortController();
-    const timer = setTimeout(() => generating.abort(), ctx.options.time_limit_s * 1000);
-    const onInterrupt = () => generating.abort();
-    ctx.signal.addEventListener("abort", onInterrupt);
     const scheduler = new RateScheduler(ctx.options.rate, ctx.clock, ctx.random.fork("scheduler"));
-    try {
-      const faults = this.nemesis.run(generating.signal);
-      const writers = Promise.all(
-        this.workers.map((w) => this.writerLoop(w, scheduler, generating.signal)),
-      );
-      writers.catch(() => {}); // awaited below; marked handled in case the nemesis throws first
-      // The heal comes at the time limit, not after the writers: one may be waiting on a
-      // paused client's reply, which only the heal's SIGCONT brings.
-      await faults;
-      if (!ctx.interrupted) await this.nemesis.heal();
-      await writers;
-    } finally {
-      generating.abort(); // on an error too: no loop goes on starting programs
-      clearTimeout(timer);
-      ctx.signal.removeEventListener("abort", onInterrupt);
-    }
+    await ctx.runTimed(this.nemesis, async (stop) => {
+      await Promise.all(this.workers.map((w) => this.writerLoop(w, scheduler, stop)));
+    });
     if (!ctx.interrupted) await this.finalPhase();
     return checkLsp(ctx.history.ops, {
       epoch_limit: ctx.epoch_limit,

@@ -154,22 +154,7 @@ export class MiningRun {
     ctx.log.info(
       `running mining for ${ctx.options.time_limit_s} s: ${this.miners.length} miners, ${this.workers.length} client workers, job timeout ${this.jobTimeout_ms / 1000} s`,
     );
-    const generating = new AbortController();
-    const timer = setTimeout(() => generating.abort(), ctx.options.time_limit_s * 1000);
-    const onInterrupt = () => generating.abort();
-    ctx.signal.addEventListener("abort", onInterrupt);
-    try {
-      const faults = this.nemesis.run(generating.signal);
-      const load = this.generate(generating.signal);
-      load.catch(() => {}); // awaited below; marked handled in case the nemesis throws first
-      await faults;
-      if (!ctx.interrupted) await this.nemesis.heal();
-      await load;
-    } finally {
-      generating.abort(); // on an error too: no loop goes on starting programs
-      clearTimeout(timer);
-      ctx.signal.removeEventListener("abort", onInterrupt);
-    }
+    await ctx.runTimed(this.nemesis, (stop) => this.generate(stop));
     if (!ctx.interrupted) await this.killServerOnPurpose();
     return checkMining(ctx.history.ops, {
       load: this.load,
