@@ -7,6 +7,8 @@
 // accepted state in paxos.wal (fsynced before each promise/acceptance) and a snapshot of the
 // applied state in snapshot.json. Without a data dir everything is in memory (do not restart).
 import { join } from "node:path";
+import { readJsonFile, writeFileDurably } from "../lib/durable-file.js";
+import { FreezeDetector } from "../lib/freeze-detector.js";
 import {
   type Body,
   dataDir,
@@ -25,7 +27,7 @@ import {
   type Snapshot,
   type SnapshotStore,
 } from "./server.js";
-import { FilePaxosStorage, readJsonFile, writeFileDurably } from "./storage.js";
+import { FilePaxosStorage } from "./storage.js";
 
 export const BUGS = ["no-promise-persist", "accept-lower-ballot", "skip-hole"];
 /** Hole filling, queue deadlines and snapshots run this often. */
@@ -84,27 +86,8 @@ node.onInit(() => {
     log: (...parts) => node.log(...parts),
   });
 });
-// The tick also measures freezes (SIGSTOP): requests read before the first tick after a long
-// freeze queued up during it, and their clients have given up (see dropIfFrozen).
-let lastTick_ms = performance.now();
-node.every(TICK_MS, () => {
-  lastTick_ms = performance.now();
-  server?.tick();
-});
-
-/**
- * True (and the request is dropped unanswered) when this process was frozen for longer than a
- * client waits: the request queued up during the freeze. Its client has given up, and at the
- * end of a run it may already be closed, so an answer would be a message to nobody.
- */
-function dropIfFrozen(req: Message): boolean {
-  const frozen_ms = performance.now() - lastTick_ms;
-  if (server === undefined || frozen_ms < FREEZE_LIMIT_MS) return false;
-  node.log(
-    `dropping ${req.body.type} from ${req.src}: it queued up while this node was frozen for ${Math.round(frozen_ms)} ms`,
-  );
-  return true;
-}
+const freezes = new FreezeDetector(node, TICK_MS, FREEZE_LIMIT_MS, () => server?.tick());
+const dropIfFrozen = (req: Message) => server !== undefined && freezes.dropIfFrozen(req);
 
 for (const type of PAXOS_MESSAGE_TYPES) {
   node.on(type, (msg) => ready().receive(msg.src, msg.body as PaxosMessage));

@@ -14,6 +14,8 @@
 // state again as a backup; if the primary and backup are down together the data is gone and
 // the service is stuck (but never serves from an empty replica).
 import { join } from "node:path";
+import { readJsonFile, writeFileDurably } from "../lib/durable-file.js";
+import { FreezeDetector } from "../lib/freeze-detector.js";
 import {
   type Body,
   dataDir,
@@ -24,7 +26,6 @@ import {
   RPCError,
 } from "../lib/maelstrom-node.js";
 import { CLIENT_OP_TYPES, parseKvOp, resultBody } from "../paxos-kv/kv-machine.js";
-import { readJsonFile, writeFileDurably } from "../paxos-kv/storage.js";
 import { type PbBug, PbServer } from "./server.js";
 import { PING_INTERVAL_MS, type View, ViewService, type ViewServiceState } from "./view-service.js";
 
@@ -151,27 +152,8 @@ node.onInit(() => {
   ping();
 });
 node.every(PING_INTERVAL_MS, ping);
-// The tick also measures freezes (SIGSTOP): requests read before the first tick after a long
-// freeze queued up during it, and their clients have given up (see dropIfFrozen).
-let lastTick_ms = performance.now();
-node.every(TICK_MS, () => {
-  lastTick_ms = performance.now();
-  server?.tick();
-});
-
-/**
- * True (and the request is dropped unanswered) when this process was frozen for longer than a
- * client waits: the request queued up during the freeze. Its client has given up, and at the
- * end of a run it may already be closed, so an answer would be a message to nobody.
- */
-function dropIfFrozen(req: Message): boolean {
-  const frozen_ms = performance.now() - lastTick_ms;
-  if (node.nodeId === "" || frozen_ms < CLIENT_GIVES_UP_MS) return false;
-  node.log(
-    `dropping ${req.body.type} from ${req.src}: it queued up while this node was frozen for ${Math.round(frozen_ms)} ms`,
-  );
-  return true;
-}
+const freezes = new FreezeDetector(node, TICK_MS, CLIENT_GIVES_UP_MS, () => server?.tick());
+const dropIfFrozen = (req: Message) => node.nodeId !== "" && freezes.dropIfFrozen(req);
 
 function kvServer(): PbServer {
   if (!server) throw new RPCError(ErrorCode.temporarilyUnavailable, "not a KV server");
