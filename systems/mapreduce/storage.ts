@@ -2,16 +2,9 @@
 // worker writes every file to a temporary name, fsyncs it, and renames it into place, so another
 // process sees either no file or the whole file; temporary names start with "." so no glob for
 // mr-* (the MIT checker's `sort mr-out*`) ever picks one up.
-import {
-  closeSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from "node:fs";
-import { basename, dirname, join } from "node:path";
+
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import { writeFileDurably } from "../lib/durable-file.js";
 import type { KeyValue } from "./apps/index.js";
 
 /** Map task `map`'s pairs for reduce task `reduce`. */
@@ -97,24 +90,13 @@ export function readPairsInto(path: string, each: (key: string, value: string) =
 
 let temp_seq = 0;
 
-/** Writes `data` to `path` atomically and durably: temp file, fsync, rename, fsync the dir. */
+/**
+ * Writes `data` to `path` atomically and durably; the temporary name (`.mr-tmp-<pid>-<n>-…`)
+ * is this writer's own, as several workers may produce the same file, and no `mr-*` glob
+ * matches it.
+ */
 export function writeFileAtomic(path: string, data: string): void {
-  const dir = dirname(path);
-  const temp = join(dir, `.mr-tmp-${process.pid}-${temp_seq++}-${basename(path)}`);
-  try {
-    const fd = openSync(temp, "wx");
-    try {
-      writeAll(fd, data);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, path);
-  } catch (err) {
-    rmSync(temp, { force: true });
-    throw err;
-  }
-  syncDir(dir);
+  writeFileDurably(path, data, `.mr-tmp-${process.pid}-${temp_seq++}-`);
 }
 
 /** Appends `data` to `path` and fsyncs it: what the double-count bug does to intermediates. */
@@ -152,17 +134,4 @@ export class InPlaceLineWriter {
 function writeAll(fd: number, data: string): void {
   const bytes = Buffer.from(data, "utf8");
   for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
-}
-
-/** Makes a rename durable; some file systems refuse fsync on a directory, which is fine. */
-function syncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, "r");
-    fsyncSync(fd);
-  } catch {
-    // best effort
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
 }

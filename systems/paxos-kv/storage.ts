@@ -2,20 +2,13 @@
 //   paxos.wal      one JSON line per change of a slot's acceptor/decided state; the last line
 //                  for a slot wins. Rewritten without forgotten slots by compact().
 //   <name>.json    whole-file state (paxos-kv's state-machine snapshot, pb-kv's view),
-//                  written to a temporary file, fsynced, then renamed over the old one.
+//                  replaced with writeFileDurably (systems/lib/durable-file.ts).
 // A SIGKILL never loses what write() returned from (the kernel has it); fsync is what a real
 // power loss would need, and the acceptor pays for it before every promise and acceptance.
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeSync,
-} from "node:fs";
+
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { writeFileDurably } from "../lib/durable-file.js";
 import type { PaxosStorage, PersistedInstance } from "./paxos.js";
 
 interface WalRecord {
@@ -44,35 +37,6 @@ function fromRecord(r: WalRecord): PersistedInstance {
     decided: r.d === true,
     ...(r.d === true && { value: r.v }),
   };
-}
-
-function fsyncPath(path: string): void {
-  const fd = openSync(path, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Writes `text` to `path` atomically and durably (temp file, fsync, rename, fsync dir). */
-export function writeFileDurably(path: string, text: string): void {
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, "w");
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  fsyncPath(join(path, ".."));
-}
-
-/** Parses a JSON file written by writeFileDurably; undefined when there is none yet. */
-export function readJsonFile<T>(path: string): T | undefined {
-  if (!existsSync(path)) return undefined;
-  return JSON.parse(readFileSync(path, "utf8")) as T;
 }
 
 export class FilePaxosStorage implements PaxosStorage {

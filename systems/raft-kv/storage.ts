@@ -19,6 +19,7 @@
 // The no-fsync bug: `sync()` only moves staged records into a user-space buffer, which is
 // written to the file (still without fsync) every WRITEBACK_INTERVAL_MS. A SIGKILL loses that
 // buffer, the way a power cut loses the page cache and a disk's write cache.
+
 import {
   closeSync,
   existsSync,
@@ -32,6 +33,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
+import { fsyncDir } from "../lib/durable-file.js";
 import { invariant } from "./invariant.js";
 import { type LogEntry, RaftLog } from "./log.js";
 
@@ -286,15 +288,5 @@ export class Storage<C = unknown> {
   private openFd(): number {
     this.fd ??= openSync(this.path, "a");
     return this.fd;
-  }
-}
-
-/** A rename is durable only once the directory holding it is fsynced. */
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
