@@ -3,8 +3,9 @@
 // waits for the Result and prints exactly one line: "Result <hash> <nonce>", or "Disconnected"
 // when the connection to the server is lost. Logs go to stderr only.
 //   node dist/systems/bitcoin/client.js <host:port> <message> <maxNonce> [LSP flags] [-v]
-import { LspClient } from "../lsp/client.js";
+import type { LspClient } from "../lsp/client.js";
 import { parseArgv } from "../lsp/params.js";
+import { connectToServer, log, parseHostPort } from "./connect.js";
 import {
   BitcoinType,
   decodeBitcoin,
@@ -15,22 +16,13 @@ import {
 
 const { params, flags, positionals } = parseArgv(process.argv.slice(2), ["v"]);
 const [hostport = "", message, maxNonceText = ""] = positionals;
-const colon = hostport.lastIndexOf(":");
-const host = hostport.slice(0, colon);
-const port = Number(hostport.slice(colon + 1));
+const server = parseHostPort(hostport);
 // maxNonce is a uint64: parsed as BigInt, never through a double.
 const maxNonce = /^(0|[1-9][0-9]*)$/.test(maxNonceText) ? BigInt(maxNonceText) : -1n;
-if (
-  colon <= 0 ||
-  !Number.isSafeInteger(port) ||
-  message === undefined ||
-  maxNonce < 0n ||
-  maxNonce > UINT64_MAX
-) {
+if (server === undefined || message === undefined || maxNonce < 0n || maxNonce > UINT64_MAX) {
   process.stderr.write("usage: client <host:port> <message> <maxNonce> [LSP flags]\n");
   process.exit(2);
 }
-const log = (text: string) => process.stderr.write(`${new Date().toISOString()} ${text}\n`);
 
 function finish(line: string): never {
   process.stdout.write(`${line}\n`, () => process.exit(0));
@@ -40,13 +32,7 @@ function finish(line: string): never {
 
 let client: LspClient;
 try {
-  client = await LspClient.connect(
-    host,
-    port,
-    Math.floor(Math.random() * 256),
-    params,
-    flags.has("v") ? { log } : {},
-  );
+  client = await connectToServer(server, params, flags.has("v"));
 } catch (err) {
   // The starter code's message for a failed connection (not graded, spec §4).
   finish(`Failed to connect to server: ${(err as Error).message}`);

@@ -5,8 +5,9 @@
 // sending heartbeats and acks during a long chunk.
 //   node dist/systems/bitcoin/miner.js <host:port> [LSP flags] [-v]
 import { setImmediate as yieldToLoop } from "node:timers/promises";
-import { LspClient } from "../lsp/client.js";
+import type { LspClient } from "../lsp/client.js";
 import { parseArgv } from "../lsp/params.js";
+import { connectToServer, log, parseHostPort } from "./connect.js";
 import {
   BitcoinType,
   better,
@@ -23,25 +24,16 @@ const SLICE_NONCES = 2_000n;
 
 const { params, flags, positionals } = parseArgv(process.argv.slice(2), ["v"]);
 const hostport = positionals[0] ?? "";
-const colon = hostport.lastIndexOf(":");
-const host = hostport.slice(0, colon);
-const port = Number(hostport.slice(colon + 1));
-if (colon <= 0 || !Number.isSafeInteger(port)) {
+const server = parseHostPort(hostport);
+if (server === undefined) {
   process.stderr.write("usage: miner <host:port> [LSP flags]\n");
   process.exit(2);
 }
-const log = (text: string) => process.stderr.write(`${new Date().toISOString()} ${text}\n`);
 const encoder = new TextEncoder();
 
 let client: LspClient;
 try {
-  client = await LspClient.connect(
-    host,
-    port,
-    Math.floor(Math.random() * 256),
-    params,
-    flags.has("v") ? { log } : {},
-  );
+  client = await connectToServer(server, params, flags.has("v"));
 } catch (err) {
   log(`failed to connect to server: ${(err as Error).message}`);
   process.exit(1);
