@@ -6,6 +6,7 @@ import { open, readdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { type Op, parseHistory } from "../checkers/history.js";
+import { STORE_FILES } from "../harness/store.js";
 import type { StoredResults, StoredTest } from "./stored.js";
 
 /** Histories above this size are not loaded (the timeline says so); 100k ops is about 10 MB. */
@@ -20,13 +21,9 @@ export const LOG_TAIL_LINES = 40;
 /** Node logs listed at most (a 1000-node run lists the first ones and says how many more). */
 export const MAX_NODE_LOGS = 200;
 
+/** The files of a run directory: what the harness writes, and the reports written from it. */
 export const RUN_FILES = {
-  history: "history.jsonl",
-  messages: "messages.jsonl",
-  results: "results.json",
-  test: "test.json",
-  log: "faultline.log",
-  nodeLogs: "node-logs",
+  ...STORE_FILES,
   report: "report.html",
   junit: "junit.xml",
   summary: "summary.md",
