@@ -262,7 +262,7 @@ describe("mapreduce bug variants are caught", () => {
       const r = await run(
         ctx,
         system(
-          "--bug double-count --mr-app wc --mr-file-kib 128 --node-count 3 --task-timeout-ms 30 --seed 11",
+          "--bug double-count --mr-app wc --mr-file-kib 512 --node-count 3 --task-timeout-ms 10 --seed 11",
         ),
       );
       expect(r.exitCode, r.stdout).toBe(1);
