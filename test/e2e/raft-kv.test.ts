@@ -6,8 +6,9 @@
 // no-persist-vote and commit-old-term are not here: they need schedules that random faults hit
 // only rarely (a voter restarting between two same-term requests; a leader dying within
 // milliseconds of its first heartbeat round, Figure 8), so no CI-length run catches them
-// reliably (measured rates in systems/raft-kv/README.md). test/systems/raft-kv-cluster.test.ts
-// drives those exact schedules deterministically and shows both bugs breaking safety.
+// reliably (measured rates in systems/raft-kv/README.md). test/e2e/raft-kv-schedules.test.ts
+// drives those exact schedules against real processes with nemesis scripts, and
+// test/systems/raft-kv-cluster.test.ts in simulation.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -182,10 +183,19 @@ describe("raft-kv, each bug caught", () => {
   it.concurrent(
     "no-fsync: a whole-cluster kill loses acknowledged writes",
     async () => {
-      const r = await caught(
-        "test --system raft-kv --bug no-fsync -w lin-kv --node-count 3 --time-limit 15 --rate 50 --concurrency 2n --nemesis kill --kill-targets all --nemesis-interval 1.2 --recovery-time 2 --seed 1",
-      );
-      expect(wholeClusterKills(r.ops, 3)).toBeGreaterThan(0);
+      // A kill is seen only when, after the restart, a read is answered before any write
+      // overwrites the lost value; requests queued during the outage often include a write
+      // that lands first. One 15 s run missed that once in CI under load: two seeds.
+      const line = (seed: number) =>
+        `test --system raft-kv --bug no-fsync -w lin-kv --node-count 3 --time-limit 15 --rate 50 --concurrency 2n --nemesis kill --kill-targets all --nemesis-interval 1.2 --recovery-time 2 --seed ${seed}`;
+      const runs = await Promise.all([run(line(1)), run(line(2))]);
+      for (const r of runs) {
+        expect([0, 1], r.stdout).toContain(r.exitCode);
+        expect(wholeClusterKills(r.ops, 3)).toBeGreaterThan(0);
+      }
+      const invalid = runs.filter((r) => r.exitCode === 1);
+      expect(invalid.length, runs.map((r) => r.stdout).join("\n")).toBeGreaterThan(0);
+      for (const r of invalid) expect(r.results.checkers.linearizable.valid).toBe(false);
     },
     TEST_TIMEOUT_MS,
   );
