@@ -118,6 +118,7 @@ interface TestFlags {
   quiet?: boolean;
   nemesis: FaultKind[];
   nemesisInterval: number;
+  nemesisSerial?: boolean;
   partitionShape?: PartitionShape;
   packetLoss: number;
   packetDup: number;
@@ -177,6 +178,10 @@ function testCommand(): Command {
       [],
     )
     .option("--nemesis-interval <s>", "mean seconds between fault changes", number(0.01), 10)
+    .option(
+      "--nemesis-serial",
+      "one fault at a time: each start picks one kind from --nemesis, which stops before the next",
+    )
     .addOption(
       new Option(
         "--partition-shape <shape>",
@@ -390,6 +395,7 @@ async function test(nodeArgs: string[], flags: TestFlags): Promise<number> {
         nemesis: {
           faults: flags.nemesis,
           interval_s: flags.nemesisInterval,
+          ...(flags.nemesisSerial && { serial: true }),
           ...(flags.partitionShape && { partition_shape: flags.partitionShape }),
           packet: {
             loss: flags.packetLoss,

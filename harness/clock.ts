@@ -21,3 +21,11 @@ export async function sleepUnlessAborted(ms: number, signal: AbortSignal): Promi
     return false;
   }
 }
+
+/** Resolves once `signal` fires (at once if it already has). */
+export function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}

@@ -1,6 +1,7 @@
 // The nemesis (DESIGN.md §5): one loop per fault kind, each alternating start and stop on a
 // schedule drawn from the run's seed (gap uniform in [0, 2 × interval], Jepsen's stagger);
-// kinds overlap freely. Every start and stop is a history event saying exactly what was done.
+// kinds overlap freely, unless `serial` (one fault at a time). Every start and stop is a
+// history event saying exactly what was done.
 
 import type { Body } from "../../workloads/protocol.js";
 import { sleepUnlessAborted } from "../clock.js";
@@ -36,6 +37,12 @@ export interface NemesisOptions {
   faults: FaultKind[];
   /** Mean seconds between fault changes. */
   interval_s: number;
+  /**
+   * One fault at a time (`--nemesis-serial`): each start picks one kind at random and that
+   * fault stops before the next starts. For systems that claim to survive any single fault
+   * (primary/backup, a 3-node majority) but not two overlapping ones.
+   */
+  serial?: boolean;
   /** A fixed partition shape; default a random shape each time. */
   partition_shape?: PartitionShape;
   packet: PacketFaults;
@@ -128,6 +135,38 @@ export function crashPointMatches(point: CrashPoint, body: Body): boolean {
   return JSON.stringify(body[point.field.name]) === JSON.stringify(point.field.value);
 }
 
+/** How a nemesis starts and stops one fault kind; `start` returns false when it did nothing. */
+export interface FaultSteps {
+  wait(signal: AbortSignal): Promise<boolean>;
+  start(kind: FaultKind): Promise<boolean | undefined>;
+  stop(kind: FaultKind): Promise<void>;
+}
+
+/**
+ * The fault schedule until `signal` fires: one loop per kind alternating start and stop after
+ * random gaps (kinds overlap), or, serial, one loop starting a random kind and stopping it
+ * before the next gap. Faults still on at the end stay until the nemesis heals.
+ */
+export async function runFaultLoops(
+  kinds: readonly FaultKind[],
+  serial: boolean,
+  random: Random,
+  steps: FaultSteps,
+  signal: AbortSignal,
+): Promise<void> {
+  const loop = async (next: () => FaultKind) => {
+    while (await steps.wait(signal)) {
+      const kind = next();
+      const started = await steps.start(kind);
+      if (!(await steps.wait(signal))) return;
+      if (started !== false) await steps.stop(kind);
+    }
+  };
+  if (kinds.length === 0) return;
+  if (serial) await loop(() => random.pick(kinds));
+  else await Promise.all(kinds.map((kind) => loop(() => kind)));
+}
+
 export const TARGETS = ["one", "minority", "all"] as const;
 export type Targets = (typeof TARGETS)[number];
 
@@ -188,15 +227,17 @@ export class Nemesis {
   /** Runs the fault loops until `signal` fires; faults still active stay until `heal`. */
   async run(signal: AbortSignal): Promise<void> {
     const script = this.options.script;
+    const steps: FaultSteps = {
+      wait: (s) => this.wait(s),
+      start: async (kind) => {
+        await this.start(kind);
+        return true;
+      },
+      stop: (kind) => this.stop(kind),
+    };
     await Promise.all([
       ...(script ? [this.runScript(script, signal)] : []),
-      ...this.options.faults.map(async (kind) => {
-        while (await this.wait(signal)) {
-          await this.start(kind);
-          if (!(await this.wait(signal))) return;
-          await this.stop(kind);
-        }
-      }),
+      runFaultLoops(this.options.faults, this.options.serial === true, this.random, steps, signal),
     ]);
   }
 

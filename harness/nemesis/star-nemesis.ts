@@ -4,7 +4,7 @@
 // the shared LinkTable on the links between each participant and the hub (plus whatever a
 // transport adds per link, e.g. the UDP proxy's datagram mutations); kills and pauses go to the
 // workload's runner, which knows what a participant is (an LSP client, a miner, a worker).
-import { sleepUnlessAborted } from "../clock.js";
+import { sleepUnlessAborted, untilAborted } from "../clock.js";
 import { SetupError } from "../exit-codes.js";
 import type { HistoryRecorder } from "../history-recorder.js";
 import type { LinkTable } from "../links.js";
@@ -14,6 +14,7 @@ import {
   type FaultKind,
   type NemesisOptions,
   pickTargets,
+  runFaultLoops,
   TARGETS,
   type Targets,
 } from "./nemesis.js";
@@ -117,23 +118,21 @@ export class StarNemesis {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    await Promise.all(
-      this.options.faults.map(async (kind) => {
-        if (kind === "packet" && this.options.steady_packet) {
-          await this.start(kind, "all");
-          await new Promise<void>((resolve) => {
-            if (signal.aborted) resolve();
-            else signal.addEventListener("abort", () => resolve(), { once: true });
-          });
-          return; // the final heal ends it
-        }
-        while (await this.wait(signal)) {
-          const started = await this.start(kind);
-          if (!(await this.wait(signal))) return;
-          if (started) await this.stop(kind);
-        }
-      }),
+    const steady = this.options.steady_packet === true && this.options.faults.includes("packet");
+    if (steady) await this.start("packet", "all");
+    const scheduled = this.options.faults.filter((kind) => !(steady && kind === "packet"));
+    await runFaultLoops(
+      scheduled,
+      this.options.serial === true,
+      this.random,
+      {
+        wait: (s) => this.wait(s),
+        start: (kind) => this.start(kind),
+        stop: (kind) => this.stop(kind),
+      },
+      signal,
     );
+    if (steady) await untilAborted(signal); // the final heal ends it
   }
 
   async heal(): Promise<void> {

@@ -28,7 +28,7 @@ import {
   writeCorpus,
 } from "../../workloads/mapreduce.js";
 import type { RunClock } from "../clock.js";
-import { sleepUnlessAborted } from "../clock.js";
+import { sleepUnlessAborted, untilAborted } from "../clock.js";
 import { SetupError } from "../exit-codes.js";
 import type { HistoryRecorder, OpHandle } from "../history-recorder.js";
 import type { LinkTable } from "../links.js";
@@ -196,10 +196,7 @@ export class MapReduceRun {
       new Promise<"deadline">((resolve) => {
         deadlineTimer = setTimeout(() => resolve("deadline"), remaining_ms);
       }),
-      new Promise<"interrupted">((resolve) => {
-        if (signal.aborted) resolve("interrupted");
-        else signal.addEventListener("abort", () => resolve("interrupted"), { once: true });
-      }),
+      untilAborted(signal).then(() => "interrupted" as const),
     ]);
     clearTimeout(deadlineTimer);
     this.endJob();

@@ -39,6 +39,14 @@ function nodeLogs(store: string, nodes: number): string {
 }
 
 const FAULTS = "--nemesis partition,kill,pause --nemesis-interval 2";
+/**
+ * What pb-kv claims to survive: any single failure, the view service's included. Faults of
+ * different kinds overlap unless serial, and two overlapping ones can take both copies of the
+ * state (the backup isolated, then the primary killed while it brings up a new backup): the
+ * service then stops for good, by design (systems/pb-kv/README.md).
+ */
+const ONE_AT_A_TIME =
+  "--nemesis partition,kill,pause --nemesis-serial --nemesis-interval 1 --kill-targets one --partition-shape isolate-one";
 
 interface ValidCase {
   name: string;
@@ -50,14 +58,20 @@ interface ValidCase {
   faults?: (events: ReturnType<typeof nemesis>) => void;
 }
 
-const killsOfOneNode = (events: ReturnType<typeof nemesis>) => {
+const oneFaultAtATime = (events: ReturnType<typeof nemesis>) => {
   const kills = events.filter((e) => e.f === "start-kill");
   expect(kills.length).toBeGreaterThan(0);
-  // pb-kv claims to survive one killed node at a time (the view service included), so the run
-  // must give it that (the harness honours --kill-targets).
+  // pb-kv claims to survive one failed node at a time (the view service included), so the run
+  // must give it that (the harness honours --kill-targets and --nemesis-serial).
   for (const k of kills) expect((k.value.nodes as string[]).length).toBe(1);
   for (const p of events.filter((e) => e.f === "start-partition")) {
     expect(p.value.shape).toBe("isolate-one");
+  }
+  let on = 0;
+  for (const e of events) {
+    if (e.f.startsWith("start-")) on++;
+    if (e.f.startsWith("stop-")) on--;
+    expect(on, "two faults at once").toBeLessThanOrEqual(1);
   }
 };
 
@@ -86,17 +100,17 @@ const VALID: ValidCase[] = [
   },
   {
     name: "pb-kv, lin-kv, 5 nodes: one node killed, paused or isolated at a time (view service included)",
-    line: `test --system pb-kv -w lin-kv --node-count 5 --time-limit 12 --rate 50 ${FAULTS} --kill-targets one --partition-shape isolate-one --seed 1`,
+    line: `test --system pb-kv -w lin-kv --node-count 5 --time-limit 12 --rate 50 ${ONE_AT_A_TIME} --seed 6`,
     nodes: 5,
     minOk: 200,
-    faults: killsOfOneNode,
+    faults: oneFaultAtATime,
   },
   {
     name: "pb-kv, kv, 5 nodes: one node killed, paused or isolated at a time (view service included)",
-    line: `test --system pb-kv -w kv --node-count 5 --time-limit 12 --rate 50 ${FAULTS} --kill-targets one --partition-shape isolate-one --seed 3`,
+    line: `test --system pb-kv -w kv --node-count 5 --time-limit 12 --rate 50 ${ONE_AT_A_TIME} --seed 3`,
     nodes: 5,
     minOk: 300,
-    faults: killsOfOneNode,
+    faults: oneFaultAtATime,
   },
 ];
 

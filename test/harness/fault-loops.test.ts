@@ -1,0 +1,71 @@
+// The nemesis schedule shared by every transport: kinds overlap unless serial, a start that did
+// nothing is not stopped, and the loops end when the run does.
+import { describe, expect, it } from "vitest";
+import { type FaultKind, type FaultSteps, runFaultLoops } from "../../harness/nemesis/nemesis.js";
+import { Random } from "../../harness/random.js";
+
+const KINDS: FaultKind[] = ["partition", "kill", "pause"];
+
+/** Steps with short random waits, recording what is on at each start. */
+function recorder(refuse: FaultKind[] = []) {
+  const active = new Set<FaultKind>();
+  const log = { starts: [] as FaultKind[], stops: [] as FaultKind[], maxActive: 0 };
+  const steps: FaultSteps = {
+    wait: async (s) => {
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 4));
+      return !s.aborted;
+    },
+    start: async (kind) => {
+      log.starts.push(kind);
+      if (refuse.includes(kind)) return false;
+      active.add(kind);
+      log.maxActive = Math.max(log.maxActive, active.size);
+      return true;
+    },
+    stop: async (kind) => {
+      expect(active.has(kind), `stop ${kind} while it is off`).toBe(true);
+      active.delete(kind);
+      log.stops.push(kind);
+    },
+  };
+  return { steps, log };
+}
+
+async function runFor(ms: number, serial: boolean, refuse: FaultKind[] = []) {
+  const controller = new AbortController();
+  const { steps, log } = recorder(refuse);
+  const timer = setTimeout(() => controller.abort(), ms);
+  await runFaultLoops(KINDS, serial, new Random(3), steps, controller.signal);
+  clearTimeout(timer);
+  return log;
+}
+
+describe("runFaultLoops", () => {
+  it("overlaps kinds by default", async () => {
+    const log = await runFor(300, false);
+    expect(log.maxActive).toBeGreaterThan(1);
+    expect(new Set(log.starts)).toEqual(new Set(KINDS));
+  });
+
+  it("serial: never two faults on at once, and every kind gets its turn", async () => {
+    const log = await runFor(300, true);
+    expect(log.starts.length).toBeGreaterThan(10);
+    expect(log.maxActive).toBe(1);
+    expect(new Set(log.starts)).toEqual(new Set(KINDS));
+  });
+
+  it("does not stop a fault whose start did nothing", async () => {
+    const log = await runFor(200, false, ["kill"]);
+    expect(log.starts).toContain("kill");
+    expect(log.stops).not.toContain("kill");
+  });
+
+  it("ends at once when the run has already ended, with or without kinds", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const { steps, log } = recorder();
+    await runFaultLoops(KINDS, true, new Random(1), steps, controller.signal);
+    await runFaultLoops([], false, new Random(1), steps, controller.signal);
+    expect(log.starts).toEqual([]);
+  });
+});
