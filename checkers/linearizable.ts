@@ -45,7 +45,10 @@ export interface LinearizableCounts {
   operations: number;
   /** Operations given to the checker. */
   checked: number;
-  /** `fail` ops (definitely did not happen) and indeterminate ops without effect (reads). */
+  /**
+   * `fail` ops (definitely did not happen), indeterminate ops without effect (reads), and
+   * indeterminate append-kv writes no get saw (unseenAppendKvWrites).
+   */
   dropped: number;
   /** Checked ops whose outcome is unknown (`info` or never completed). */
   indeterminate: number;
@@ -61,20 +64,19 @@ export async function checkLinearizable(
 ): Promise<CheckResult> {
   const model = modelByName(options.model);
   const paired = pairOperations(history);
-  const operations: AnyOperation[] = [];
-  const refs: number[] = [];
-  let dropped = 0;
-  let indeterminate = 0;
+  let converted: Array<{ op: AnyOperation; ref: number }> = [];
   for (const p of paired) {
     const op = convertOperation(model.name, p);
-    if (!op) {
-      dropped++;
-      continue;
-    }
-    if (op.output === undefined) indeterminate++;
-    operations.push(op);
-    refs.push(p.invoke.index);
+    if (op) converted.push({ op, ref: p.invoke.index });
   }
+  if (model.name === "append-kv") {
+    const unseen = unseenAppendKvWrites(converted.map((c) => c.op));
+    converted = converted.filter((c) => !unseen.has(c.op));
+  }
+  const operations = converted.map((c) => c.op);
+  const refs = converted.map((c) => c.ref);
+  const dropped = paired.length - operations.length;
+  const indeterminate = operations.filter((op) => op.output === undefined).length;
   const counts: LinearizableCounts = {
     operations: paired.length,
     checked: operations.length,
@@ -146,6 +148,33 @@ const FS: Record<ModelName, readonly string[]> = {
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Indeterminate puts and appends (append-kv) whose value no successful get on their key
+ * contains. Leaving them out changes no verdict: had one taken effect, every get until the
+ * next put on that key would contain its value, so no get saw its effect; and without it the
+ * history still allows it at the end of time. Each one kept would double the search on its
+ * key, which is how runs with many timed-out appends used to end "unknown".
+ */
+export function unseenAppendKvWrites(operations: readonly AnyOperation[]): Set<AnyOperation> {
+  const seen = new Map<unknown, string[]>();
+  for (const op of operations) {
+    const input = op.input as { f: string; key: unknown };
+    const output = op.output as { value?: unknown } | undefined;
+    if (input.f !== "get" || typeof output?.value !== "string") continue;
+    const values = seen.get(input.key) ?? [];
+    values.push(output.value);
+    seen.set(input.key, values);
+  }
+  const unseen = new Set<AnyOperation>();
+  for (const op of operations) {
+    const input = op.input as { f: string; key: unknown; value?: unknown };
+    if (op.output !== undefined || input.f === "get" || typeof input.value !== "string") continue;
+    const value = input.value;
+    if (!(seen.get(input.key) ?? []).some((got) => got.includes(value))) unseen.add(op);
+  }
+  return unseen;
 }
 
 /** One paired op as a Porcupine operation, or undefined when it is dropped. */
