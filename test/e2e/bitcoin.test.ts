@@ -1,16 +1,16 @@
 // The distributed bitcoin miner end to end over the udp transport (issue 7): the reference stays
 // valid (true minima, fairness, load balance) and survives miner and client kills; each bug
 // variant is caught by the checker it claims. Real server, miner and client processes.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type Op, parseHistory } from "../../checkers/history.js";
 import { Logger } from "../../harness/logger.js";
 import type { FaultKind, Targets } from "../../harness/nemesis/nemesis.js";
 import type { RunOutcome } from "../../harness/run.js";
 import { resolveSystem } from "../../harness/target.js";
 import { runUdpTest } from "../../harness/udp/run.js";
+import { tempStore } from "../helpers.js";
 
 interface RunSpec {
   bug?: string;
@@ -19,17 +19,6 @@ interface RunSpec {
   interval_s?: number;
   time_s?: number;
   seed?: number;
-}
-
-/** Run stores, removed when the file's tests are done. */
-const stores: string[] = [];
-afterAll(() => {
-  for (const dir of stores) rmSync(dir, { recursive: true, force: true });
-});
-function store(): string {
-  const dir = mkdtempSync(join(tmpdir(), "faultline-udp-e2e-"));
-  stores.push(dir);
-  return dir;
 }
 
 async function run(spec: RunSpec): Promise<RunOutcome> {
@@ -45,7 +34,7 @@ async function run(spec: RunSpec): Promise<RunOutcome> {
       topology: "grid",
       recovery_s: 1,
       seed: spec.seed ?? 11,
-      store: store(),
+      store: tempStore(),
       command: "test",
       nemesis: {
         faults: spec.faults ?? [],

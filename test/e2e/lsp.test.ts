@@ -2,10 +2,9 @@
 // and 50% loss with duplication, reordering and corruption (and kills, partitions, pauses);
 // conformance passes against it and names the deviation of each bug variant; the workload
 // catches the bugs that break delivery. Real subprocesses, real UDP through the proxy.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type Op, parseHistory } from "../../checkers/history.js";
 import { Logger } from "../../harness/logger.js";
 import type { FaultKind, Targets } from "../../harness/nemesis/nemesis.js";
@@ -13,7 +12,7 @@ import type { RunOutcome } from "../../harness/run.js";
 import { resolveSystem } from "../../harness/target.js";
 import { runUdpTest } from "../../harness/udp/run.js";
 import type { LspParams } from "../../systems/lsp/params.js";
-import { CLI, runCli } from "../helpers.js";
+import { CLI, runCli, tempStore } from "../helpers.js";
 
 interface RunSpec {
   bug?: string;
@@ -41,17 +40,6 @@ const FAST: Partial<LspParams> = {
   maxBackOffInterval: 2,
 };
 
-/** Run stores, removed when the file's tests are done. */
-const stores: string[] = [];
-afterAll(() => {
-  for (const dir of stores) rmSync(dir, { recursive: true, force: true });
-});
-function store(): string {
-  const dir = mkdtempSync(join(tmpdir(), "faultline-udp-e2e-"));
-  stores.push(dir);
-  return dir;
-}
-
 async function run(spec: RunSpec): Promise<RunOutcome> {
   return runUdpTest(
     {
@@ -65,7 +53,7 @@ async function run(spec: RunSpec): Promise<RunOutcome> {
       topology: "grid",
       recovery_s: 1,
       seed: spec.seed ?? 5,
-      store: store(),
+      store: tempStore(),
       command: "test",
       nemesis: {
         faults: spec.faults ?? [],
@@ -257,7 +245,7 @@ describe.skipIf(!wired)("through the CLI", () => {
         "--seed",
         "3",
         "--store",
-        store(),
+        tempStore(),
         "-q",
       ],
       60_000,

@@ -2,7 +2,7 @@
 // clients and the peer nodes, so it can withhold acknowledgements and watch retries.
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { execa, type ResultPromise } from "execa";
+import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it, type TestContext, vi } from "vitest";
 import { distFile } from "../../harness/paths.js";
 
@@ -19,6 +19,18 @@ interface Message {
   body: Body;
 }
 
+function spawnNode(args: string[]) {
+  return execa(process.execPath, [NODE_JS, ...args], {
+    detached: true, // its own process group, so cleanup can signal the whole group
+    buffer: false,
+    reject: false,
+    timeout: PROCESS_LIFETIME_MS,
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+}
+
 /** One node process plus a mailbox of everything it wrote on stdout. */
 class NodeProcess {
   readonly mailbox: Message[] = [];
@@ -26,7 +38,7 @@ class NodeProcess {
   private nextClientMsgId = 1;
   stderr = "";
 
-  private constructor(readonly proc: ResultPromise<{ detached: true; buffer: false }>) {
+  private constructor(readonly proc: ReturnType<typeof spawnNode>) {
     const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
     lines.on("line", (line) => {
       this.mailbox.push(JSON.parse(line) as Message); // a non-JSON line fails the test loudly
@@ -38,16 +50,7 @@ class NodeProcess {
   }
 
   static start(args: string[] = []): NodeProcess {
-    const proc = execa(process.execPath, [NODE_JS, ...args], {
-      detached: true, // its own process group, so cleanup can signal the whole group
-      buffer: false,
-      reject: false,
-      timeout: PROCESS_LIFETIME_MS,
-      stdin: "pipe",
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const node = new NodeProcess(proc);
+    const node = new NodeProcess(spawnNode(args));
     running.add(node);
     return node;
   }
