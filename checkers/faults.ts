@@ -108,6 +108,14 @@ export function checkFaults(
       );
     }
   }
+  for (const op of history) {
+    if (op.process === "nemesis" && op.f === "script-stopped") {
+      const reason = String((op.value as { reason?: unknown } | null)?.reason ?? "no reason given");
+      warnings.push(
+        `the nemesis script stopped at ${(op.time / 1e9).toFixed(1)} s (${reason}): the schedule it drives did not unfold`,
+      );
+    }
+  }
   const bit = intervals.filter((i) => i.ops_overlapping > 0).length;
   const summary =
     intervals.length === 0

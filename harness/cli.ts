@@ -15,11 +15,13 @@ import {
   DEFAULT_PACKET_FAULTS,
   FAULT_KINDS,
   type FaultKind,
+  type NemesisScript,
   parseCrashPoint,
   TARGETS,
   type Targets,
 } from "./nemesis/nemesis.js";
 import { PARTITION_SHAPES, type PartitionShape } from "./nemesis/partition-shapes.js";
+import { loadNemesisScript } from "./nemesis/script-loader.js";
 import { killAllGroups } from "./process-groups.js";
 import { MAX_SEED, Random } from "./random.js";
 import { registerReportCommands } from "./report-command.js";
@@ -119,6 +121,7 @@ interface TestFlags {
   nemesis: FaultKind[];
   nemesisInterval: number;
   nemesisSerial?: boolean;
+  nemesisScript?: string;
   partitionShape?: PartitionShape;
   packetLoss: number;
   packetDup: number;
@@ -178,6 +181,10 @@ function testCommand(): Command {
       [],
     )
     .option("--nemesis-interval <s>", "mean seconds between fault changes", number(0.01), 10)
+    .option(
+      "--nemesis-script <script>",
+      "an exact fault schedule: FILE[#EXPORT], an ES module exporting async (control) => {…}, or the name of a script the --system ships",
+    )
     .option(
       "--nemesis-serial",
       "one fault at a time: each start picks one kind from --nemesis, which stops before the next",
@@ -350,6 +357,15 @@ async function test(nodeArgs: string[], flags: TestFlags): Promise<number> {
       "--nemesis crash needs --crash-after TYPE[.FIELD=VALUE] (which messages a node crashes right after)",
     );
   }
+  let script: NemesisScript | undefined;
+  if (flags.nemesisScript !== undefined) {
+    if (isUdpWorkload(workload) || isTcpWorkload(workload)) {
+      throw new SetupError(
+        `--nemesis-script drives maelstrom-protocol nodes; ${workload} runs on another transport`,
+      );
+    }
+    script = await loadNemesisScript(flags.nemesisScript, target.manifest);
+  }
   const seed = flags.seed ?? Random.freshSeed();
   const concurrencyCount = flags.concurrency.endsWith("n")
     ? Number(flags.concurrency.slice(0, -1)) * flags.nodeCount
@@ -396,6 +412,7 @@ async function test(nodeArgs: string[], flags: TestFlags): Promise<number> {
           faults: flags.nemesis,
           interval_s: flags.nemesisInterval,
           ...(flags.nemesisSerial && { serial: true }),
+          ...(script && { script }),
           ...(flags.partitionShape && { partition_shape: flags.partitionShape }),
           packet: {
             loss: flags.packetLoss,

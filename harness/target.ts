@@ -3,6 +3,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { SetupError } from "./exit-codes.js";
+import type { ManifestScript } from "./nemesis/script-loader.js";
 import type { NodeCommand } from "./node-process.js";
 import { assertExecutable } from "./node-process.js";
 import { packageRoot } from "./paths.js";
@@ -18,6 +19,8 @@ export interface Manifest {
   /** Programs for other roles (udp transport: "client", "miner"), argv like `command`. */
   roles?: Record<string, string[]>;
   bugs: Record<string, { description: string; workloads?: string[]; caught_by?: string }>;
+  /** Nemesis scripts it ships, by name (`--nemesis-script NAME`). */
+  scripts?: Record<string, ManifestScript>;
 }
 
 export interface Target {

@@ -1,7 +1,8 @@
 // Nemesis scripts for raft-kv's two bugs that random faults practically never reach: the exact
 // schedules of the simulation tests (test/systems/raft-kv-cluster.test.ts), driven against the
-// real node processes through faultline's router (NemesisOptions.script). Used by the end-to-end
-// test (test/e2e/raft-kv-schedules.test.ts) and the benchmark (bench/raft.ts).
+// real node processes through faultline's router. Shipped as `--nemesis-script double-vote` and
+// `figure8` (the manifest's `scripts`, with the runs they need; test/e2e/raft-kv-schedules.test.ts
+// runs them so); runSchedule runs them in-process for the benchmark (bench/raft.ts).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { type Op, parseHistory } from "../../checkers/history.js";
-import { FIXTURES, readResults, runLine, tempStore } from "../helpers.js";
+import { FIXTURES, ROOT, readResults, runLine, tempStore } from "../helpers.js";
 
 function history(store: string): Op[] {
   return parseHistory(readFileSync(join(store, "latest", "history.jsonl"), "utf8"));
@@ -125,6 +125,72 @@ describe("crash points", () => {
     );
     expect(bare.exitCode).toBe(3);
     expect(bare.stderr).toMatch(/--nemesis crash needs --crash-after/);
+  });
+});
+
+describe("nemesis scripts (--nemesis-script)", () => {
+  const SCRIPT = join(ROOT, "test", "fixtures", "scripts", "isolate-first-sender.mjs");
+
+  it("runs a user's script file: every step is in the history, and the run goes on after it", async () => {
+    const store = tempStore();
+    const r = await runLine(
+      `test --system gossip -w broadcast --node-count 3 --time-limit 4 --rate 20 --recovery-time 1 --nemesis-script ${SCRIPT} --seed 2`,
+      store,
+    );
+    expect(r.exitCode, r.stdout).toBe(0);
+    const events = nemesisEvents(history(store));
+    const cut = events.find((e) => e.f === "start-partition")?.value as {
+      shape: string;
+      cut: string[][];
+    };
+    expect(cut.shape).toBe("script");
+    expect(cut.cut).toHaveLength(4);
+    const [isolated] = cut.cut[0] as string[];
+    for (const link of cut.cut) expect(link).toContain(isolated);
+    expect(events.map((e) => e.f)).toEqual([
+      "start-partition",
+      "stop-partition",
+      "script-done",
+      "heal",
+    ]);
+  });
+
+  it("a script whose wait times out is recorded as stopped, with the reason", async () => {
+    const store = tempStore();
+    const r = await runLine(
+      `test --system gossip -w broadcast --node-count 3 --time-limit 2 --rate 20 --recovery-time 1 --nemesis-script ${SCRIPT}#never --seed 3`,
+      store,
+    );
+    expect(r.exitCode, r.stdout).toBe(0);
+    const stopped = nemesisEvents(history(store)).find((e) => e.f === "script-stopped");
+    expect(stopped?.value).toEqual({ reason: "no a no_such_type message within 500 ms" });
+    expect(r.stdout).toMatch(
+      /warning: the nemesis script stopped at [\d.]+ s \(no a no_such_type message within 500 ms\): the schedule it drives did not unfold/,
+    );
+  });
+
+  it("a missing file, a missing export, an unknown shipped script or another transport is exit 3 in one line", async () => {
+    const cases: Array<[string, RegExp]> = [
+      [
+        "--system gossip -w broadcast --nemesis-script nope.mjs",
+        /no file .*nope\.mjs, and gossip ships no scripts/,
+      ],
+      [
+        `--system gossip -w broadcast --nemesis-script ${SCRIPT}#notAFunction`,
+        /must export a function named notAFunction/,
+      ],
+      [
+        "--system raft-kv -w lin-kv --nemesis-script figure9",
+        /raft-kv ships no script of that name \(its scripts: double-vote, figure8\)/,
+      ],
+      [`--system lsp -w lsp --nemesis-script ${SCRIPT}`, /lsp runs on another transport/],
+    ];
+    for (const [flags, message] of cases) {
+      const r = await runLine(`test ${flags} --time-limit 1`, tempStore());
+      expect(r.exitCode, flags).toBe(3);
+      expect(r.stderr.trim().split("\n"), flags).toHaveLength(1);
+      expect(r.stderr, flags).toMatch(message);
+    }
   });
 });
 
