@@ -7,7 +7,9 @@
 //   boundary  maxNonce chosen so the minimum hash over [0, maxNonce] is at maxNonce itself: an
 //             upper bound treated as exclusive (off by one) misses the answer
 //   probe     a fairness pair: a large job (≥ 100 × the small one), then a small one shortly
-//             after; the small one must finish first (and quickly)
+//             after; the small one must finish first (and quickly). The small one is also a
+//             boundary job (its maxNonce ≤ PROBE_SMALL_NONCE), so the first jobs of every run
+//             check the upper bound even when a loaded machine leaves no time for more
 //   burst     k identical jobs submitted back to back; they must finish roughly in order
 import type { Op } from "../checkers/history.js";
 import {
@@ -61,11 +63,20 @@ export class MiningJobs {
   }
 
   private makeBoundary(): JobSpec {
-    const message = this.message();
-    const scan = this.rng.int(2_000, BOUNDARY_SCAN_MAX);
-    const best = Number(oracleMin(message, scan).nonce);
-    // The minimum over [0, scan] sits at `best`, so over [0, best] it sits at the upper bound.
-    return { message, max_nonce: best, kind: "boundary" };
+    return { ...this.boundaryJob(this.rng.int(2_000, BOUNDARY_SCAN_MAX)), kind: "boundary" };
+  }
+
+  /**
+   * A message and the maxNonce ≤ `scan` at which its minimum hash sits: the minimum over
+   * [0, scan] is at `best`, so over [0, best] it is at the upper bound. Never 0, where an
+   * exclusive upper bound would have nothing left to leave out.
+   */
+  private boundaryJob(scan: number): { message: string; max_nonce: number } {
+    for (;;) {
+      const message = this.message();
+      const best = Number(oracleMin(message, scan).nonce);
+      if (best > 0) return { message, max_nonce: best };
+    }
   }
 
   /**
@@ -85,7 +96,7 @@ export class MiningJobs {
     const group = ++this.groups;
     return [
       { message: this.message(), max_nonce: PROBE_LARGE_NONCE, kind: "probe-large", group },
-      { message: this.message(), max_nonce: PROBE_SMALL_NONCE, kind: "probe-small", group },
+      { ...this.boundaryJob(PROBE_SMALL_NONCE), kind: "probe-small", group },
     ];
   }
 
