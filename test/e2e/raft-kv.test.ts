@@ -135,6 +135,21 @@ describe("raft-kv, each bug caught", () => {
     return r;
   };
 
+  /**
+   * Bugs that need a lucky schedule (which node leads when the cut comes, what is in flight
+   * at a kill) get two seeds side by side; at least one must be caught. The other may pass, or
+   * end unknown (exit 2: the check ran out of its budget, which happened once to an early-ack
+   * history on a loaded CI machine), never anything else. Returns every run and the caught ones.
+   */
+  const caughtByOneOf = async (line: (seed: number) => string) => {
+    const runs = await Promise.all([run(line(1)), run(line(2))]);
+    for (const r of runs) expect([0, 1, 2], r.stdout).toContain(r.exitCode);
+    const invalid = runs.filter((r) => r.exitCode === 1);
+    expect(invalid.length, runs.map((r) => r.stdout).join("\n")).toBeGreaterThan(0);
+    for (const r of invalid) expect(r.results.checkers.linearizable.valid).toBe(false);
+    return { runs, invalid };
+  };
+
   it.concurrent(
     "stale-read: a leader cut off in the minority answers reads from its own state",
     async () => {
@@ -143,10 +158,7 @@ describe("raft-kv, each bug caught", () => {
       // unlucky schedule does not hide it.
       const line = (seed: number) =>
         `test --system raft-kv --bug stale-read -w lin-kv --node-count 5 --time-limit 20 --rate 100 --concurrency 2n --nemesis partition --partition-shape halves --nemesis-interval 1 --recovery-time 2 --seed ${seed}`;
-      const runs = await Promise.all([run(line(1)), run(line(2))]);
-      for (const r of runs) expect([0, 1], r.stdout).toContain(r.exitCode);
-      const invalid = runs.filter((r) => r.exitCode === 1);
-      expect(invalid.length, runs.map((r) => r.stdout).join("\n")).toBeGreaterThan(0);
+      const { invalid } = await caughtByOneOf(line);
       for (const r of invalid) {
         expect(r.results.checkers.linearizable.summary).toMatch(/op \d+ \(read /);
       }
@@ -160,11 +172,7 @@ describe("raft-kv, each bug caught", () => {
       // Like stale-read, it needs the leader on the minority side of a cut: two seeds.
       const line = (seed: number) =>
         `test --system raft-kv --bug early-ack -w kv --node-count 5 --time-limit 20 --rate 60 --concurrency 2n --nemesis partition --partition-shape halves --nemesis-interval 1 --recovery-time 2 --seed ${seed}`;
-      const runs = await Promise.all([run(line(1)), run(line(2))]);
-      for (const r of runs) expect([0, 1], r.stdout).toContain(r.exitCode);
-      const invalid = runs.filter((r) => r.exitCode === 1);
-      expect(invalid.length, runs.map((r) => r.stdout).join("\n")).toBeGreaterThan(0);
-      for (const r of invalid) expect(r.results.checkers.linearizable.valid).toBe(false);
+      await caughtByOneOf(line);
     },
     TEST_TIMEOUT_MS,
   );
@@ -188,14 +196,8 @@ describe("raft-kv, each bug caught", () => {
       // that lands first. One 15 s run missed that once in CI under load: two seeds.
       const line = (seed: number) =>
         `test --system raft-kv --bug no-fsync -w lin-kv --node-count 3 --time-limit 15 --rate 50 --concurrency 2n --nemesis kill --kill-targets all --nemesis-interval 1.2 --recovery-time 2 --seed ${seed}`;
-      const runs = await Promise.all([run(line(1)), run(line(2))]);
-      for (const r of runs) {
-        expect([0, 1], r.stdout).toContain(r.exitCode);
-        expect(wholeClusterKills(r.ops, 3)).toBeGreaterThan(0);
-      }
-      const invalid = runs.filter((r) => r.exitCode === 1);
-      expect(invalid.length, runs.map((r) => r.stdout).join("\n")).toBeGreaterThan(0);
-      for (const r of invalid) expect(r.results.checkers.linearizable.valid).toBe(false);
+      const { runs } = await caughtByOneOf(line);
+      for (const r of runs) expect(wholeClusterKills(r.ops, 3)).toBeGreaterThan(0);
     },
     TEST_TIMEOUT_MS,
   );
