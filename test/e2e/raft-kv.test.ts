@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { type Op, parseHistory } from "../../checkers/history.js";
-import { readResults, runLine, slots } from "../helpers.js";
+import { readResults, runLine, slots, untilCaught } from "../helpers.js";
 
 /** Every run here is bounded: at most 20 s of workload, then recovery and the check. */
 const RUN_TIMEOUT_MS = 120_000;
@@ -135,13 +135,7 @@ describe("raft-kv, each bug caught", () => {
    * 2: the check ran out of its budget, as an early-ack history did once in CI), nothing else.
    */
   const caughtByOneOf = async (line: (seed: number) => string) => {
-    const runs: Run[] = [];
-    for (const seed of [1, 2]) {
-      const r = await run(line(seed));
-      runs.push(r);
-      expect([0, 1, 2], r.stdout).toContain(r.exitCode);
-      if (r.exitCode === 1) break;
-    }
+    const runs = await untilCaught([1, 2], (seed) => run(line(seed)));
     const invalid = runs.filter((r) => r.exitCode === 1);
     expect(invalid.length, runs.map((r) => r.stdout).join("\n")).toBe(1);
     for (const r of invalid) expect(r.results.checkers.linearizable.valid).toBe(false);
