@@ -236,13 +236,13 @@ describe("clock skew", () => {
       const expected = offsetAt(node, invoke.time);
       // Only ops whose whole span saw one clock setting say something exact.
       if (expected === undefined || expected !== offsetAt(node, op.time)) continue;
-      const reported_ms = Number(String(op.value).split("@")[1]);
-      const harness_ms = test.wall_start_ms + (invoke.time + op.time) / 2e6;
-      const measured_s = (reported_ms - harness_ms) / 1000;
-      expect(
-        Math.abs(measured_s - expected),
-        `${node} at ${(op.time / 1e9).toFixed(2)} s`,
-      ).toBeLessThan(0.25);
+      // The node read its clock somewhere between invoke and completion; under load that
+      // span can be long, so the check is containment, not distance from its midpoint.
+      const unskewed_ms = Number(String(op.value).split("@")[1]) - expected * 1000;
+      const slack_ms = 100;
+      const where = `${node} at ${(op.time / 1e9).toFixed(2)} s, offset ${expected} s`;
+      expect(unskewed_ms, where).toBeGreaterThan(test.wall_start_ms + invoke.time / 1e6 - slack_ms);
+      expect(unskewed_ms, where).toBeLessThan(test.wall_start_ms + op.time / 1e6 + slack_ms);
       if (Math.abs(expected) > 0.5) skewed++;
       else if (expected === 0) normal++;
     }
