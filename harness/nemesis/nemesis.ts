@@ -135,10 +135,14 @@ export function crashPointMatches(point: CrashPoint, body: Body): boolean {
   return JSON.stringify(body[point.field.name]) === JSON.stringify(point.field.value);
 }
 
-/** How a nemesis starts and stops one fault kind; `start` returns false when it did nothing. */
+/**
+ * How a nemesis starts and stops one fault kind; `start` returns false when it did nothing.
+ * `random` is the calling loop's own stream: draw gaps and targets from it, never from a
+ * stream another loop shares, so a seed repeats each kind's schedule however the loops interleave.
+ */
 export interface FaultSteps {
-  wait(signal: AbortSignal): Promise<boolean>;
-  start(kind: FaultKind): Promise<boolean | undefined>;
+  wait(signal: AbortSignal, random: Random): Promise<boolean>;
+  start(kind: FaultKind, random: Random): Promise<boolean | undefined>;
   stop(kind: FaultKind): Promise<void>;
 }
 
@@ -154,17 +158,23 @@ export async function runFaultLoops(
   steps: FaultSteps,
   signal: AbortSignal,
 ): Promise<void> {
-  const loop = async (next: () => FaultKind) => {
-    while (await steps.wait(signal)) {
+  const loop = async (stream: Random, next: () => FaultKind) => {
+    while (await steps.wait(signal, stream)) {
       const kind = next();
-      const started = await steps.start(kind);
-      if (!(await steps.wait(signal))) return;
+      const started = await steps.start(kind, stream);
+      if (!(await steps.wait(signal, stream))) return;
       if (started !== false) await steps.stop(kind);
     }
   };
   if (kinds.length === 0) return;
-  if (serial) await loop(() => random.pick(kinds));
-  else await Promise.all(kinds.map((kind) => loop(() => kind)));
+  if (serial) {
+    const stream = random.fork("nemesis-serial");
+    await loop(stream, () => stream.pick(kinds));
+  } else {
+    // A stream per kind: how long one kind's faults take (a slow restart under load) must
+    // not change which nodes another kind hits.
+    await Promise.all(kinds.map((kind) => loop(random.fork(`nemesis-${kind}`), () => kind)));
+  }
 }
 
 export const TARGETS = ["one", "minority", "all"] as const;
@@ -228,9 +238,9 @@ export class Nemesis {
   async run(signal: AbortSignal): Promise<void> {
     const script = this.options.script;
     const steps: FaultSteps = {
-      wait: (s) => this.wait(s),
-      start: async (kind) => {
-        await this.start(kind);
+      wait: (s, random) => this.wait(s, random),
+      start: async (kind, random) => {
+        await this.start(kind, random);
         return true;
       },
       stop: (kind) => this.stop(kind),
@@ -375,8 +385,8 @@ export class Nemesis {
     this.log.info(`nemesis: healed everything ${JSON.stringify(value)}`);
   }
 
-  private wait(signal: AbortSignal): Promise<boolean> {
-    return sleepUnlessAborted(this.random.float() * 2 * this.options.interval_s * 1000, signal);
+  private wait(signal: AbortSignal, random: Random): Promise<boolean> {
+    return sleepUnlessAborted(random.float() * 2 * this.options.interval_s * 1000, signal);
   }
 
   private record(f: string, kind: FaultKind, value: unknown, active?: string): void {
@@ -399,12 +409,12 @@ export class Nemesis {
     this.crashAtPoint(src, dest, body);
   }
 
-  private async start(kind: FaultKind): Promise<void> {
+  private async start(kind: FaultKind, random: Random): Promise<void> {
     switch (kind) {
       case "partition": {
         const shape =
-          this.options.partition_shape ?? this.random.pick(shapesFor(this.nodes.length));
-        const partition = makePartition(shape, this.nodes, this.random);
+          this.options.partition_shape ?? random.pick(shapesFor(this.nodes.length));
+        const partition = makePartition(shape, this.nodes, random);
         for (const [src, dest] of partition.cut) this.links.set(src, dest, { partitioned: true });
         this.partition = partition;
         this.record("start-partition", kind, partition, `partition ${shape}`);
@@ -412,7 +422,7 @@ export class Nemesis {
       }
       case "packet": {
         const { loss, duplicate, delay_ms } = this.options.packet;
-        const targets = this.pickNodes(this.random.pick(this.options.targets ?? TARGETS));
+        const targets = this.pickNodes(random.pick(this.options.targets ?? TARGETS), random);
         const extra_latency =
           delay_ms > 0 ? { mean_ms: delay_ms, dist: "uniform" as const } : undefined;
         for (const [src, dest] of this.linksOf(targets)) {
@@ -428,7 +438,7 @@ export class Nemesis {
         return;
       }
       case "kill": {
-        const targets = this.pickNodes(this.random.pick(this.options.targets ?? TARGETS));
+        const targets = this.pickNodes(random.pick(this.options.targets ?? TARGETS), random);
         await Promise.all(this.crashes); // a crash point's restart must not race this kill
         await Promise.all(targets.map((node) => this.cluster.crash(node)));
         for (const node of targets) this.killed.add(node);
@@ -436,7 +446,7 @@ export class Nemesis {
         return;
       }
       case "crash": {
-        const targets = this.pickNodes(this.random.pick(this.options.targets ?? TARGETS));
+        const targets = this.pickNodes(random.pick(this.options.targets ?? TARGETS), random);
         this.armedNodes = targets;
         this.record(
           "start-crash",
@@ -447,20 +457,20 @@ export class Nemesis {
         return;
       }
       case "pause": {
-        const targets = this.pickNodes(this.random.pick(this.options.targets ?? TARGETS));
+        const targets = this.pickNodes(random.pick(this.options.targets ?? TARGETS), random);
         for (const node of targets) if (this.cluster.pause(node)) this.paused.add(node);
         this.record("start-pause", kind, { nodes: targets }, `pause ${targets.join(",")}`);
         return;
       }
       case "clock": {
         const clock = this.clock as ClockControl;
-        const targets = this.pickNodes(this.random.pick(this.options.targets ?? TARGETS));
-        if (this.random.chance(0.5)) {
+        const targets = this.pickNodes(random.pick(this.options.targets ?? TARGETS), random);
+        if (random.chance(0.5)) {
           // Jepsen's bump: random sign × 1.5^(6 + U[0, 25)) ms, about 11 ms to 288 s.
           const offsets: Record<string, number> = {};
           for (const node of targets) {
-            const sign = this.random.chance(0.5) ? 1 : -1;
-            offsets[node] = (sign * 1.5 ** (6 + this.random.float() * 25)) / 1000;
+            const sign = random.chance(0.5) ? 1 : -1;
+            offsets[node] = (sign * 1.5 ** (6 + random.float() * 25)) / 1000;
             clock.set(node, offsets[node] as number);
           }
           this.record(
@@ -471,8 +481,8 @@ export class Nemesis {
           );
         } else {
           // Jepsen's strobe: flip between real time and real time + delta every period.
-          const delta_s = 2 ** (2 + this.random.float() * 16) / 1000;
-          const period_ms = Math.max(MIN_STROBE_PERIOD_MS, 2 ** (this.random.float() * 10));
+          const delta_s = 2 ** (2 + random.float() * 16) / 1000;
+          const period_ms = Math.max(MIN_STROBE_PERIOD_MS, 2 ** (random.float() * 10));
           let high = false;
           this.strobe = setInterval(() => {
             high = !high;
@@ -585,8 +595,8 @@ export class Nemesis {
     return { nodes, failed };
   }
 
-  private pickNodes(targets: Targets): string[] {
-    return pickTargets(this.nodes, targets, this.random);
+  private pickNodes(targets: Targets, random: Random): string[] {
+    return pickTargets(this.nodes, targets, random);
   }
 
   /** Every directed node<->node link touching one of `nodes`. */

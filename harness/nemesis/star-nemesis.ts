@@ -119,15 +119,15 @@ export class StarNemesis {
 
   async run(signal: AbortSignal): Promise<void> {
     const steady = this.options.steady_packet === true && this.options.faults.includes("packet");
-    if (steady) await this.start("packet", "all");
+    if (steady) await this.start("packet", this.random.fork("nemesis-packet"), "all");
     const scheduled = this.options.faults.filter((kind) => !(steady && kind === "packet"));
     await runFaultLoops(
       scheduled,
       this.options.serial === true,
       this.random,
       {
-        wait: (s) => this.wait(s),
-        start: (kind) => this.start(kind),
+        wait: (s, random) => this.wait(s, random),
+        start: (kind, random) => this.start(kind, random),
         stop: (kind) => this.stop(kind),
       },
       signal,
@@ -153,12 +153,12 @@ export class StarNemesis {
     this.log.info(`nemesis: healed everything ${JSON.stringify(value)}`);
   }
 
-  private wait(signal: AbortSignal): Promise<boolean> {
-    return sleepUnlessAborted(this.random.float() * 2 * this.options.interval_s * 1000, signal);
+  private wait(signal: AbortSignal, random: Random): Promise<boolean> {
+    return sleepUnlessAborted(random.float() * 2 * this.options.interval_s * 1000, signal);
   }
 
-  private targets(): Targets {
-    return this.random.pick(this.options.targets ?? TARGETS);
+  private targets(random: Random): Targets {
+    return random.pick(this.options.targets ?? TARGETS);
   }
 
   private record(f: string, kind: FaultKind, value: unknown, active?: string): void {
@@ -169,8 +169,8 @@ export class StarNemesis {
   }
 
   /** Picks peers for a link fault: one, a minority (at least one) or all. */
-  private pickPeers(targets: Targets): string[] {
-    return pickTargets(this.hooks.peers(), targets, this.random);
+  private pickPeers(targets: Targets, random: Random): string[] {
+    return pickTargets(this.hooks.peers(), targets, random);
   }
 
   /** Both directed links between a peer and the hub. */
@@ -182,12 +182,12 @@ export class StarNemesis {
   }
 
   /** False when the fault could not start (nothing to hit), so there is nothing to stop. */
-  private async start(kind: FaultKind, targets?: Targets): Promise<boolean> {
+  private async start(kind: FaultKind, random: Random, targets?: Targets): Promise<boolean> {
     switch (kind) {
       case "partition": {
-        const nodes = this.pickPeers(this.targets());
+        const nodes = this.pickPeers(this.targets(random), random);
         if (nodes.length === 0) return false;
-        const shape = this.random.pick(STAR_PARTITION_SHAPES);
+        const shape = random.pick(STAR_PARTITION_SHAPES);
         const cut: Array<[string, string]> = [];
         for (const node of nodes) {
           if (shape !== "one-way-out") cut.push([node, this.hub]);
@@ -204,7 +204,7 @@ export class StarNemesis {
         return true;
       }
       case "packet": {
-        const nodes = this.pickPeers(targets ?? this.targets());
+        const nodes = this.pickPeers(targets ?? this.targets(random), random);
         if (nodes.length === 0) return false;
         const { loss, duplicate, delay_ms } = this.options.packet;
         const extra_latency =
@@ -233,7 +233,7 @@ export class StarNemesis {
         return true;
       }
       case "kill": {
-        const nodes = this.hooks.chooseKill(this.targets(), this.random);
+        const nodes = this.hooks.chooseKill(this.targets(random), random);
         if (nodes.length === 0) return false;
         const detail = await this.hooks.kill(nodes);
         this.killed = [...new Set([...this.killed, ...nodes])];
@@ -241,7 +241,7 @@ export class StarNemesis {
         return true;
       }
       case "pause": {
-        const nodes = this.hooks.choosePause(this.targets(), this.random);
+        const nodes = this.hooks.choosePause(this.targets(random), random);
         if (nodes.length === 0) return false;
         const paused = this.hooks.pause(nodes);
         this.paused = [...new Set([...this.paused, ...paused])];

@@ -106,14 +106,14 @@ const VALID: ValidCase[] = [
   },
   {
     name: "pb-kv, lin-kv, 5 nodes: one node killed, paused or isolated at a time (view service included)",
-    line: `test --system pb-kv -w lin-kv --node-count 5 --time-limit 12 --rate 50 ${ONE_AT_A_TIME} --seed 6`,
+    line: `test --system pb-kv -w lin-kv --node-count 5 --time-limit 12 --rate 50 ${ONE_AT_A_TIME} --seed 18`,
     nodes: 5,
     minOk: 200,
     faults: oneFaultAtATime,
   },
   {
     name: "pb-kv, kv, 5 nodes: one node killed, paused or isolated at a time (view service included)",
-    line: `test --system pb-kv -w kv --node-count 5 --time-limit 12 --rate 50 ${ONE_AT_A_TIME} --seed 3`,
+    line: `test --system pb-kv -w kv --node-count 5 --time-limit 12 --rate 50 ${ONE_AT_A_TIME} --seed 11`,
     nodes: 5,
     minOk: 300,
     faults: oneFaultAtATime,

@@ -6,17 +6,27 @@ import { Random } from "../../harness/random.js";
 
 const KINDS: FaultKind[] = ["partition", "kill", "pause"];
 
-/** Steps with short random waits, recording what is on at each start. */
+/**
+ * Steps with short waits of a length the stream does not decide (as restarts under load are),
+ * recording what is on at each start and each kind's draws.
+ */
 function recorder(refuse: FaultKind[] = []) {
   const active = new Set<FaultKind>();
-  const log = { starts: [] as FaultKind[], stops: [] as FaultKind[], maxActive: 0 };
+  const log = {
+    starts: [] as FaultKind[],
+    stops: [] as FaultKind[],
+    maxActive: 0,
+    draws: new Map<FaultKind, number[]>(),
+  };
   const steps: FaultSteps = {
-    wait: async (s) => {
+    wait: async (s, random) => {
+      random.float();
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 4));
       return !s.aborted;
     },
-    start: async (kind) => {
+    start: async (kind, random) => {
       log.starts.push(kind);
+      log.draws.set(kind, [...(log.draws.get(kind) ?? []), random.int(0, 1e9)]);
       if (refuse.includes(kind)) return false;
       active.add(kind);
       log.maxActive = Math.max(log.maxActive, active.size);
@@ -52,6 +62,17 @@ describe("runFaultLoops", () => {
     expect(log.starts.length).toBeGreaterThan(10);
     expect(log.maxActive).toBe(1);
     expect(new Set(log.starts)).toEqual(new Set(KINDS));
+  });
+
+  it("draws each kind's targets from its own stream, however the loops interleave", async () => {
+    const [a, b] = [await runFor(150, false), await runFor(150, false)];
+    expect(a.starts).not.toEqual(b.starts); // timing did differ
+    for (const kind of KINDS) {
+      const [x, y] = [a.draws.get(kind) ?? [], b.draws.get(kind) ?? []];
+      const common = Math.min(x.length, y.length);
+      expect(common, kind).toBeGreaterThan(3);
+      expect(x.slice(0, common), kind).toEqual(y.slice(0, common));
+    }
   });
 
   it("does not stop a fault whose start did nothing", async () => {
