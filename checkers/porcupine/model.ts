@@ -40,6 +40,15 @@ export interface Model<State, Input, Output> {
    * unknown output). The search then compares state ids instead of stepping.
    */
   readState?(input: Input, output: Output | undefined): { state: State } | undefined;
+  /**
+   * Optional pruning for states that only grow (append-kv's strings, a set): false when no
+   * sequence of ops that `resets` says no to can lead from `from` to `to`. The search then
+   * drops a state from which the next pinned read (readState) is out of reach. Must be exact
+   * when it says false; true when unsure is always safe.
+   */
+  reaches?(from: State, to: State): boolean;
+  /** With `reaches`: true for ops that can replace the state by an unrelated one (a put). */
+  resets?(input: Input): boolean;
   describeOperation?(input: Input, output: Output | undefined): string;
   describeState?(state: State): string;
 }

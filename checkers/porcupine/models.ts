@@ -211,6 +211,9 @@ export const appendKvModel: Model<AppendKvState, AppendKvInput, AppendKvOutput> 
     input.f === "get" && output !== undefined
       ? { state: textState(output.value ?? "") }
       : undefined,
+  // Appends only extend the string; only a put can make it something else.
+  reaches: (from, to) => to.text.startsWith(from.text),
+  resets: (input) => input.f === "put",
   describeOperation(input, output) {
     const key = showJson(input.key);
     if (input.f === "get") {

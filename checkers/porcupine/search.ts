@@ -12,7 +12,8 @@
 // model steps are memoized per (state id, op class); the linearized set is a bitset with an
 // incrementally maintained Zobrist hash, so the cache key costs O(1) to hash. Two sound
 // prunings cut the search: read-only ops are placed greedily, and of two equal ops only the
-// one that is called and returns no later is tried first (see the loop).
+// one that is called and returns no later is tried first (see the loop). A third, for models
+// whose state only grows (Model.reaches), starts once a search has run long: see `prunes`.
 
 import { type Model, mix32 } from "./model.js";
 import { operationClasses, PairTable, StateTable } from "./tables.js";
@@ -177,7 +178,15 @@ function zobristKeys(n: number): Int32Array {
 export interface SearchLimits {
   /** Bytes the cache, the step memo and the interned states may use before giving up. */
   max_bytes: number;
+  /**
+   * Loop iterations before pruning by Model.reaches starts. It can cut the longest partial
+   * linearization short (the report's explanation), so small searches go without it.
+   */
+  prune_after_iterations?: number;
 }
+
+/** About 0.1 s of search: past it, a history is hard enough that a verdict beats a diagram. */
+const PRUNE_AFTER_ITERATIONS = 1 << 20;
 
 /**
  * The search over one partition, resumable: `run(iterations)` does at most that many loop
@@ -211,6 +220,24 @@ export class PartitionSearch {
   private readonly cache: LinearizedCache;
   private readonly zobrist: Int32Array;
   private readonly limits: SearchLimits;
+
+  // Pruning for growing states (see `prunes`): pinned reads by return time, resetting ops by
+  // call time, and per stack depth the first of each not yet linearized.
+  private readonly reaches: Model<unknown, unknown, unknown>["reaches"];
+  private readonly pinnedByRet: Int32Array;
+  private readonly resetsByCall: Int32Array;
+  private readonly ret: Float64Array;
+  private readonly call: Float64Array;
+  private readonly stackPin: Int32Array;
+  private readonly stackReset: Int32Array;
+  /** What `prunes` found for the depth a push creates. */
+  private pinAfter = 0;
+  private resetAfter = 0;
+  private readonly reachMemo = new PairTable(64);
+  private pruning = false;
+  private iterationsRun = 0;
+  /** Steps abandoned by pruning. */
+  pruned = 0;
 
   // The entry list: entry 2i is op i's call, 2i+1 its return; `head` is the sentinel.
   private readonly next: Int32Array;
@@ -273,6 +300,20 @@ export class PartitionSearch {
     this.stackMinBest = new Int32Array(n);
     this.bestLength = new Int32Array(n);
     this.bestPrefix = new Array(n).fill(undefined);
+    this.reaches = model.reaches?.bind(model);
+    this.call = Float64Array.from(ops, (o) => o.call);
+    this.ret = Float64Array.from(ops, (o) => o.ret);
+    const indexes = Array.from({ length: n }, (_, i) => i);
+    const pinned = this.reaches ? indexes.filter((i) => this.readState[i] !== NO_STATE) : [];
+    const resets = this.reaches ? indexes.filter((i) => model.resets?.(this.inputs[i])) : [];
+    this.pinnedByRet = Int32Array.from(
+      pinned.sort((a, b) => (this.ret[a] as number) - (this.ret[b] as number) || a - b),
+    );
+    this.resetsByCall = Int32Array.from(
+      resets.sort((a, b) => (this.call[a] as number) - (this.call[b] as number) || a - b),
+    );
+    this.stackPin = new Int32Array(this.reaches ? n + 1 : 0);
+    this.stackReset = new Int32Array(this.reaches ? n + 1 : 0);
 
     // Time order; on equal times calls first (so touching intervals overlap), then op order.
     const order = Array.from({ length: 2 * n }, (_, e) => e);
@@ -311,7 +352,11 @@ export class PartitionSearch {
 
   get bytes(): number {
     return (
-      this.cache.bytes + this.trans.length * 4 + this.memo.bytes + this.states.states.length * 64
+      this.cache.bytes +
+      this.trans.length * 4 +
+      this.memo.bytes +
+      this.reachMemo.bytes +
+      this.states.states.length * 64
     );
   }
 
@@ -369,6 +414,12 @@ export class PartitionSearch {
   /** Runs at most `iterations` loop iterations; returns the status afterwards. */
   run(iterations: number): SearchStatus {
     if (this.status !== "running") return this.status;
+    if (
+      this.reaches &&
+      this.iterationsRun >= (this.limits.prune_after_iterations ?? PRUNE_AFTER_ITERATIONS)
+    )
+      this.pruning = true;
+    this.iterationsRun += iterations;
     const code = this.loop(iterations);
     let status: SearchStatus =
       code === LOOP_OK ? "ok" : code === LOOP_ILLEGAL ? "illegal" : "running";
@@ -384,6 +435,8 @@ export class PartitionSearch {
       this;
     const { stackEntry, stackState, stackGreedy, stackMinBest, bestLength } = this;
     const nc = this.classCount;
+    const growing = this.reaches !== undefined;
+    const { stackPin, stackReset } = this;
     let trans = this.trans;
     let dense = this.dense;
     let e = this.cursor;
@@ -429,7 +482,14 @@ export class PartitionSearch {
           // extends prefix+op, none extends the prefix (moving a read-only op earlier keeps
           // every later step legal), so its siblings need no trying.
           const greedy = readOnly[op] === 1 && to === state;
-          if (cache.addIfAbsent(h ^ Math.imul(to + 1, 0x9e3779b1), to, bits)) {
+          if (
+            cache.addIfAbsent(h ^ Math.imul(to + 1, 0x9e3779b1), to, bits) &&
+            !(growing && this.prunes(to, depth))
+          ) {
+            if (growing) {
+              stackPin[depth + 1] = this.pinAfter;
+              stackReset[depth + 1] = this.resetAfter;
+            }
             stackEntry[depth] = e;
             stackState[depth] = state;
             stackGreedy[depth] = greedy ? 1 : 0;
@@ -492,6 +552,44 @@ export class PartitionSearch {
     this.bitsHash = hash;
     this.depth = depth;
     return code;
+  }
+
+  /**
+   * Whether the state `to`, reached by linearizing one more op (already in `bits`) at `depth`,
+   * is a dead end for a model whose state only grows between resets: the first unplaced pinned
+   * read P (by return) must still come, and if no unplaced resetting op can come before it
+   * (each is called after P returned), the state at P is `to` grown by other ops, so
+   * `reaches(to, P's state)` must hold. Also works out the pointers for the next depth.
+   */
+  private prunes(to: number, depth: number): boolean {
+    const { bits, pinnedByRet, resetsByCall } = this;
+    const placed = (op: number) => ((bits[op >>> 5] as number) & (1 << (op & 31))) !== 0;
+    let p = this.stackPin[depth] as number;
+    while (p < pinnedByRet.length && placed(pinnedByRet[p] as number)) p++;
+    let r = this.stackReset[depth] as number;
+    while (r < resetsByCall.length && placed(resetsByCall[r] as number)) r++;
+    this.pinAfter = p;
+    this.resetAfter = r;
+    if (!this.pruning || p === pinnedByRet.length) return false;
+    const read = pinnedByRet[p] as number;
+    if (
+      r < resetsByCall.length &&
+      (this.call[resetsByCall[r] as number] as number) <= (this.ret[read] as number)
+    )
+      return false;
+    const target = this.readState[read] as number;
+    if (to === target) return false;
+    let reachable = this.reachMemo.get(to, target, -1);
+    if (reachable < 0) {
+      const { states } = this.states;
+      reachable = (this.reaches as NonNullable<typeof this.reaches>)(states[to], states[target])
+        ? 1
+        : 0;
+      this.reachMemo.add(to, target, reachable);
+    }
+    if (reachable === 1) return false;
+    this.pruned++;
+    return true;
   }
 
   private snapshot(depth: number): Int32Array {

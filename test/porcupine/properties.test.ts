@@ -8,6 +8,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { unseenAppendKvWrites } from "../../checkers/linearizable.js";
 import {
+  type AppendKvInput,
+  type AppendKvOutput,
   appendKvModel,
   casRegisterModel,
   checkOperations,
@@ -21,6 +23,7 @@ import {
   setModel,
   unpartitioned,
 } from "../../checkers/porcupine/index.js";
+import { PartitionSearch, type SearchOp } from "../../checkers/porcupine/search.js";
 import {
   bruteLinearizable,
   bruteLinearizableNd,
@@ -332,5 +335,90 @@ describe("leaving out indeterminate append-kv writes that no get saw", () => {
       { numRuns: RUNS_PER_MODEL },
     );
     expect(pruned).toBeGreaterThan(RUNS_PER_MODEL / 20);
+  });
+});
+
+describe("pruning states that only grow (Model.reaches), from the first iteration", () => {
+  /** Each key's verdict from a search that prunes from the start; illegal if any key is. */
+  function prunedVerdict(ops: readonly Op[]): { legal: boolean; pruned: number } {
+    const byKey = new Map<string, SearchOp[]>();
+    for (const op of ops) {
+      const key = String(appendKvModel.partition?.(op.input as AppendKvInput));
+      const part = byKey.get(key) ?? [];
+      part.push({
+        input: op.input,
+        output: op.output,
+        call: op.call,
+        ret: op.return ?? Number.POSITIVE_INFINITY,
+      });
+      byKey.set(key, part);
+    }
+    let legal = true;
+    let pruned = 0;
+    for (const [, part] of byKey) {
+      const search = new PartitionSearch(appendKvModel as AnyModel, part, {
+        max_bytes: 2 ** 30,
+        prune_after_iterations: 0,
+      });
+      while (search.run(1 << 14) === "running");
+      expect(search.status).not.toBe("memory");
+      pruned += search.pruned;
+      if (search.status === "illegal") legal = false;
+      // Pruned or not, the reported prefix is a legal one.
+      const seq = Array.from(search.longest);
+      expect(isLegalPrefix(appendKvModel as AnyModel, part.map(toOperation), seq)).toBe(true);
+    }
+    return { legal, pruned };
+  }
+  const toOperation = (o: SearchOp): Op => ({
+    input: o.input,
+    output: o.output,
+    call: o.call,
+    return: o.ret,
+  });
+
+  it(`append-kv: ${RUNS_PER_MODEL} random histories, same verdicts as the exhaustive checker`, () => {
+    const spec = SPECS.find((s) => s.name === "append-kv") as Spec;
+    let prunedRuns = 0;
+    fc.assert(
+      fc.property(historyArbitrary(spec), ({ drafts, mutations, grid }) => {
+        const ops = build(spec, drafts, mutations, grid);
+        const { legal, pruned } = prunedVerdict(ops);
+        if (pruned > 0) prunedRuns++;
+        expect(legal).toBe(spec.brute(ops));
+      }),
+      { numRuns: RUNS_PER_MODEL },
+    );
+    // The pruning must actually fire, or this proves nothing about it.
+    expect(prunedRuns).toBeGreaterThan(RUNS_PER_MODEL / 20);
+  });
+
+  it("a get missing one of 16 concurrent appends is illegal, without trying 16! orders", async () => {
+    const appends: Op[] = Array.from({ length: 16 }, (_, i) => ({
+      input: { f: "append", key: "k", value: `<${i}>` },
+      output: {},
+      call: 0,
+      return: 10,
+    }));
+    const seen = Array.from({ length: 16 }, (_, i) => `<${(i * 7) % 16}>`);
+    const get = (value: string): Op => ({
+      input: { f: "get", key: "k" },
+      output: { value },
+      call: 20,
+      return: 30,
+    });
+    const illegal = await checkOperations(
+      appendKvModel,
+      [...appends, get(seen.slice(1).join(""))] as Operation<AppendKvInput, AppendKvOutput>[],
+      { timeout_ms: 10_000, workers: 0 },
+    );
+    // Without the pruning this runs out of its budget: "unknown".
+    expect(illegal.result).toBe("illegal");
+    const legal = await checkOperations(
+      appendKvModel,
+      [...appends, get(seen.join(""))] as Operation<AppendKvInput, AppendKvOutput>[],
+      { timeout_ms: 10_000, workers: 0 },
+    );
+    expect(legal.result).toBe("ok");
   });
 });
