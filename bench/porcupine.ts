@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Op } from "../checkers/history.js";
 import { checkLinearizable, checkLinearizableOperations } from "../checkers/linearizable.js";
+import { appendKvModel, type Model } from "../checkers/porcupine/index.js";
+import { PartitionSearch, type SearchOp, type SearchStatus } from "../checkers/porcupine/search.js";
 import type { CheckResult } from "../checkers/result.js";
 import { importHistory } from "../harness/import/index.js";
 import { sharedDir } from "../harness/paths.js";
@@ -170,5 +172,67 @@ export async function benchPorcupine(): Promise<string> {
       return `| ${r.name} | ${fmt(r.first)} | ${fmt(r.best)} | ${fmt(r.bestCpu)} | ${go === undefined ? "–" : fmt(go)} | ${vs} |`;
     }),
     `| peak RSS of the bench process | ${peakMb.toFixed(0)} MB | | | ${GO_PEAK_RSS_MB} MB | |`,
+    "",
+    benchGrowingPruning(),
+  ].join("\n");
+}
+
+/** Budget per search in the pruning comparison: past it the plain search is "unknown". */
+const PRUNING_BUDGET_MS = 10_000;
+const PRUNING_SIZES = [8, 10, 12, 16];
+
+/** `n` appends all concurrent, then a get that saw all but one: illegal only after every order. */
+function appendsThenShortGet(n: number): SearchOp[] {
+  const appends = Array.from({ length: n }, (_, i) => ({
+    input: { f: "append", key: "k", value: `<${i}>` },
+    output: {},
+    call: 0,
+    ret: 10,
+  }));
+  const seen = Array.from({ length: n - 1 }, (_, i) => `<${(i * 7 + 1) % n}>`).join("");
+  return [
+    ...appends,
+    { input: { f: "get", key: "k" }, output: { value: seen }, call: 20, ret: 30 },
+  ];
+}
+
+function searchFor(
+  ops: SearchOp[],
+  prune_after_iterations: number,
+): { status: SearchStatus; s: number } {
+  const t0 = performance.now();
+  const search = new PartitionSearch(appendKvModel as Model<unknown, unknown, unknown>, ops, {
+    max_bytes: 2 ** 31,
+    prune_after_iterations,
+  });
+  while (search.run(1 << 14) === "running") {
+    if (performance.now() - t0 > PRUNING_BUDGET_MS) break;
+  }
+  return { status: search.status, s: (performance.now() - t0) / 1000 };
+}
+
+/** The Model.reaches pruning against the plain search, same histories, same process. */
+function benchGrowingPruning(): string {
+  const cell = (r: { status: SearchStatus; s: number }) =>
+    r.status === "running" || r.status === "memory"
+      ? `unknown (out of ${r.status === "memory" ? "memory" : "time"}) after ${r.s.toFixed(1)} s`
+      : `${r.status}, ${(r.s * 1000).toFixed(1)} ms`;
+  const lines = PRUNING_SIZES.map((n) => {
+    const ops = appendsThenShortGet(n);
+    const pruned = searchFor(ops, 0);
+    if (pruned.status !== "illegal")
+      throw new Error(`bench: ${n} appends pruned gave ${pruned.status}`);
+    const plain = searchFor(ops, Number.POSITIVE_INFINITY);
+    if (plain.status === "ok") throw new Error(`bench: ${n} appends plain gave ok`);
+    return `| ${n} | ${cell(pruned)} | ${cell(plain)} |`;
+  });
+  return [
+    "append-kv, n concurrent appends then a get that saw all but one (illegal only after every",
+    "order is tried), one key: the search with Model.reaches pruning from the first iteration,",
+    `and without it (budget ${PRUNING_BUDGET_MS / 1000} s). A default check prunes after 2^20 iterations.`,
+    "",
+    "| appends | pruned | plain |",
+    "|---|---|---|",
+    ...lines,
   ].join("\n");
 }
