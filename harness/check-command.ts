@@ -19,6 +19,7 @@ import {
   type Imported,
   importHistory,
 } from "./import/index.js";
+import { fromIndependentTuples } from "./import/jepsen-edn.js";
 
 interface CheckFlags {
   model?: ModelName;
@@ -71,7 +72,8 @@ Exit codes: 0 linearizable, 1 not linearizable, 2 unknown (budget ran out), 3 co
 
 Value shapes in history.jsonl, per model:
   register, cas-register  read (ok value = the value, null = absent), write v, cas [from, to]
-  kv                      read {key, value}, write {key, value}, cas {key, from, to}
+  kv                      read {key, value}, write {key, value}, cas {key, from, to};
+                          in Jepsen EDN also [key value] tuples, as Maelstrom's lin-kv writes
   append-kv               get {key, value: "<string>"}, put/append {key, value}
   set                     add v, read [v, ...];   fifo-queue  enqueue v, dequeue v (null = empty)
 A fail op did not happen (left out); an info op may take effect at any later time.
@@ -145,6 +147,15 @@ async function check(
     throw new CannotCheck(
       `${format} logs are checked with the ${imported.model} model, not ${model}; drop --model`,
     );
+  }
+  if (imported.kind === "history" && format === "jepsen-edn" && model === "kv") {
+    try {
+      imported = { ...imported, ...fromIndependentTuples(imported) };
+    } catch (err) {
+      if (err instanceof HistoryError)
+        throw new CannotCheck(`${file} line ${err.line}: ${reasonOf(err)}`);
+      throw err;
+    }
   }
   const timeout_ms = flags.timeout * 1000;
   try {

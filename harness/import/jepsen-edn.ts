@@ -82,3 +82,29 @@ export function parseJepsenEdn(text: string): ImportedOps {
   }
   return { history, lines };
 }
+
+/**
+ * Jepsen's keyed workloads (jepsen.independent, Maelstrom's lin-kv) write each client op's
+ * value as a `[key value]` tuple: read `[k v]`, write `[k v]`, cas `[k [from to]]`. This
+ * rewrites them into the kv model's `{key, value}` / `{key, from, to}`; ops already in that
+ * shape (EDN maps) and nemesis ops pass through.
+ */
+export function fromIndependentTuples({ history, lines }: ImportedOps): ImportedOps {
+  const out = history.map((op, i): Op => {
+    if (op.process === "nemesis" || !Array.isArray(op.value)) return op;
+    const line = lines[i] ?? i + 1;
+    if (op.value.length !== 2) {
+      throw new HistoryError(line, "a keyed op's :value must be a [key value] tuple");
+    }
+    const [key, v] = op.value as [unknown, unknown];
+    if (op.f !== "cas") return { ...op, value: { key, value: v } };
+    if (op.type === "invoke" || op.type === "ok" || v !== null) {
+      if (!Array.isArray(v) || v.length !== 2) {
+        throw new HistoryError(line, "a keyed cas's :value must be [key [from to]]");
+      }
+      return { ...op, value: { key, from: v[0], to: v[1] } };
+    }
+    return { ...op, value: { key } };
+  });
+  return { history: out, lines };
+}

@@ -412,8 +412,7 @@ export class Nemesis {
   private async start(kind: FaultKind, random: Random): Promise<void> {
     switch (kind) {
       case "partition": {
-        const shape =
-          this.options.partition_shape ?? random.pick(shapesFor(this.nodes.length));
+        const shape = this.options.partition_shape ?? random.pick(shapesFor(this.nodes.length));
         const partition = makePartition(shape, this.nodes, random);
         for (const [src, dest] of partition.cut) this.links.set(src, dest, { partitioned: true });
         this.partition = partition;

@@ -114,6 +114,44 @@ describe("faultline check (compiled CLI)", () => {
     expect(r.stdout).toMatch(/raise --timeout/);
   });
 
+  it("a Maelstrom lin-kv history.edn ([key value] tuples) checks with --model kv", async () => {
+    // Maelstrom's own lines: keys 0 and 1, a nemesis event, a failed cas, a failed read.
+    const edn = (lastRead: number) =>
+      [
+        "{:type :invoke, :f :write, :value [0 3], :time 1000, :process 0, :index 0}",
+        "{:type :ok, :f :write, :value [0 3], :time 2000, :process 0, :index 1}",
+        "{:type :info, :f :start-partition, :value :majority, :time 2500, :process :nemesis, :index 2}",
+        "{:type :invoke, :f :cas, :value [0 [3 4]], :time 3000, :process 1, :index 3}",
+        "{:type :ok, :f :cas, :value [0 [3 4]], :time 4000, :process 1, :index 4}",
+        "{:type :invoke, :f :cas, :value [1 [0 1]], :time 4100, :process 2, :index 5}",
+        '{:type :fail, :f :cas, :value [1 [0 1]], :time 4200, :process 2, :index 6, :error [:key-does-not-exist "not found"]}',
+        "{:type :invoke, :f :read, :value [1 nil], :time 4300, :process 2, :index 7}",
+        '{:type :fail, :f :read, :value [1 nil], :time 4400, :process 2, :index 8, :error [:key-does-not-exist "not found"]}',
+        "{:type :invoke, :f :read, :value [0 nil], :time 5000, :process 0, :index 9}",
+        `{:type :ok, :f :read, :value [0 ${lastRead}], :time 6000, :process 0, :index 10}`,
+      ].join("\n");
+    const file = (name: string, text: string) => {
+      writeFileSync(join(dir, name), `${text}\n`);
+      return join(dir, name);
+    };
+    const ok = await faultline("check", file("lin-kv-ok.edn", edn(4)), "--model", "kv");
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^LINEARIZABLE .*\(jepsen-edn, model kv\)/);
+    const stale = await faultline("check", file("lin-kv-stale.edn", edn(3)), "--model", "kv");
+    expect(stale.exitCode, stale.stderr).toBe(1);
+    expect(stale.stdout).toMatch(/for key 0/);
+    const bad = await faultline(
+      "check",
+      file("lin-kv-bad.edn", edn(4).replace("[0 [3 4]], :time 3000", "[0 3], :time 3000")),
+      "--model",
+      "kv",
+    );
+    expect(bad.exitCode).toBe(3);
+    expect(bad.stderr.trim()).toMatch(
+      /lin-kv-bad\.edn line 4: a keyed cas's :value must be \[key \[from to\]\]$/,
+    );
+  });
+
   it("cannot check: exit 3 and one line on stderr saying why and what to do", async () => {
     const cases: [string[], RegExp][] = [
       [
