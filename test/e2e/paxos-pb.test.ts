@@ -197,11 +197,12 @@ describe("every deliberately buggy variant is caught", () => {
   it.each(cases)(
     "$system --bug $bug",
     async ({ system, bug, line }) => {
-      // The seed catches the bug on a quiet machine (READMEs: 8 of 8 runs); a loaded CI machine
-      // shifts every timing, so a run that misses (valid, or unknown when the check ran out of
-      // its budget) gets one more try with the next seed.
+      // The seed catches the bug on a quiet machine; a loaded CI machine shifts every timing, so
+      // a run that misses (valid, or unknown when the check ran out of its budget) gets another
+      // try with the next seed, twice (pb-kv split-brain: 7 of 8 seeds caught quietly, yet
+      // seeds 4 and 5 both missed once with the suite running beside two busy loops).
       const seed = Number(/--seed (\d+)/.exec(line)?.[1]);
-      const runs = await untilCaught([seed, seed + 1], async (s) => {
+      const runs = await untilCaught([seed, seed + 1, seed + 2], async (s) => {
         const store = tempStore();
         const l = line.replace(/--seed \d+/, `--seed ${s}`);
         const r = await runLine(`test --system ${system} --bug ${bug} ${l}`, store, RUN_TIMEOUT_MS);
@@ -220,6 +221,6 @@ describe("every deliberately buggy variant is caught", () => {
         expect(kinds).toContain(`start-${kind}`);
       }
     },
-    TEST_TIMEOUT_MS,
+    3 * RUN_TIMEOUT_MS + 10_000,
   );
 });
