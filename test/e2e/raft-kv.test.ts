@@ -20,6 +20,8 @@ import { readResults, runLine, slots, untilCaught } from "../helpers.js";
 const RUN_TIMEOUT_MS = 120_000;
 /** A test may also wait for a free slot (see MAX_PARALLEL_RUNS) before its run starts. */
 const TEST_TIMEOUT_MS = 300_000;
+/** A bug test may need three runs (see caughtByOneOf). */
+const BUG_TEST_TIMEOUT_MS = 3 * RUN_TIMEOUT_MS + 10_000;
 /** Runs in flight at once: CI has two cores, and each run is a cluster plus the harness. */
 const MAX_PARALLEL_RUNS = 2;
 
@@ -130,12 +132,13 @@ describe("raft-kv, each bug caught", () => {
   /**
    * Every bug here needs a lucky schedule (which node leads when the cut comes, what is in
    * flight at a kill, which forward the network duplicates); seed 1 catches each on a quiet
-   * machine, but a loaded CI machine shifts every timing. So a run that misses gets one more
-   * try with seed 2, and one of the two must be caught. A miss may pass or end unknown (exit
-   * 2: the check ran out of its budget, as an early-ack history did once in CI), nothing else.
+   * machine, but a loaded CI machine shifts every timing. So a run that misses gets another
+   * try with the next seed, up to seed 3, and one must be caught. A miss may pass or end
+   * unknown (exit 2: the check ran out of its budget, as an early-ack history did once in CI),
+   * nothing else.
    */
   const caughtByOneOf = async (line: (seed: number) => string) => {
-    const runs = await untilCaught([1, 2], (seed) => run(line(seed)));
+    const runs = await untilCaught([1, 2, 3], (seed) => run(line(seed)));
     const invalid = runs.filter((r) => r.exitCode === 1);
     expect(invalid.length, runs.map((r) => r.stdout).join("\n")).toBe(1);
     for (const r of invalid) expect(r.results.checkers.linearizable.valid).toBe(false);
@@ -146,7 +149,7 @@ describe("raft-kv, each bug caught", () => {
     "stale-read: a leader cut off in the minority answers reads from its own state",
     async () => {
       // It needs a partition to cut the leader off long enough for the majority to elect
-      // another and write (a matter of which node leads when the cut comes): two seeds, so one
+      // another and write (a matter of which node leads when the cut comes): more than one seed, so one
       // unlucky schedule does not hide it.
       const line = (seed: number) =>
         `test --system raft-kv --bug stale-read -w lin-kv --node-count 5 --time-limit 20 --rate 100 --concurrency 2n --nemesis partition --partition-shape halves --nemesis-interval 1 --recovery-time 2 --seed ${seed}`;
@@ -155,18 +158,18 @@ describe("raft-kv, each bug caught", () => {
         expect(r.results.checkers.linearizable.summary).toMatch(/op \d+ \(read /);
       }
     },
-    TEST_TIMEOUT_MS,
+    BUG_TEST_TIMEOUT_MS,
   );
 
   it.concurrent(
     "early-ack: appends acknowledged before they commit are lost when the leader is cut off",
     async () => {
-      // Like stale-read, it needs the leader on the minority side of a cut: two seeds.
+      // Like stale-read, it needs the leader on the minority side of a cut: more than one seed.
       const line = (seed: number) =>
         `test --system raft-kv --bug early-ack -w kv --node-count 5 --time-limit 20 --rate 60 --concurrency 2n --nemesis partition --partition-shape halves --nemesis-interval 1 --recovery-time 2 --seed ${seed}`;
       await caughtByOneOf(line);
     },
-    TEST_TIMEOUT_MS,
+    BUG_TEST_TIMEOUT_MS,
   );
 
   it.concurrent(
@@ -177,7 +180,7 @@ describe("raft-kv, each bug caught", () => {
       const { invalid } = await caughtByOneOf(line);
       for (const r of invalid) expect(r.sent("forward")).toBe(true);
     },
-    TEST_TIMEOUT_MS,
+    BUG_TEST_TIMEOUT_MS,
   );
 
   it.concurrent(
@@ -185,12 +188,12 @@ describe("raft-kv, each bug caught", () => {
     async () => {
       // A kill is seen only when, after the restart, a read is answered before any write
       // overwrites the lost value; requests queued during the outage often include a write
-      // that lands first. One 15 s run missed that once in CI under load: two seeds.
+      // that lands first. One 15 s run missed that once in CI under load: more than one seed.
       const line = (seed: number) =>
         `test --system raft-kv --bug no-fsync -w lin-kv --node-count 3 --time-limit 15 --rate 50 --concurrency 2n --nemesis kill --kill-targets all --nemesis-interval 1.2 --recovery-time 2 --seed ${seed}`;
       const { runs } = await caughtByOneOf(line);
       for (const r of runs) expect(wholeClusterKills(r.ops, 3)).toBeGreaterThan(0);
     },
-    TEST_TIMEOUT_MS,
+    BUG_TEST_TIMEOUT_MS,
   );
 });
