@@ -173,8 +173,13 @@ export async function runFaultLoops(
   } else {
     // A stream per kind: how long one kind's faults take (a slow restart under load) must
     // not change which nodes another kind hits.
-    await Promise.all(kinds.map((kind) => loop(random.fork(`nemesis-${kind}`), () => kind)));
+    await Promise.all(kinds.map((kind) => loop(faultStream(random, kind), () => kind)));
   }
+}
+
+/** The stream a kind's own fault loop draws from (also for a fault held on outside the loops). */
+export function faultStream(random: Random, kind: FaultKind): Random {
+  return random.fork(`nemesis-${kind}`);
 }
 
 export const TARGETS = ["one", "minority", "all"] as const;
@@ -421,7 +426,7 @@ export class Nemesis {
       }
       case "packet": {
         const { loss, duplicate, delay_ms } = this.options.packet;
-        const targets = this.pickNodes(random.pick(this.options.targets ?? TARGETS), random);
+        const targets = this.pickNodes(random);
         const extra_latency =
           delay_ms > 0 ? { mean_ms: delay_ms, dist: "uniform" as const } : undefined;
         for (const [src, dest] of this.linksOf(targets)) {
@@ -437,7 +442,7 @@ export class Nemesis {
         return;
       }
       case "kill": {
-        const targets = this.pickNodes(random.pick(this.options.targets ?? TARGETS), random);
+        const targets = this.pickNodes(random);
         await Promise.all(this.crashes); // a crash point's restart must not race this kill
         await Promise.all(targets.map((node) => this.cluster.crash(node)));
         for (const node of targets) this.killed.add(node);
@@ -445,7 +450,7 @@ export class Nemesis {
         return;
       }
       case "crash": {
-        const targets = this.pickNodes(random.pick(this.options.targets ?? TARGETS), random);
+        const targets = this.pickNodes(random);
         this.armedNodes = targets;
         this.record(
           "start-crash",
@@ -456,14 +461,14 @@ export class Nemesis {
         return;
       }
       case "pause": {
-        const targets = this.pickNodes(random.pick(this.options.targets ?? TARGETS), random);
+        const targets = this.pickNodes(random);
         for (const node of targets) if (this.cluster.pause(node)) this.paused.add(node);
         this.record("start-pause", kind, { nodes: targets }, `pause ${targets.join(",")}`);
         return;
       }
       case "clock": {
         const clock = this.clock as ClockControl;
-        const targets = this.pickNodes(random.pick(this.options.targets ?? TARGETS), random);
+        const targets = this.pickNodes(random);
         if (random.chance(0.5)) {
           // Jepsen's bump: random sign × 1.5^(6 + U[0, 25)) ms, about 11 ms to 288 s.
           const offsets: Record<string, number> = {};
@@ -594,8 +599,9 @@ export class Nemesis {
     return { nodes, failed };
   }
 
-  private pickNodes(targets: Targets, random: Random): string[] {
-    return pickTargets(this.nodes, targets, random);
+  /** One node, a minority or all (per --kill-targets), drawn from a fault loop's stream. */
+  private pickNodes(random: Random): string[] {
+    return pickTargets(this.nodes, random.pick(this.options.targets ?? TARGETS), random);
   }
 
   /** Every directed node<->node link touching one of `nodes`. */

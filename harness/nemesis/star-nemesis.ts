@@ -12,6 +12,7 @@ import type { Logger } from "../logger.js";
 import type { Random } from "../random.js";
 import {
   type FaultKind,
+  faultStream,
   type NemesisOptions,
   pickTargets,
   runFaultLoops,
@@ -119,7 +120,7 @@ export class StarNemesis {
 
   async run(signal: AbortSignal): Promise<void> {
     const steady = this.options.steady_packet === true && this.options.faults.includes("packet");
-    if (steady) await this.start("packet", this.random.fork("nemesis-packet"), "all");
+    if (steady) await this.start("packet", faultStream(this.random, "packet"), "all");
     const scheduled = this.options.faults.filter((kind) => !(steady && kind === "packet"));
     await runFaultLoops(
       scheduled,

@@ -76,19 +76,22 @@ const oneFaultAtATime = (events: ReturnType<typeof nemesis>) => {
   }
 };
 
+/** Some kill took down all `nodes` at once. */
+const killsWholeCluster = (nodes: number) => (events: ReturnType<typeof nemesis>) => {
+  const sizes = events
+    .filter((e) => e.f === "start-kill")
+    .map((e) => (e.value.nodes as string[]).length);
+  expect(sizes).toContain(nodes);
+};
+
 const VALID: ValidCase[] = [
   {
     name: "paxos-kv, lin-kv, 3 nodes: kills of one node and of the whole cluster",
     line: `test --system paxos-kv -w lin-kv --node-count 3 --time-limit 12 --rate 50 ${FAULTS} --seed 3`,
     nodes: 3,
     minOk: 120,
-    faults: (events) => {
-      // Whole-cluster kills are part of what paxos-kv survives (its state is on disk).
-      const sizes = events
-        .filter((e) => e.f === "start-kill")
-        .map((e) => (e.value.nodes as string[]).length);
-      expect(sizes).toContain(3);
-    },
+    // Whole-cluster kills are part of what paxos-kv survives (its state is on disk).
+    faults: killsWholeCluster(3),
   },
   {
     // Whole-cluster outages leave dozens of appends indeterminate at once; the checker leaves
@@ -98,12 +101,7 @@ const VALID: ValidCase[] = [
     nodes: 5,
     // Two whole-cluster kills in 12 s (at 1.1 s and 9.5 s): 193 ok ops on a loaded CI machine.
     minOk: 120,
-    faults: (events) => {
-      const sizes = events
-        .filter((e) => e.f === "start-kill")
-        .map((e) => (e.value.nodes as string[]).length);
-      expect(sizes).toContain(5);
-    },
+    faults: killsWholeCluster(5),
   },
   {
     name: "pb-kv, lin-kv, 5 nodes: one node killed, paused or isolated at a time (view service included)",
