@@ -8,9 +8,10 @@ import { pathToFileURL } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeRunReports } from "../../reports/index.js";
+import { chromiumPath } from "../../scripts/test-deps.js";
 import { copyFixtureStore, PAYLOAD, SCENARIOS, type Scenario, writeLargeRun } from "./fixtures.js";
 
-const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM = chromiumPath();
 const SHOTS = resolve(import.meta.dirname, "..", "..", "test-output", "reports");
 
 let browser: Browser;
@@ -19,7 +20,7 @@ const runs: Record<string, string> = {};
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run installs it)`);
+    throw new Error(`${CHROMIUM} is missing: npm test installs it (scripts/test-deps.ts)`);
   }
   mkdirSync(SHOTS, { recursive: true });
   fixture = copyFixtureStore();
