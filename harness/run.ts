@@ -22,7 +22,7 @@ import { type NetStats, Network } from "./network.js";
 import type { NodeExit } from "./node-process.js";
 import { type Progress, reportProgress } from "./progress.js";
 import { Random } from "./random.js";
-import { finishRun, openRun } from "./run-files.js";
+import { finishRun, openRun, recordCouldNotRun } from "./run-files.js";
 import { RateScheduler } from "./scheduler.js";
 import { createServices } from "./services.js";
 import { STORE_FILES } from "./store.js";
@@ -101,7 +101,13 @@ export async function runTest(
     : isTcpWorkload(options.workload)
       ? runTcpTest
       : runMaelstromTest;
-  const outcome = await run(options, log, signal, onProgress);
+  let outcome: RunOutcome;
+  try {
+    outcome = await run(options, log, signal, onProgress);
+  } catch (err) {
+    recordCouldNotRun(log, options.seed, err);
+    throw err;
+  }
   try {
     await writeRunReports(outcome.dir);
   } catch (err) {
