@@ -30,6 +30,12 @@ export class Logger {
     }
   }
 
+  /** Only onto stderr, even when quiet: output the user asked for by flag (--log-stderr). */
+  echo(line: string): void {
+    this.clear();
+    process.stderr.write(`${line}\n`);
+  }
+
   /** Only into faultline.log, for what the user is told on stderr some other way. */
   toFile(message: string): void {
     const line = `${new Date().toISOString()} ${message}\n`;
