@@ -100,7 +100,7 @@ describe("--nodes, --node, --nodes-file: node names", () => {
       "0.2",
       // Time to heal before the final reads, which must see every broadcast.
       "--recovery-time",
-      "2",
+      "3",
       "--store",
       store,
     ]);
@@ -209,8 +209,11 @@ describe("--test-count", () => {
     onTestFinished,
   }) => {
     const store = tempStore(onTestFinished);
+    // bad-echo shows on echoes of 100 and up: at this rate the first run has some.
     const r = await runCli([
       ...gossip("echo"),
+      "--rate",
+      "100",
       "--bug",
       "bad-echo",
       "--test-count",
