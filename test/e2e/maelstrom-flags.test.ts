@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseHistory } from "../../checkers/history.js";
-import { ROOT, readResults, runCli, tempStore } from "../helpers.js";
+import { ROOT, readResults, runCli, startCli, tempStore } from "../helpers.js";
 
 /** Stands in for the binaries the command lines name: each execs our gossip reference node. */
 const BIN_DIR = mkdtempSync(join(tmpdir(), "faultline-maelstrom-bins-"));
@@ -77,6 +77,10 @@ describe("Maelstrom and Gossip Glomers command lines run as written", () => {
 });
 
 const quick = ["--time-limit", "1", "--recovery-time", "0", "-q"];
+/** Long enough that the first run is still going when it is interrupted. */
+const INTERRUPTED_TIME_LIMIT_S = 60;
+const HISTORY_WAIT_MS = 15_000;
+const POLL_MS = 100;
 const gossip = (workload: string) => ["test", "-w", workload, "--system", "gossip", ...quick];
 
 function latestFile(store: string, file: string): string {
@@ -223,6 +227,33 @@ describe("--test-count", () => {
     ]);
     expect(r.exitCode).toBe(1);
     expect(readdirSync(join(store, "echo-gossip-bad-echo"))).toHaveLength(1);
+  });
+});
+
+describe("--test-count interrupted", () => {
+  it("Ctrl-C stops the current run (exit 3) and starts no more", async ({ onTestFinished }) => {
+    const store = tempStore(onTestFinished);
+    const cli = startCli([
+      ...gossip("echo"),
+      "--time-limit",
+      String(INTERRUPTED_TIME_LIMIT_S),
+      "--test-count",
+      "3",
+      "--store",
+      store,
+    ]);
+    const historyPath = join(store, "latest", "history.jsonl");
+    const deadline = Date.now() + HISTORY_WAIT_MS;
+    while (
+      Date.now() < deadline &&
+      !(existsSync(historyPath) && latestFile(store, "history.jsonl").includes('"ok"'))
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+    cli.kill("SIGINT");
+    const r = await cli;
+    expect(r.exitCode).toBe(3);
+    expect(readdirSync(join(store, "echo-gossip"))).toHaveLength(1);
   });
 });
 
