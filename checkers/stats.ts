@@ -2,16 +2,10 @@
 // and per f. It is informational. Jepsen marks an f with no ok op as invalid; under faults that
 // cries wolf (every cas can legitimately fail during a partition), so we only say so in the
 // summary. The verdict is "unknown" when no client op succeeded at all (the run proved
-// nothing), and false only when the caller asked for a minimum availability (Maelstrom's
-// --availability) that the run missed.
+// nothing), and never false (a minimum availability is checkers/availability.ts).
 import { listSome } from "./canonical.js";
 import { type Op, pairOperations } from "./history.js";
 import type { CheckResult } from "./result.js";
-
-export interface StatsOptions {
-  /** Minimum fraction of ok ops among all invoked ops; "total" means every op must be ok. */
-  availability?: number | "total";
-}
 
 export interface FStats {
   count: number;
@@ -27,11 +21,7 @@ function emptyStats(): FStats {
   return { count: 0, ok_count: 0, fail_count: 0, info_count: 0, pending_count: 0 };
 }
 
-export function checkStats(history: readonly Op[], options: StatsOptions = {}): CheckResult {
-  const required = options.availability === "total" ? 1 : options.availability;
-  if (required !== undefined && !(required >= 0 && required <= 1)) {
-    throw new RangeError(`availability must be "total" or a fraction in [0, 1], got ${required}`);
-  }
+export function checkStats(history: readonly Op[]): CheckResult {
   const overall = emptyStats();
   const byF: Record<string, FStats> = {};
   for (const o of pairOperations(history)) {
@@ -63,14 +53,6 @@ export function checkStats(history: readonly Op[], options: StatsOptions = {}): 
     return {
       valid: "unknown",
       summary: `${counts}; not one succeeded, so the run proved nothing about correctness.`,
-      ...details,
-    };
-  }
-  if (required !== undefined && okFraction < required) {
-    const percent = (x: number) => `${(x * 100).toFixed(1)}%`;
-    return {
-      valid: false,
-      summary: `${counts}: availability ${percent(okFraction)} is below the required ${percent(required)}.`,
       ...details,
     };
   }

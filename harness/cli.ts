@@ -9,6 +9,13 @@ import { registerCheckCommand } from "./check-command.js";
 import { EXIT, SetupError } from "./exit-codes.js";
 import { LATENCY_DISTS, type LatencyDist } from "./links.js";
 import { Logger } from "./logger.js";
+import {
+  addMaelstromOptions,
+  type MaelstromFlags,
+  maelstromRunOptions,
+  repeatRuns,
+  runSeed,
+} from "./maelstrom-flags.js";
 import { findLibfaketime } from "./nemesis/clock-control.js";
 import {
   type CrashPoint,
@@ -23,7 +30,7 @@ import {
 import { PARTITION_SHAPES, type PartitionShape } from "./nemesis/partition-shapes.js";
 import { loadNemesisScript } from "./nemesis/script-loader.js";
 import { killAllGroups } from "./process-groups.js";
-import { MAX_SEED, Random } from "./random.js";
+import { MAX_SEED } from "./random.js";
 import { registerReportCommands } from "./report-command.js";
 import { type Progress, runTest } from "./run.js";
 import { printSummary } from "./summary.js";
@@ -102,12 +109,11 @@ function concurrency(text: string): string {
   return text;
 }
 
-interface TestFlags {
+interface TestFlags extends MaelstromFlags {
   workload?: string;
   bin?: string;
   system?: string;
   bug?: string;
-  nodeCount: number;
   timeLimit: number;
   rate: number;
   concurrency: string;
@@ -292,8 +298,8 @@ function testCommand(): Command {
     .option("--worker-bin <file>", "mapreduce: your worker program (default: ours)")
     .option("-q, --quiet", "no progress or log lines on stderr")
     .argument("[node-args...]", "arguments passed to --bin")
-    .action(async (nodeArgs: string[], flags: TestFlags) => {
-      process.exitCode = await test(nodeArgs, flags);
+    .action(async (nodeArgs: string[], flags: TestFlags, command: Command) => {
+      process.exitCode = await test(nodeArgs, flags, command);
     });
 }
 
@@ -342,8 +348,9 @@ function resolveTarget(flags: TestFlags, nodeArgs: string[]): { target: Target; 
   return { target: resolveBin(flags.bin, nodeArgs), workload: flags.workload };
 }
 
-async function test(nodeArgs: string[], flags: TestFlags): Promise<number> {
+async function test(nodeArgs: string[], flags: TestFlags, command: Command): Promise<number> {
   const { target, workload } = resolveTarget(flags, nodeArgs);
+  const maelstrom = maelstromRunOptions(flags, workload, command);
   if (flags.nemesis.includes("clock") && !findLibfaketime()) {
     throw new SetupError(
       "--nemesis clock needs libfaketime, which is not installed: run `apt-get install libfaketime`",
@@ -366,16 +373,15 @@ async function test(nodeArgs: string[], flags: TestFlags): Promise<number> {
     }
     script = await loadNemesisScript(flags.nemesisScript, target.manifest);
   }
-  const seed = flags.seed ?? Random.freshSeed();
   const concurrencyCount = flags.concurrency.endsWith("n")
-    ? Number(flags.concurrency.slice(0, -1)) * flags.nodeCount
+    ? Number(flags.concurrency.slice(0, -1)) * maelstrom.node_count
     : Number(flags.concurrency);
   const showProgress = !flags.quiet && process.stderr.isTTY === true;
   const clearLine = () => {
     if (showProgress) process.stderr.write("\r\x1b[K");
   };
-  const log = new Logger(flags.quiet === true, clearLine);
-  log.info(`seed ${seed}`);
+  // One logger per run: it attaches to that run's faultline.log.
+  let log = new Logger(flags.quiet === true, clearLine);
 
   const controller = new AbortController();
   let signals = 0;
@@ -392,13 +398,17 @@ async function test(nodeArgs: string[], flags: TestFlags): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  const repeat = repeatCommand(seed);
-  try {
+  const once = async (index: number): Promise<number> => {
+    const seed = runSeed(flags.seed, index);
+    if (index > 0) log = new Logger(flags.quiet === true, clearLine);
+    if (maelstrom.test_count > 1) log.info(`run ${index + 1} of ${maelstrom.test_count}`);
+    log.info(`seed ${seed}`);
+    const repeat = repeatCommand(seed);
     const outcome = await runTest(
       {
         workload,
         target,
-        node_count: flags.nodeCount,
+        node_count: maelstrom.node_count,
         time_limit_s: flags.timeLimit,
         rate: flags.rate,
         concurrency: concurrencyCount,
@@ -424,6 +434,9 @@ async function test(nodeArgs: string[], flags: TestFlags): Promise<number> {
         },
         ...(isUdpWorkload(workload) && { udp: udpOptions(flags) }),
         ...(isTcpWorkload(workload) && { mapreduce: mapReduceOptions(flags) }),
+        ...(maelstrom.nodes && { nodes: maelstrom.nodes }),
+        ...(maelstrom.availability !== undefined && { availability: maelstrom.availability }),
+        ...(maelstrom.log && { log: maelstrom.log }),
       },
       log,
       controller.signal,
@@ -437,6 +450,9 @@ async function test(nodeArgs: string[], flags: TestFlags): Promise<number> {
       );
     }
     return outcome.exitCode;
+  };
+  try {
+    return await repeatRuns(maelstrom.test_count, once);
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
@@ -447,11 +463,16 @@ function progressLine(p: Progress): string {
   return `[${p.elapsed_s.toFixed(1)}/${p.time_limit_s} s] ${p.phase} · ok ${p.ok} fail ${p.fail} info ${p.info} · faults: ${p.faults.join("; ") || "none"}`;
 }
 
+/** Flags (with their value) the repeat command drops: it repeats one run, with its own seed. */
+const ONE_RUN_FLAGS = ["--seed", "--test-count"];
+
 /** The command line that repeats this run, with its seed. */
 function repeatCommand(seed: number): string {
   const args = process.argv
     .slice(2)
-    .filter((arg, i, all) => arg !== "--seed" && all[i - 1] !== "--seed");
+    .filter(
+      (arg, i, all) => !ONE_RUN_FLAGS.includes(arg) && !ONE_RUN_FLAGS.includes(all[i - 1] ?? ""),
+    );
   const dashes = args.indexOf("--");
   const head = dashes === -1 ? args : args.slice(0, dashes);
   const tail = dashes === -1 ? [] : args.slice(dashes);
@@ -470,7 +491,7 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .exitOverride()
     .showHelpAfterError(false);
-  program.addCommand(testCommand().exitOverride());
+  program.addCommand(addMaelstromOptions(testCommand()).exitOverride());
   registerCheckCommand(program);
   registerReportCommands(program);
   for (const sub of program.commands) sub.exitOverride();

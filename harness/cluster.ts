@@ -24,6 +24,8 @@ export interface ClusterOptions {
   runDir: string;
   /** Extra environment per node (libfaketime for clock faults). */
   env?: (node: string) => Record<string, string>;
+  /** Each stderr line of each node as it arrives (--log-stderr). */
+  onStderr?: (node: string, line: string) => void;
 }
 
 export class Cluster {
@@ -58,6 +60,7 @@ export class Cluster {
               "",
             ),
           exit: (exit) => this.onExit(id, exit),
+          ...(options.onStderr && { stderr: (line: string) => options.onStderr?.(id, line) }),
         },
         () => clock.now_ns(),
       );

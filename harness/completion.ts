@@ -17,10 +17,11 @@ export function completionFor(
   requestType: string,
   reply: Body | undefined,
 ): Completion & { malformed?: string } {
+  // An op without effect cannot have happened unseen, so not knowing its outcome is a `fail`.
   const unsure = (error: unknown): Completion =>
-    workload.errorsIndefinite || !workload.idempotent(op.f)
-      ? { type: "info", value: op.value, error }
-      : { type: "fail", value: op.value, error };
+    workload.idempotent(op.f)
+      ? { type: "fail", value: op.value, error }
+      : { type: "info", value: op.value, error };
 
   if (reply === undefined) {
     return unsure(["net-timeout", `no reply within ${workload.timeout_ms} ms`]);

@@ -17,13 +17,29 @@ export class Logger {
     this.early.length = 0;
   }
 
+  /** The faultline.log lines go to, once a run directory exists. */
+  get attachedFile(): string | undefined {
+    return this.file;
+  }
+
   info(message: string): void {
-    const line = `${new Date().toISOString()} ${message}\n`;
-    if (this.file) appendFileSync(this.file, line);
-    else this.early.push(line);
+    this.toFile(message);
     if (!this.quiet) {
       this.clear();
       process.stderr.write(`faultline: ${message}\n`);
     }
+  }
+
+  /** Only onto stderr, even when quiet: output the user asked for by flag (--log-stderr). */
+  echo(line: string): void {
+    this.clear();
+    process.stderr.write(`${line}\n`);
+  }
+
+  /** Only into faultline.log, for what the user is told on stderr some other way. */
+  toFile(message: string): void {
+    const line = `${new Date().toISOString()} ${message}\n`;
+    if (this.file) appendFileSync(this.file, line);
+    else this.early.push(line);
   }
 }

@@ -59,6 +59,7 @@ export class Network {
   );
   private readonly journal: JsonlWriter;
   private readonly observers: Array<(src: string, dest: string, body: Body) => void> = [];
+  private readonly taps: { send?: (line: string) => void; recv?: (line: string) => void } = {};
   private timer: NodeJS.Timeout | undefined;
   private timer_deadline_ns = Number.POSITIVE_INFINITY;
   private next_id = 0;
@@ -94,6 +95,11 @@ export class Network {
     this.observers.push(observer);
   }
 
+  /** Calls `send`/`recv` with each message's line as it is sent / delivered (--log-net-send/recv). */
+  tap(taps: { send?: (line: string) => void; recv?: (line: string) => void }): void {
+    Object.assign(this.taps, taps);
+  }
+
   register(id: string, endpoint: Endpoint): void {
     if (this.endpoints.has(id)) throw new Error(`participant ${id} is already registered`);
     this.endpoints.set(id, endpoint);
@@ -123,6 +129,7 @@ export class Network {
     this.journal.write(
       `{"time":${now},"event":"send","id":${id},"src":${JSON.stringify(src)},"dest":${JSON.stringify(dest)},"body":${journalBody}}`,
     );
+    this.taps.send?.(line);
     const involvesClient = this.isClient(src) || this.isClient(dest);
     this.stats.send_count++;
     (involvesClient ? this.stats.clients : this.stats.servers).send_count++;
@@ -231,6 +238,7 @@ export class Network {
       return;
     }
     this.stats.recv_count++;
+    this.taps.recv?.(line);
     const involvesClient = this.isClient(envelope.src) || this.isClient(envelope.dest);
     (involvesClient ? this.stats.clients : this.stats.servers).recv_count++;
     this.journal.write(

@@ -34,6 +34,8 @@ export interface NodeEvents {
   line(line: string, line_number: number): void;
   overflow(seen_bytes: number, line_number: number): void;
   exit(exit: NodeExit): void;
+  /** Each stderr line as it arrives (--log-stderr). */
+  stderr?(line: string): void;
 }
 
 /** Fails with a one-line SetupError unless `file` is an executable file. */
@@ -114,7 +116,10 @@ export class NodeProcess {
     );
     const stderr = new LineSplitter(
       MAX_STDERR_LINE_BYTES,
-      (line) => this.keepStderr(line),
+      (line) => {
+        this.keepStderr(line);
+        this.events.stderr?.(line);
+      },
       (seen) => this.keepStderr(`[faultline: a ${seen}-byte stderr line was cut]`),
     );
     child.stdout?.on("data", (chunk: Buffer) => stdout.push(chunk));

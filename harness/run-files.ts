@@ -1,8 +1,8 @@
 // The files every run keeps, whatever its transport (DESIGN.md §8): a fresh run directory with
 // faultline.log attached, test.json and history.jsonl at the start, results.json at the end.
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { RunClock } from "./clock.js";
-import { EXIT, exitCodeFor } from "./exit-codes.js";
+import { EXIT, exitCodeFor, SetupError } from "./exit-codes.js";
 import { HistoryRecorder } from "./history-recorder.js";
 import type { Logger } from "./logger.js";
 import type { Results, RunOutcome, TestOptions } from "./run.js";
@@ -45,4 +45,24 @@ export function finishRun(
   writeJson(join(dir, STORE_FILES.results), results);
   log.info(`wrote ${join(dir, STORE_FILES.results)}`);
   return { dir, results, exitCode: interrupted ? EXIT.couldNotRun : exitCodeFor(results.valid) };
+}
+
+/**
+ * A run that could not be carried out (exit 3) once its directory exists: store/latest already
+ * points there, so faultline.log ends with the reason and results.json says the run could not run.
+ */
+export function recordCouldNotRun(log: Logger, seed: number, err: unknown): void {
+  const logFile = log.attachedFile;
+  if (logFile === undefined) return; // no run directory yet, and `latest` did not move
+  const message = err instanceof Error ? err.message : String(err);
+  log.toFile(`could not run: ${message}`);
+  writeJson(join(dirname(logFile), STORE_FILES.results), {
+    valid: "unknown",
+    status: "could-not-run",
+    summary: `Could not run: ${message}`,
+    checkers: {},
+    seed,
+    errors: [{ kind: err instanceof SetupError ? "setup" : "internal", message }],
+    warnings: [],
+  });
 }

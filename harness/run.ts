@@ -2,6 +2,7 @@
 // workload and generator until the time limit, final phase, stop, check, results.
 import { setMaxListeners } from "node:events";
 import { join } from "node:path";
+import { type Availability, checkAvailability } from "../checkers/availability.js";
 import { checkFaults } from "../checkers/faults.js";
 import type { Op } from "../checkers/history.js";
 import type { CheckResult, Validity } from "../checkers/result.js";
@@ -22,7 +23,7 @@ import { type NetStats, Network } from "./network.js";
 import type { NodeExit } from "./node-process.js";
 import { type Progress, reportProgress } from "./progress.js";
 import { Random } from "./random.js";
-import { finishRun, openRun } from "./run-files.js";
+import { finishRun, openRun, recordCouldNotRun } from "./run-files.js";
 import { RateScheduler } from "./scheduler.js";
 import { createServices } from "./services.js";
 import { STORE_FILES } from "./store.js";
@@ -51,6 +52,12 @@ export interface TestOptions {
   command: string;
   /** Faults to inject; none when the list is empty. */
   nemesis: NemesisOptions;
+  /** Node names (Maelstrom's --nodes); default n0 … n(node_count-1). */
+  nodes?: string[];
+  /** Maelstrom's --availability: the fraction of client ops that must succeed. */
+  availability?: Availability;
+  /** Maelstrom's --log-stderr, --log-net-send, --log-net-recv: echoed onto our stderr. */
+  log?: { stderr?: boolean; net_send?: boolean; net_recv?: boolean };
   /** Settings for the udp transport's workloads (lsp, mining). */
   udp?: UdpOptions;
   /** Settings for the tcp transport's `mapreduce` workload. */
@@ -101,7 +108,13 @@ export async function runTest(
     : isTcpWorkload(options.workload)
       ? runTcpTest
       : runMaelstromTest;
-  const outcome = await run(options, log, signal, onProgress);
+  let outcome: RunOutcome;
+  try {
+    outcome = await run(options, log, signal, onProgress);
+  } catch (err) {
+    recordCouldNotRun(log, options.seed, err);
+    throw err;
+  }
   try {
     await writeRunReports(outcome.dir);
   } catch (err) {
@@ -125,7 +138,7 @@ async function runMaelstromTest(
   }
   const clock = new RunClock();
   const random = new Random(options.seed);
-  const nodeIds = Array.from({ length: options.node_count }, (_, i) => `n${i}`);
+  const nodeIds = options.nodes ?? Array.from({ length: options.node_count }, (_, i) => `n${i}`);
   const workload = factory({
     nodes: nodeIds,
     concurrency: options.concurrency,
@@ -148,6 +161,10 @@ async function runMaelstromTest(
     random.fork("network"),
     clock,
   );
+  network.tap({
+    ...(options.log?.net_send && { send: (line: string) => log.echo(`send ${line}`) }),
+    ...(options.log?.net_recv && { recv: (line: string) => log.echo(`recv ${line}`) }),
+  });
   for (const [name, service] of createServices(random.fork("services"))) {
     network.register(name, {
       kind: "service",
@@ -168,6 +185,9 @@ async function runMaelstromTest(
       command: options.target.command,
       runDir: dir,
       ...(clock_control && { env: (node: string) => clock_control.envFor(node) }),
+      ...(options.log?.stderr && {
+        onStderr: (node: string, line: string) => log.echo(`${node}: ${line}`),
+      }),
     },
     network,
     clients,
@@ -344,6 +364,9 @@ async function runMaelstromTest(
   const checkers: Record<string, CheckResult> = interrupted()
     ? {}
     : await runCheckers(workload, history.ops, log);
+  if (options.availability !== undefined && !interrupted()) {
+    checkers.availability = checkAvailability(history.ops, options.availability);
+  }
   checkers.protocol = protocolCheck(network, malformed);
   checkers.crashes = crashCheck(cluster.crashes);
   const faultReport = checkFaults(history.ops, { requested: options.nemesis.faults });

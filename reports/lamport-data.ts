@@ -3,6 +3,8 @@
 // event (event order, not wall time), one arrow per delivered message from its send row to its
 // receive row, dropped messages as dashed arrows ending where the drop happened. Labels are the
 // body's type plus its other fields, cut to LABEL_MAX_CHARS; hover shows the body.
+
+import { SERVICE_NAMES } from "../harness/services.js";
 import { printable, showValue, truncate } from "./escape.js";
 import type { FaultView } from "./fault-labels.js";
 import { compareNodeNames, type JournalLoad } from "./load-run.js";
@@ -154,11 +156,12 @@ function isClient(id: string): boolean {
   return /^c\d+$/.test(id);
 }
 
+/** Nodes may have any name (--nodes), so a node is what is neither a client nor a service. */
 function isNode(id: string): boolean {
-  return /^n\d+$/.test(id);
+  return !isClient(id) && !SERVICE_NAMES.includes(id);
 }
 
-/** Clients numerically, then nodes numerically, then services and anything else by name. */
+/** Clients numerically, then nodes numerically, then services by name. */
 function compareParticipants(a: string, b: string): number {
   const rank = (id: string) => (isClient(id) ? 0 : isNode(id) ? 1 : 2);
   return rank(a) - rank(b) || compareNodeNames(a, b);

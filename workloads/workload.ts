@@ -50,7 +50,10 @@ export interface Workload {
   readonly name: string;
   /** How long a client waits for a reply before the op is indeterminate. */
   readonly timeout_ms: number;
-  /** When true, every error and timeout is `info` (g-set and the counters, as Maelstrom does). */
+  /**
+   * When true, even a definite error code on an op with effect is `info` (g-set and the counters:
+   * Maelstrom's clients for them record every error as indeterminate). Reads still `fail`.
+   */
   readonly errorsIndefinite?: boolean;
   /** Message bodies sent to each node after init, before any op (broadcast's topology). */
   setup?(node: string): Body[];

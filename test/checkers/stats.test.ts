@@ -50,13 +50,4 @@ describe("checkStats", () => {
     expect(result.valid).toBe("unknown");
     expect(result.summary).toContain("not one succeeded");
   });
-
-  it("enforces a requested availability", () => {
-    expect(checkStats(sample().ops, { availability: 0.4 }).valid).toBe(true);
-    const low = checkStats(sample().ops, { availability: 0.5 });
-    expect(low.valid).toBe(false);
-    expect(low.summary).toContain("availability 40.0% is below the required 50.0%");
-    expect(checkStats(sample().ops, { availability: "total" }).valid).toBe(false);
-    expect(() => checkStats(sample().ops, { availability: 2 })).toThrow(RangeError);
-  });
 });

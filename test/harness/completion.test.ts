@@ -113,16 +113,25 @@ describe("completionFor: error replies", () => {
     expect(long[1]).toHaveLength(1024);
   });
 
-  it("errorsIndefinite workloads map every error to info, even definite ones and idempotent ops", () => {
+  it("errorsIndefinite workloads map every error on an op with effect to info, even a definite one", () => {
     const w = workload({ errorsIndefinite: true });
     for (const [code, name] of [...DEFINITE, ...INDEFINITE]) {
-      for (const op of [READ, WRITE]) {
-        expect(completionFor(w, op, op.f, err(code, "x"))).toEqual({
-          type: "info",
-          value: op.value,
-          error: [name, "x"],
-        });
-      }
+      expect(completionFor(w, WRITE, "write", err(code, "x"))).toEqual({
+        type: "info",
+        value: WRITE.value,
+        error: [name, "x"],
+      });
+    }
+  });
+
+  it("errorsIndefinite workloads still map every error on an op without effect to fail", () => {
+    const w = workload({ errorsIndefinite: true });
+    for (const [code, name] of [...DEFINITE, ...INDEFINITE]) {
+      expect(completionFor(w, READ, "read", err(code, "x"))).toEqual({
+        type: "fail",
+        value: READ.value,
+        error: [name, "x"],
+      });
     }
   });
 
@@ -191,10 +200,10 @@ describe("completionFor: timeouts", () => {
     });
   });
 
-  it("no reply in an errorsIndefinite workload -> info, even when idempotent", () => {
-    expect(completionFor(workload({ errorsIndefinite: true }), READ, "read", undefined).type).toBe(
-      "info",
-    );
+  it("no reply in an errorsIndefinite workload -> info for an op with effect, fail for a read", () => {
+    const w = workload({ errorsIndefinite: true });
+    expect(completionFor(w, WRITE, "write", undefined).type).toBe("info");
+    expect(completionFor(w, READ, "read", undefined).type).toBe("fail");
   });
 
   it("a timeout is never malformed", () => {

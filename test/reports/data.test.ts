@@ -136,6 +136,16 @@ describe("message diagram", () => {
     { time: 9, event: "send", id: 4, src: "c10", dest: "n1", body: { type: "read" } },
   ];
 
+  it("puts nodes with custom names (--nodes) between clients and services", () => {
+    const named = [
+      { time: 1, event: "send", id: 0, src: "c1", dest: "zeta", body: { type: "read" } },
+      { time: 2, event: "send", id: 1, src: "zeta", dest: "lin-kv", body: { type: "read" } },
+      { time: 3, event: "send", id: 2, src: "alpha", dest: "zeta", body: { type: "gossip" } },
+    ];
+    const d = lamportPayload({ events: named, truncated: false, skipped: 0, exists: true }, []);
+    expect(d.participants).toEqual(["c1", "alpha", "zeta", "lin-kv"]);
+  });
+
   it("orders columns clients, nodes, services; draws delivered, dropped and error messages", () => {
     const d = lamportPayload({ events, truncated: false, skipped: 0, exists: true }, [
       {

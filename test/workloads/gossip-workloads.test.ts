@@ -322,17 +322,17 @@ describe("g-set", () => {
     expect(make(gSet).okValue({ f: "add", value: 9 }, reply("add_ok"))).toBe(9);
   });
 
-  it("maps every error and timeout to info (errorsIndefinite), even on reads", () => {
+  it("maps a timed-out or failed read to fail (no effect), an add's error or timeout to info", () => {
     const w = make(gSet);
     expect(w.errorsIndefinite).toBe(true);
     expect(w.idempotent("read")).toBe(true);
     expect(w.idempotent("add")).toBe(false);
     const read = { f: "read", value: null };
-    expect(completionFor(w, read, "read", undefined).type).toBe("info");
-    expect(completionFor(w, read, "read", reply("error", { code: 11 })).type).toBe("info");
-    expect(completionFor(w, { f: "add", value: 1 }, "add", reply("error", { code: 14 })).type).toBe(
-      "info",
-    );
+    expect(completionFor(w, read, "read", undefined).type).toBe("fail");
+    expect(completionFor(w, read, "read", reply("error", { code: 11 })).type).toBe("fail");
+    const add = { f: "add", value: 1 };
+    expect(completionFor(w, add, "add", undefined).type).toBe("info");
+    expect(completionFor(w, add, "add", reply("error", { code: 14 })).type).toBe("info");
   });
 
   it("ends each worker with one final read", () => {
@@ -394,10 +394,13 @@ describe.each([
     ).toThrow(ReplyError);
   });
 
-  it("maps every error and timeout to info and ends with a final read", () => {
+  it("maps a timed-out read to fail, an add's error or timeout to info; ends with a final read", () => {
     const w = make(factory);
     expect(w.errorsIndefinite).toBe(true);
-    expect(completionFor(w, { f: "read", value: null }, "read", undefined).type).toBe("info");
+    expect(completionFor(w, { f: "read", value: null }, "read", undefined).type).toBe("fail");
+    const add = { f: "add", value: 1 };
+    expect(completionFor(w, add, "add", undefined).type).toBe("info");
+    expect(completionFor(w, add, "add", reply("error", { code: 11 })).type).toBe("info");
     expect(w.final?.(worker(1))).toEqual([{ f: "read", value: null, final: true }]);
   });
 

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Op } from "../../checkers/history.js";
+import { completionFor } from "../../harness/completion.js";
 import { Random } from "../../harness/random.js";
 import {
   IndependentKeys,
@@ -11,6 +12,7 @@ import {
 } from "../../workloads/lin-kv.js";
 import { ReplyError } from "../../workloads/protocol.js";
 import type { OpSpec, WorkerView, Workload } from "../../workloads/workload.js";
+import { HistoryBuilder } from "../checkers/build-history.js";
 
 const NODES3 = ["n0", "n1", "n2"];
 
@@ -241,6 +243,16 @@ describe("lin-kv client adaptor", () => {
     expect(mapError(cas, 13, { type: "error", code: 13 })).toBeUndefined();
     expect(mapError(write, 20, { type: "error", code: 20 })).toBeUndefined();
     expect(mapError(read, 11, { type: "error", code: 11 })).toBeUndefined();
+  });
+
+  it("records a read answered with error 20 as an ok nil (Maelstrom: fail), which the checker uses", async () => {
+    const absent = completionFor(w, read, "read", { type: "error", in_reply_to: 1, code: 20 });
+    expect(absent).toEqual({ type: "ok", value: { key: 3, value: null } });
+    // A "key absent" answer after an acknowledged write is a stale read, not a failed op.
+    const h = new HistoryBuilder();
+    h.op(0, "write", { key: 3, value: 1 }, "ok");
+    h.op(1, "read", { key: 3, value: null }, "ok", absent.value);
+    expect((await w.check(h.ops)).linearizable?.valid).toBe(false);
   });
 
   it("treats only read as idempotent", () => {
