@@ -175,14 +175,14 @@ export class Cluster {
     // a request it queued while paused) is legitimate: the router journals and drops it.
     const parsed = parseNodeLine(
       line,
-      id,
-      (dest) => this.network.has(dest) || this.clients.wasOpened(dest),
+      (participant) => this.network.has(participant) || this.clients.wasOpened(participant),
     );
     if (!parsed.ok) {
       this.network.protocolError(id, line_number, parsed.reason, line);
       return;
     }
-    this.network.send(id, parsed.envelope.dest, parsed.envelope.body);
+    const { src, dest, body } = parsed.envelope;
+    this.network.send(src, dest, body, undefined, id);
   }
 
   private onExit(id: string, exit: NodeExit): void {

@@ -40,6 +40,8 @@ interface InFlight {
   seq: number;
   envelope: Envelope;
   line: string;
+  /** Who wrote the message; differs from `envelope.src` when a node forwards or relays one. */
+  writer: string;
 }
 
 export interface NetStats {
@@ -88,7 +90,8 @@ export class Network {
 
   /**
    * Calls `observer` with every node-to-node message as it leaves its sender, after it is routed
-   * (the crash-point nemesis kills a node right after it sends a given message).
+   * (the crash-point nemesis kills a node right after it sends a given message). `src` is the
+   * node that wrote it, even when it forwards a message with another `src`.
    */
   onNodeMessage(observer: (src: string, dest: string, body: Body) => void): void {
     this.observers.push(observer);
@@ -107,8 +110,19 @@ export class Network {
     return this.endpoints.has(id);
   }
 
-  /** Routes one message. `bodyJson` is the body already serialised, when the caller has it. */
-  send(src: string, dest: string, body: Body, bodyJson: string = JSON.stringify(body)): void {
+  /**
+   * Routes one message. `bodyJson` is the body already serialised, when the caller has it.
+   * `writer` is the participant that actually sent it: a node may forward a client's request
+   * unchanged (`src` still the client), as Maelstrom allows. Faults, latency and partitions are
+   * those of the link writer → dest, so forwarding cannot slip through a partition.
+   */
+  send(
+    src: string,
+    dest: string,
+    body: Body,
+    bodyJson: string = JSON.stringify(body),
+    writer: string = src,
+  ): void {
     const id = this.next_id++;
     const now = this.clock.now_ns();
     const envelope: Envelope = { id, src, dest, body };
@@ -120,10 +134,11 @@ export class Network {
       body_bytes > MAX_JOURNAL_BODY_BYTES
         ? JSON.stringify({ type: String(body.type).slice(0, 64), truncated_bytes: body_bytes })
         : bodyJson;
+    const via = writer === src ? "" : `,"via":${JSON.stringify(writer)}`;
     this.journal.write(
-      `{"time":${now},"event":"send","id":${id},"src":${JSON.stringify(src)},"dest":${JSON.stringify(dest)},"body":${journalBody}}`,
+      `{"time":${now},"event":"send","id":${id},"src":${JSON.stringify(src)},"dest":${JSON.stringify(dest)}${via},"body":${journalBody}}`,
     );
-    const involvesClient = this.isClient(src) || this.isClient(dest);
+    const involvesClient = this.isClient(writer) || this.isClient(dest);
     this.stats.send_count++;
     (involvesClient ? this.stats.clients : this.stats.servers).send_count++;
 
@@ -134,30 +149,36 @@ export class Network {
     }
     if (involvesClient) {
       // Clients are co-located with their node: no latency, never partitioned (spec §10).
-      this.deliver(envelope, line, now);
+      this.deliver(envelope, line, writer, now);
       return;
     }
-    this.route(envelope, line, now);
-    for (const observer of this.observers) observer(src, dest, body);
+    this.route(envelope, line, writer, now);
+    for (const observer of this.observers) observer(writer, dest, body);
   }
 
-  /** Node-to-node delivery under the link's faults. */
-  private route(envelope: Envelope, line: string, now: number): void {
-    const { src, dest } = envelope;
-    const link = this.links.get(src, dest);
+  /** Node-to-node delivery under the faults of the link writer → dest. */
+  private route(envelope: Envelope, line: string, writer: string, now: number): void {
+    const dest = envelope.dest;
+    const link = this.links.get(writer, dest);
     if (link.loss > 0 && this.random.chance(link.loss)) {
       this.drop(envelope, now, "loss");
       return;
     }
     const copies = link.duplicate > 0 && this.random.chance(link.duplicate) ? 2 : 1;
     for (let copy = 0; copy < copies; copy++) {
-      const delay_ms = this.links.latency_ms(src, dest, this.random);
+      const delay_ms = this.links.latency_ms(writer, dest, this.random);
       if (delay_ms <= 0 && this.queue.length === 0) {
-        this.deliver(envelope, line, now);
+        this.deliver(envelope, line, writer, now);
       } else if (this.queue.length >= MAX_IN_FLIGHT) {
         this.drop(envelope, now, "loss");
       } else {
-        this.enqueue({ deadline_ns: now + delay_ms * 1e6, seq: this.seq++, envelope, line });
+        this.enqueue({
+          deadline_ns: now + delay_ms * 1e6,
+          seq: this.seq++,
+          envelope,
+          line,
+          writer,
+        });
       }
     }
   }
@@ -209,17 +230,17 @@ export class Network {
     const horizon = this.clock.now_ns() + 1e6;
     while (this.queue.length > 0 && (this.queue.peek() as InFlight).deadline_ns <= horizon) {
       const item = this.queue.pop() as InFlight;
-      this.deliver(item.envelope, item.line, this.clock.now_ns());
+      this.deliver(item.envelope, item.line, item.writer, this.clock.now_ns());
     }
     const next = this.queue.peek();
     if (next) this.arm(next.deadline_ns);
   }
 
-  private deliver(envelope: Envelope, line: string, now: number): void {
+  private deliver(envelope: Envelope, line: string, writer: string, now: number): void {
     // Partitions are checked at delivery, so messages in flight when a partition starts are lost.
     if (
-      this.links.get(envelope.src, envelope.dest).partitioned &&
-      !this.isClient(envelope.src) &&
+      this.links.get(writer, envelope.dest).partitioned &&
+      !this.isClient(writer) &&
       !this.isClient(envelope.dest)
     ) {
       this.drop(envelope, now, "partitioned");
@@ -231,7 +252,7 @@ export class Network {
       return;
     }
     this.stats.recv_count++;
-    const involvesClient = this.isClient(envelope.src) || this.isClient(envelope.dest);
+    const involvesClient = this.isClient(writer) || this.isClient(envelope.dest);
     (involvesClient ? this.stats.clients : this.stats.servers).recv_count++;
     this.journal.write(
       `{"time":${now},"event":"recv","id":${envelope.id},"src":${JSON.stringify(envelope.src)},"dest":${JSON.stringify(envelope.dest)}}`,

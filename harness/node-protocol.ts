@@ -1,15 +1,13 @@
-// Validation of what a node writes on stdout (spec §2): strict envelope, src = the node itself.
+// Validation of what a node writes on stdout (spec §2): strict envelope; src and dest are
+// participants of the run. As in Maelstrom, src need not be the writer: a node may forward a
+// client's request unchanged (the router applies the writer's links, see Network.send).
 import type { Body, Envelope } from "../workloads/protocol.js";
 
 const ENVELOPE_KEYS = new Set(["src", "dest", "body", "id"]);
 
 export type ParsedLine = { ok: true; envelope: Envelope } | { ok: false; reason: string };
 
-export function parseNodeLine(
-  line: string,
-  node: string,
-  exists: (id: string) => boolean,
-): ParsedLine {
+export function parseNodeLine(line: string, exists: (id: string) => boolean): ParsedLine {
   let raw: unknown;
   try {
     raw = JSON.parse(line);
@@ -24,9 +22,8 @@ export function parseNodeLine(
     if (!ENVELOPE_KEYS.has(key)) return { ok: false, reason: `unknown top-level key "${key}"` };
   }
   if (typeof msg.src !== "string") return { ok: false, reason: `"src" must be a string` };
-  if (msg.src !== node) {
-    return { ok: false, reason: `"src" is ${JSON.stringify(msg.src)}, but this node is "${node}"` };
-  }
+  if (!exists(msg.src))
+    return { ok: false, reason: `"src" ${JSON.stringify(msg.src)} does not exist` };
   if (typeof msg.dest !== "string") return { ok: false, reason: `"dest" must be a string` };
   if (!exists(msg.dest))
     return { ok: false, reason: `"dest" ${JSON.stringify(msg.dest)} does not exist` };
