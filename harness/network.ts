@@ -33,6 +33,17 @@ export interface ProtocolError {
   reason: string;
   /** The offending line, cut to 1 KiB. */
   raw: string;
+  /** Written before the node answered init, without a src (it did not know its id yet). */
+  before_init?: true;
+}
+
+/** One node's lines without a src written before it answered init, all counted. */
+export interface BeforeInitLines {
+  count: number;
+  /** How their src looked: `null`, `missing`, `""`. */
+  srcs: string[];
+  /** The first one. */
+  example: ProtocolError;
 }
 
 interface InFlight {
@@ -67,6 +78,8 @@ export class Network {
   private seq = 0;
   readonly protocolErrors: ProtocolError[] = [];
   protocol_error_count = 0;
+  /** Per node: its protocol errors that were lines written before it answered init. */
+  readonly beforeInit = new Map<string, BeforeInitLines>();
   readonly stats: NetStats = {
     send_count: 0,
     recv_count: 0,
@@ -183,8 +196,17 @@ export class Network {
     }
   }
 
-  /** Records a line a node wrote that breaks the protocol. It is not delivered anywhere. */
-  protocolError(node: string, line_number: number, reason: string, raw: string): void {
+  /**
+   * Records a line a node wrote that breaks the protocol. It is not delivered anywhere.
+   * `before_init_src` (how its src looked) marks a line written before the node answered init.
+   */
+  protocolError(
+    node: string,
+    line_number: number,
+    reason: string,
+    raw: string,
+    before_init_src?: string,
+  ): void {
     this.protocol_error_count++;
     const error: ProtocolError = {
       time_ns: this.clock.now_ns(),
@@ -192,7 +214,16 @@ export class Network {
       line: line_number,
       reason,
       raw: raw.length > 1024 ? `${raw.slice(0, 1024)}…` : raw,
+      ...(before_init_src !== undefined && { before_init: true as const }),
     };
+    if (before_init_src !== undefined) {
+      const tally = this.beforeInit.get(node);
+      if (!tally) this.beforeInit.set(node, { count: 1, srcs: [before_init_src], example: error });
+      else {
+        tally.count++;
+        if (!tally.srcs.includes(before_init_src)) tally.srcs.push(before_init_src);
+      }
+    }
     if (this.protocolErrors.length < MAX_PROTOCOL_ERRORS) this.protocolErrors.push(error);
     this.journal.write(JSON.stringify({ time: error.time_ns, event: "protocol-error", ...error }));
   }

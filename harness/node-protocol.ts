@@ -5,7 +5,10 @@ import type { Body, Envelope } from "../workloads/protocol.js";
 
 const ENVELOPE_KEYS = new Set(["src", "dest", "body", "id"]);
 
-export type ParsedLine = { ok: true; envelope: Envelope } | { ok: false; reason: string };
+export type ParsedLine =
+  | { ok: true; envelope: Envelope }
+  /** `no_src` (`null`, `missing` or `""`) when the line names no sender at all. */
+  | { ok: false; reason: string; no_src?: string };
 
 export function parseNodeLine(line: string, exists: (id: string) => boolean): ParsedLine {
   let raw: unknown;
@@ -21,9 +24,20 @@ export function parseNodeLine(line: string, exists: (id: string) => boolean): Pa
   for (const key of Object.keys(msg)) {
     if (!ENVELOPE_KEYS.has(key)) return { ok: false, reason: `unknown top-level key "${key}"` };
   }
-  if (typeof msg.src !== "string") return { ok: false, reason: `"src" must be a string` };
-  if (!exists(msg.src))
-    return { ok: false, reason: `"src" ${JSON.stringify(msg.src)} does not exist` };
+  if (typeof msg.src !== "string" || !exists(msg.src)) {
+    const reason =
+      typeof msg.src === "string"
+        ? `"src" ${JSON.stringify(msg.src)} does not exist`
+        : `"src" must be a string`;
+    // What a node writes before it knows its own id (null, nil, None, Go's "").
+    const no_src =
+      msg.src === undefined
+        ? "missing"
+        : msg.src === null || msg.src === ""
+          ? JSON.stringify(msg.src)
+          : undefined;
+    return no_src === undefined ? { ok: false, reason } : { ok: false, reason, no_src };
+  }
   if (typeof msg.dest !== "string") return { ok: false, reason: `"dest" must be a string` };
   if (!exists(msg.dest))
     return { ok: false, reason: `"dest" ${JSON.stringify(msg.dest)} does not exist` };

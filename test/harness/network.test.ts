@@ -515,6 +515,27 @@ describe("Network bookkeeping", () => {
     });
   });
 
+  it("counts each node's lines written before init, with how their src looked and the first", () => {
+    const { network } = makeNetwork();
+    network.protocolError("n2", 1, "before init", '{"src":null}', "null");
+    network.protocolError("n2", 2, "not JSON", "oops");
+    network.protocolError("n2", 3, "before init", "{}", "missing");
+    network.protocolError("n2", 4, "before init", '{"src":null}', "null");
+    network.protocolError("n0", 1, "before init", '{"src":""}', '""');
+    expect(network.protocol_error_count).toBe(5);
+    expect([...network.beforeInit]).toEqual([
+      ["n2", { count: 3, srcs: ["null", "missing"], example: network.protocolErrors[0] }],
+      ["n0", { count: 1, srcs: ['""'], example: network.protocolErrors[4] }],
+    ]);
+    expect(network.protocolErrors.map((e) => e.before_init ?? false)).toEqual([
+      true,
+      false,
+      true,
+      true,
+      true,
+    ]);
+  });
+
   it("cuts the raw line of a protocol error to 1 KiB", () => {
     const { network } = makeNetwork();
     network.protocolError("n0", 1, "not JSON", "y".repeat(5000));

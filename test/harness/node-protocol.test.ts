@@ -116,19 +116,33 @@ describe("parseNodeLine rejects, with a readable reason", () => {
     );
   });
 
-  it("a missing or non-string src", () => {
-    expect(reason('{"dest":"n0","body":{"type":"x"}}')).toMatch(/"src" must be a string/);
-    expect(reason('{"src":null,"dest":"n0","body":{"type":"x"}}')).toMatch(
-      /"src" must be a string/,
-    );
-    expect(reason('{"src":1,"dest":"n0","body":{"type":"x"}}')).toMatch(/"src" must be a string/);
+  it("a missing or non-string src, saying when it names no sender (a node before init)", () => {
+    expect(parse('{"dest":"n0","body":{"type":"x"}}')).toEqual({
+      ok: false,
+      reason: '"src" must be a string',
+      no_src: "missing",
+    });
+    expect(parse('{"src":null,"dest":"n0","body":{"type":"x"}}')).toEqual({
+      ok: false,
+      reason: '"src" must be a string',
+      no_src: "null",
+    });
+    expect(parse('{"src":1,"dest":"n0","body":{"type":"x"}}')).toEqual({
+      ok: false,
+      reason: '"src" must be a string',
+    });
   });
 
-  it("a src that is no participant of the run", () => {
-    expect(reason('{"src":"n9","dest":"n0","body":{"type":"x"}}')).toBe(
-      '"src" "n9" does not exist',
-    );
-    expect(reason('{"src":"","dest":"n0","body":{"type":"x"}}')).toBe('"src" "" does not exist');
+  it("a src that is no participant of the run; an empty one names no sender", () => {
+    expect(parse('{"src":"n9","dest":"n0","body":{"type":"x"}}')).toEqual({
+      ok: false,
+      reason: '"src" "n9" does not exist',
+    });
+    expect(parse('{"src":"","dest":"n0","body":{"type":"x"}}')).toEqual({
+      ok: false,
+      reason: '"src" "" does not exist',
+      no_src: '""',
+    });
   });
 
   it("a missing, non-string or unknown dest", () => {
