@@ -32,6 +32,8 @@ export class Cluster {
   readonly nodes = new Map<string, NodeProcess>();
   /** Nodes that exited without the harness asking them to. */
   readonly crashes: Crash[] = [];
+  /** Nodes whose running process has answered init (its init_ok line was read). */
+  private readonly answeredInit = new Set<string>();
   private readonly exitWaiters = new Set<(crash: Crash) => void>();
 
   constructor(
@@ -178,17 +180,26 @@ export class Cluster {
     // a request it queued while paused) is legitimate: the router journals and drops it.
     const parsed = parseNodeLine(
       line,
-      id,
-      (dest) => this.network.has(dest) || this.clients.wasOpened(dest),
+      (participant) => this.network.has(participant) || this.clients.wasOpened(participant),
     );
     if (!parsed.ok) {
-      this.network.protocolError(id, line_number, parsed.reason, line);
+      // A node that does not know its id yet (handlers on threads, messages from peers before
+      // init) writes no src: still malformed, but reported as what it is.
+      if (parsed.no_src !== undefined && !this.answeredInit.has(id)) {
+        const reason = `written before ${id} answered init: "src" was ${parsed.no_src}`;
+        this.network.protocolError(id, line_number, reason, line, parsed.no_src);
+      } else {
+        this.network.protocolError(id, line_number, parsed.reason, line);
+      }
       return;
     }
-    this.network.send(id, parsed.envelope.dest, parsed.envelope.body);
+    const { src, dest, body } = parsed.envelope;
+    if (body.type === "init_ok") this.answeredInit.add(id);
+    this.network.send(src, dest, body, undefined, id);
   }
 
   private onExit(id: string, exit: NodeExit): void {
+    this.answeredInit.delete(id); // a restarted process must answer init again
     if (exit.expected) return;
     const crash = { node: id, exit };
     this.crashes.push(crash);

@@ -33,6 +33,17 @@ export interface ProtocolError {
   reason: string;
   /** The offending line, cut to 1 KiB. */
   raw: string;
+  /** Written before the node answered init, without a src (it did not know its id yet). */
+  before_init?: true;
+}
+
+/** One node's lines without a src written before it answered init, all counted. */
+export interface BeforeInitLines {
+  count: number;
+  /** How their src looked: `null`, `missing`, `""`. */
+  srcs: string[];
+  /** The first one. */
+  example: ProtocolError;
 }
 
 interface InFlight {
@@ -40,6 +51,8 @@ interface InFlight {
   seq: number;
   envelope: Envelope;
   line: string;
+  /** Who wrote the message; differs from `envelope.src` when a node forwards or relays one. */
+  writer: string;
 }
 
 export interface NetStats {
@@ -66,6 +79,8 @@ export class Network {
   private seq = 0;
   readonly protocolErrors: ProtocolError[] = [];
   protocol_error_count = 0;
+  /** Per node: its protocol errors that were lines written before it answered init. */
+  readonly beforeInit = new Map<string, BeforeInitLines>();
   readonly stats: NetStats = {
     send_count: 0,
     recv_count: 0,
@@ -89,7 +104,8 @@ export class Network {
 
   /**
    * Calls `observer` with every node-to-node message as it leaves its sender, after it is routed
-   * (the crash-point nemesis kills a node right after it sends a given message).
+   * (the crash-point nemesis kills a node right after it sends a given message). `src` is the
+   * node that wrote it, even when it forwards a message with another `src`.
    */
   onNodeMessage(observer: (src: string, dest: string, body: Body) => void): void {
     this.observers.push(observer);
@@ -113,8 +129,19 @@ export class Network {
     return this.endpoints.has(id);
   }
 
-  /** Routes one message. `bodyJson` is the body already serialised, when the caller has it. */
-  send(src: string, dest: string, body: Body, bodyJson: string = JSON.stringify(body)): void {
+  /**
+   * Routes one message. `bodyJson` is the body already serialised, when the caller has it.
+   * `writer` is the participant that actually sent it: a node may forward a client's request
+   * unchanged (`src` still the client), as Maelstrom allows. Faults, latency and partitions are
+   * those of the link writer → dest, so forwarding cannot slip through a partition.
+   */
+  send(
+    src: string,
+    dest: string,
+    body: Body,
+    bodyJson: string = JSON.stringify(body),
+    writer: string = src,
+  ): void {
     const id = this.next_id++;
     const now = this.clock.now_ns();
     const envelope: Envelope = { id, src, dest, body };
@@ -126,11 +153,12 @@ export class Network {
       body_bytes > MAX_JOURNAL_BODY_BYTES
         ? JSON.stringify({ type: String(body.type).slice(0, 64), truncated_bytes: body_bytes })
         : bodyJson;
+    const via = writer === src ? "" : `,"via":${JSON.stringify(writer)}`;
     this.journal.write(
-      `{"time":${now},"event":"send","id":${id},"src":${JSON.stringify(src)},"dest":${JSON.stringify(dest)},"body":${journalBody}}`,
+      `{"time":${now},"event":"send","id":${id},"src":${JSON.stringify(src)},"dest":${JSON.stringify(dest)}${via},"body":${journalBody}}`,
     );
     this.taps.send?.(line);
-    const involvesClient = this.isClient(src) || this.isClient(dest);
+    const involvesClient = this.isClient(writer) || this.isClient(dest);
     this.stats.send_count++;
     (involvesClient ? this.stats.clients : this.stats.servers).send_count++;
 
@@ -141,36 +169,51 @@ export class Network {
     }
     if (involvesClient) {
       // Clients are co-located with their node: no latency, never partitioned (spec §10).
-      this.deliver(envelope, line, now);
+      this.deliver(envelope, line, writer, now);
       return;
     }
-    this.route(envelope, line, now);
-    for (const observer of this.observers) observer(src, dest, body);
+    this.route(envelope, line, writer, now);
+    for (const observer of this.observers) observer(writer, dest, body);
   }
 
-  /** Node-to-node delivery under the link's faults. */
-  private route(envelope: Envelope, line: string, now: number): void {
-    const { src, dest } = envelope;
-    const link = this.links.get(src, dest);
+  /** Node-to-node delivery under the faults of the link writer → dest. */
+  private route(envelope: Envelope, line: string, writer: string, now: number): void {
+    const dest = envelope.dest;
+    const link = this.links.get(writer, dest);
     if (link.loss > 0 && this.random.chance(link.loss)) {
       this.drop(envelope, now, "loss");
       return;
     }
     const copies = link.duplicate > 0 && this.random.chance(link.duplicate) ? 2 : 1;
     for (let copy = 0; copy < copies; copy++) {
-      const delay_ms = this.links.latency_ms(src, dest, this.random);
+      const delay_ms = this.links.latency_ms(writer, dest, this.random);
       if (delay_ms <= 0 && this.queue.length === 0) {
-        this.deliver(envelope, line, now);
+        this.deliver(envelope, line, writer, now);
       } else if (this.queue.length >= MAX_IN_FLIGHT) {
         this.drop(envelope, now, "loss");
       } else {
-        this.enqueue({ deadline_ns: now + delay_ms * 1e6, seq: this.seq++, envelope, line });
+        this.enqueue({
+          deadline_ns: now + delay_ms * 1e6,
+          seq: this.seq++,
+          envelope,
+          line,
+          writer,
+        });
       }
     }
   }
 
-  /** Records a line a node wrote that breaks the protocol. It is not delivered anywhere. */
-  protocolError(node: string, line_number: number, reason: string, raw: string): void {
+  /**
+   * Records a line a node wrote that breaks the protocol. It is not delivered anywhere.
+   * `before_init_src` (how its src looked) marks a line written before the node answered init.
+   */
+  protocolError(
+    node: string,
+    line_number: number,
+    reason: string,
+    raw: string,
+    before_init_src?: string,
+  ): void {
     this.protocol_error_count++;
     const error: ProtocolError = {
       time_ns: this.clock.now_ns(),
@@ -178,7 +221,16 @@ export class Network {
       line: line_number,
       reason,
       raw: raw.length > 1024 ? `${raw.slice(0, 1024)}…` : raw,
+      ...(before_init_src !== undefined && { before_init: true as const }),
     };
+    if (before_init_src !== undefined) {
+      const tally = this.beforeInit.get(node);
+      if (!tally) this.beforeInit.set(node, { count: 1, srcs: [before_init_src], example: error });
+      else {
+        tally.count++;
+        if (!tally.srcs.includes(before_init_src)) tally.srcs.push(before_init_src);
+      }
+    }
     if (this.protocolErrors.length < MAX_PROTOCOL_ERRORS) this.protocolErrors.push(error);
     this.journal.write(JSON.stringify({ time: error.time_ns, event: "protocol-error", ...error }));
   }
@@ -216,17 +268,17 @@ export class Network {
     const horizon = this.clock.now_ns() + 1e6;
     while (this.queue.length > 0 && (this.queue.peek() as InFlight).deadline_ns <= horizon) {
       const item = this.queue.pop() as InFlight;
-      this.deliver(item.envelope, item.line, this.clock.now_ns());
+      this.deliver(item.envelope, item.line, item.writer, this.clock.now_ns());
     }
     const next = this.queue.peek();
     if (next) this.arm(next.deadline_ns);
   }
 
-  private deliver(envelope: Envelope, line: string, now: number): void {
+  private deliver(envelope: Envelope, line: string, writer: string, now: number): void {
     // Partitions are checked at delivery, so messages in flight when a partition starts are lost.
     if (
-      this.links.get(envelope.src, envelope.dest).partitioned &&
-      !this.isClient(envelope.src) &&
+      this.links.get(writer, envelope.dest).partitioned &&
+      !this.isClient(writer) &&
       !this.isClient(envelope.dest)
     ) {
       this.drop(envelope, now, "partitioned");
@@ -239,7 +291,7 @@ export class Network {
     }
     this.stats.recv_count++;
     this.taps.recv?.(line);
-    const involvesClient = this.isClient(envelope.src) || this.isClient(envelope.dest);
+    const involvesClient = this.isClient(writer) || this.isClient(envelope.dest);
     (involvesClient ? this.stats.clients : this.stats.servers).recv_count++;
     this.journal.write(
       `{"time":${now},"event":"recv","id":${envelope.id},"src":${JSON.stringify(envelope.src)},"dest":${JSON.stringify(envelope.dest)}}`,

@@ -1,15 +1,16 @@
-// Validation of what a node writes on stdout (spec §2): strict envelope, src = the node itself.
+// Validation of what a node writes on stdout (spec §2): strict envelope; src and dest are
+// participants of the run. As in Maelstrom, src need not be the writer: a node may forward a
+// client's request unchanged (the router applies the writer's links, see Network.send).
 import type { Body, Envelope } from "../workloads/protocol.js";
 
 const ENVELOPE_KEYS = new Set(["src", "dest", "body", "id"]);
 
-export type ParsedLine = { ok: true; envelope: Envelope } | { ok: false; reason: string };
+export type ParsedLine =
+  | { ok: true; envelope: Envelope }
+  /** `no_src` (`null`, `missing` or `""`) when the line names no sender at all. */
+  | { ok: false; reason: string; no_src?: string };
 
-export function parseNodeLine(
-  line: string,
-  node: string,
-  exists: (id: string) => boolean,
-): ParsedLine {
+export function parseNodeLine(line: string, exists: (id: string) => boolean): ParsedLine {
   let raw: unknown;
   try {
     raw = JSON.parse(line);
@@ -23,9 +24,19 @@ export function parseNodeLine(
   for (const key of Object.keys(msg)) {
     if (!ENVELOPE_KEYS.has(key)) return { ok: false, reason: `unknown top-level key "${key}"` };
   }
-  if (typeof msg.src !== "string") return { ok: false, reason: `"src" must be a string` };
-  if (msg.src !== node) {
-    return { ok: false, reason: `"src" is ${JSON.stringify(msg.src)}, but this node is "${node}"` };
+  if (typeof msg.src !== "string" || !exists(msg.src)) {
+    const reason =
+      typeof msg.src === "string"
+        ? `"src" ${JSON.stringify(msg.src)} does not exist`
+        : `"src" must be a string`;
+    // What a node writes before it knows its own id (null, nil, None, Go's "").
+    const no_src =
+      msg.src === undefined
+        ? "missing"
+        : msg.src === null || msg.src === ""
+          ? JSON.stringify(msg.src)
+          : undefined;
+    return no_src === undefined ? { ok: false, reason } : { ok: false, reason, no_src };
   }
   if (typeof msg.dest !== "string") return { ok: false, reason: `"dest" must be a string` };
   if (!exists(msg.dest))

@@ -7,6 +7,7 @@ import { checkFaults } from "../checkers/faults.js";
 import type { Op } from "../checkers/history.js";
 import type { CheckResult, Validity } from "../checkers/result.js";
 import { checkStats } from "../checkers/stats.js";
+import { truncate } from "../reports/escape.js";
 import { writeRunReports } from "../reports/index.js";
 import { WORKLOADS } from "../workloads/index.js";
 import type { OpSpec, Workload } from "../workloads/workload.js";
@@ -454,19 +455,36 @@ async function runCheckers(
 function protocolCheck(network: Network, malformed: MalformedReply[]): CheckResult {
   const total = network.protocol_error_count + malformed.length;
   if (total === 0) return { valid: true, summary: "every node spoke the protocol correctly" };
-  const first = network.protocolErrors[0];
-  const example = first
-    ? `${first.node} stdout line ${first.line}: ${first.reason}`
-    : `${malformed[0]?.node} ${malformed[0]?.reason}`;
+  // Lines written before init are told apart: the fix is in the node's startup, not its format.
+  const beforeInit = [...network.beforeInit].map(([node, lines]) => ({ node, ...lines }));
+  const early = beforeInit.reduce((sum, lines) => sum + lines.count, 0);
+  const parts = beforeInit.map(
+    ({ node, count, srcs, example }) =>
+      `${node} sent ${count} line${count === 1 ? "" : "s"} before it answered init; ${count === 1 ? "its" : "their"} src was ${srcs.join(" or ")} (e.g. stdout line ${example.line}: ${truncate(example.raw, EXAMPLE_LINE_CHARS)})`,
+  );
+  const others = total - early;
+  if (others > 0) {
+    const first = network.protocolErrors.find((error) => !error.before_init);
+    const example = first
+      ? `${first.node} stdout line ${first.line}: ${first.reason}`
+      : malformed[0] && `${malformed[0].node} ${malformed[0].reason}`;
+    parts.push(
+      `${others} ${early > 0 ? "other " : ""}protocol violation${others === 1 ? "" : "s"}${example ? `, e.g. ${example}` : ""}`,
+    );
+  }
   return {
     valid: false,
-    summary: `${total} protocol violation${total === 1 ? "" : "s"}, e.g. ${example}`,
+    summary: parts.join("; "),
     errors: network.protocolErrors,
     error_count: network.protocol_error_count,
+    ...(early > 0 && { before_init: beforeInit }),
     malformed_replies: malformed.slice(0, 100),
     malformed_reply_count: malformed.length,
   };
 }
+
+/** A line quoted in the protocol summary is cut to this many characters. */
+const EXAMPLE_LINE_CHARS = 120;
 
 function crashCheck(crashes: readonly Crash[]): CheckResult {
   if (crashes.length === 0) return { valid: true, summary: "no node exited on its own" };

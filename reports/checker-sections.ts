@@ -161,6 +161,7 @@ const FINDINGS = new Set([
   "duplicated",
   "duplicates",
   "errors",
+  "before_init",
   "malformed_replies",
   "malformed_reads",
 ]);

@@ -65,18 +65,22 @@ export function lamportPayload(journal: JournalLoad, faults: readonly FaultView[
     times.push(e.time);
     if (row % 50 === 0) out.ticks.push([row, e.time / 1e9]);
     if (e.event === "send" && typeof e.id === "number" && e.src && e.dest) {
-      names.add(e.src).add(e.dest);
+      // A forwarded message is drawn from the node that wrote it: that is the link it took.
+      const via = typeof e.via === "string" ? e.via : undefined;
+      const from = via ?? e.src;
+      names.add(from).add(e.dest);
       const body =
         e.body ?? lspBody(e.lsp) ?? (e.raw === undefined ? undefined : { type: "datagram" });
       const isError = isRecord(body) && body.type === "error";
-      const involvesClient = isClient(e.src) || isClient(e.dest);
+      const involvesClient = isClient(from) || isClient(e.dest);
+      const forwarded = via === undefined ? "" : ` (written by ${printable(via)})`;
       sent.set(e.id, {
-        src: e.src,
+        src: from,
         dest: e.dest,
         row,
         style: isError ? ARROW.error : involvesClient ? ARROW.client : ARROW.server,
         label: label(body),
-        title: `${printable(e.src)} → ${printable(e.dest)} #${e.id}: ${printable(showValue(body, TITLE_MAX_CHARS))}`,
+        title: `${printable(e.src)} → ${printable(e.dest)}${forwarded} #${e.id}: ${printable(showValue(body, TITLE_MAX_CHARS))}`,
       });
     } else if ((e.event === "recv" || e.event === "drop") && typeof e.id === "number") {
       const m = sent.get(e.id);

@@ -36,6 +36,8 @@ export interface JournalEvent {
   id?: number;
   src?: string;
   dest?: string;
+  /** The node that wrote a send whose `src` is another participant (it forwarded the message). */
+  via?: string;
   body?: unknown;
   /** udp transport: the decoded LSP message (sends that parsed as LSP). */
   lsp?: unknown;

@@ -8,6 +8,7 @@ import {
   FIXTURES,
   groupAlive,
   nodePids,
+  ROOT,
   readResults,
   runCli,
   startCli,
@@ -111,6 +112,42 @@ describe("misbehaving nodes", () => {
     expect(results.checkers.protocol.summary).toMatch(/not JSON/);
     expect(results.checkers.protocol.errors[0].raw).toMatch(/^DEBUG got echo/);
     expect(results.checkers.echo.valid).toBe(true);
+  });
+
+  it("lines written before a node answered init are told apart from other violations", async () => {
+    const store = tempStore();
+    // before-init.mjs: the last node writes 3 lines with src null, answers init, writes a 4th;
+    // the script restarts it once, so it does all of that twice.
+    const restart = `${join(ROOT, "test", "fixtures", "scripts", "fixed-faults.mjs")}#restartLast`;
+    const r = await runCli([
+      "test",
+      "-w",
+      "echo",
+      "--bin",
+      join(FIXTURES, "before-init.mjs"),
+      "--store",
+      store,
+      "--nemesis-script",
+      restart,
+      ...quick,
+      "--node-count", // the last one counts
+      "3",
+    ]);
+    expect(r.exitCode).toBe(1);
+    const protocol = readResults(store).checkers.protocol;
+    expect(protocol.summary).toBe(
+      'n2 sent 6 lines before it answered init; their src was null (e.g. stdout line 1: {"src":null,"dest":"n0","body":{"type":"merge","i":0}}); 2 other protocol violations, e.g. n2 stdout line 5: "src" must be a string',
+    );
+    expect(r.stdout).toContain(`INVALID: protocol: ${protocol.summary}`);
+    expect(protocol.before_init).toEqual([
+      { node: "n2", count: 6, srcs: ["null"], example: protocol.errors[0] },
+    ]);
+    expect(protocol.error_count).toBe(8);
+    expect(protocol.errors.map((e: { line: number; before_init?: true }) => e.line)).toEqual([
+      1, 2, 3, 5, 6, 7, 8, 10,
+    ]);
+    expect(protocol.errors[0].reason).toBe('written before n2 answered init: "src" was null');
+    expect(protocol.errors[3].before_init).toBeUndefined();
   });
 
   it("a node crashing mid-run makes the run invalid, names the exit code, keeps the history", async () => {

@@ -68,6 +68,20 @@ describe("Client", () => {
     expect(third).toEqual({ type: "read_ok", in_reply_to: 3 });
   });
 
+  it("takes the reply by in_reply_to from whichever node answers (a request forwarded to n0)", async () => {
+    network.register("n1", {
+      kind: "node",
+      deliver: (env) => {
+        network.send(env.src, "n0", env.body, undefined, "n1");
+        return true;
+      },
+    });
+    const client = new Client("c0", network);
+    const reply = await client.call("n1", { type: "read" }, 1000);
+    expect(received.map((e) => e.src)).toEqual(["c0"]);
+    expect(reply).toEqual({ type: "read_ok", in_reply_to: 1 });
+  });
+
   it("does not modify the caller's body", async () => {
     const client = new Client("c0", network);
     const body = { type: "echo", echo: 1 };

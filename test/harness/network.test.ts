@@ -391,6 +391,83 @@ describe("Network faults", () => {
   });
 });
 
+describe("Network forwarding (the writer is not the src)", () => {
+  /** n1 forwards client c6's request to n0 unchanged, as Maelstrom's raft.py demo does. */
+  const forward = (network: Network) =>
+    network.send("c6", "n0", { type: "read", msg_id: 1 }, undefined, "n1");
+
+  it("delivers the line with the client's src over the link writer -> dest, with its latency", async () => {
+    const { network, add } = makeNetwork({ mean_ms: 30, dist: "constant" });
+    add("n1", "node");
+    add("c6", "client");
+    const n0 = add("n0", "node");
+    const sent_ms = performance.now();
+    forward(network);
+    expect(n0.got).toHaveLength(0); // not a client link: it waits its node-to-node latency
+    await until(() => n0.got.length === 1);
+    const [d] = n0.got as [Delivery];
+    expect(d.at_ms - sent_ms).toBeGreaterThanOrEqual(25);
+    expect(JSON.parse(d.line)).toEqual({
+      id: 0,
+      src: "c6",
+      dest: "n0",
+      body: { type: "read", msg_id: 1 },
+    });
+  });
+
+  it("drops it when the writer is cut from dest, though clients are never partitioned", () => {
+    const { network, links, add, journal } = makeNetwork();
+    add("n1", "node");
+    add("c6", "client");
+    const n0 = add("n0", "node");
+    links.set("n1", "n0", { partitioned: true });
+    forward(network);
+    expect(n0.got).toHaveLength(0);
+    links.heal();
+    links.set("n1", "n0", { loss: 1 });
+    forward(network);
+    expect(n0.got).toHaveLength(0);
+    network.close();
+    expect(journal().map((l) => l.reason ?? l.event)).toEqual([
+      "send",
+      "partitioned",
+      "send",
+      "loss",
+    ]);
+  });
+
+  it("delivers a node's reply relayed by another node to the client at once, even when the nodes are cut", () => {
+    const { network, links, add } = makeNetwork({ mean_ms: 1000, dist: "constant" });
+    add("n0", "node");
+    add("n1", "node");
+    const c6 = add("c6", "client");
+    links.set("n0", "n1", { partitioned: true });
+    links.set("n1", "n0", { partitioned: true });
+    network.send("n0", "c6", { type: "read_ok", in_reply_to: 1 }, undefined, "n1");
+    expect(c6.got.map((d) => d.envelope.src)).toEqual(["n0"]);
+  });
+
+  it("journals the writer as via, counts by the link taken, and tells observers the writer", () => {
+    const { network, add, journal } = makeNetwork();
+    add("n1", "node");
+    add("c6", "client");
+    add("n0", "node");
+    const observed: string[][] = [];
+    network.onNodeMessage((src, dest) => observed.push([src, dest]));
+    forward(network);
+    network.send("n0", "n1", { type: "gossip" });
+    expect(observed).toEqual([
+      ["n1", "n0"],
+      ["n0", "n1"],
+    ]);
+    expect(network.stats.servers).toEqual({ send_count: 2, recv_count: 2 });
+    network.close();
+    const sends = journal().filter((l) => l.event === "send");
+    expect(sends[0]).toMatchObject({ src: "c6", dest: "n0", via: "n1" });
+    expect(sends[1]).not.toHaveProperty("via");
+  });
+});
+
 describe("Network bookkeeping", () => {
   it("counts sends and receives, split into client and server traffic", () => {
     const { network, links, add } = makeNetwork();
@@ -436,6 +513,27 @@ describe("Network bookkeeping", () => {
       reason: "bad line 150",
       raw: "garbage 150",
     });
+  });
+
+  it("counts each node's lines written before init, with how their src looked and the first", () => {
+    const { network } = makeNetwork();
+    network.protocolError("n2", 1, "before init", '{"src":null}', "null");
+    network.protocolError("n2", 2, "not JSON", "oops");
+    network.protocolError("n2", 3, "before init", "{}", "missing");
+    network.protocolError("n2", 4, "before init", '{"src":null}', "null");
+    network.protocolError("n0", 1, "before init", '{"src":""}', '""');
+    expect(network.protocol_error_count).toBe(5);
+    expect([...network.beforeInit]).toEqual([
+      ["n2", { count: 3, srcs: ["null", "missing"], example: network.protocolErrors[0] }],
+      ["n0", { count: 1, srcs: ['""'], example: network.protocolErrors[4] }],
+    ]);
+    expect(network.protocolErrors.map((e) => e.before_init ?? false)).toEqual([
+      true,
+      false,
+      true,
+      true,
+      true,
+    ]);
   });
 
   it("cuts the raw line of a protocol error to 1 KiB", () => {

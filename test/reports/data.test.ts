@@ -176,4 +176,15 @@ describe("message diagram", () => {
     // The fault from 2 ns to 7 ns covers rows 2..7 (event order, not time).
     expect(d.faults).toEqual([["partition", 2, 7, "p"]]);
   });
+
+  it("draws a forwarded message from the node that wrote it, naming the src it carried", () => {
+    const forwarded: JournalEvent[] = [
+      { time: 0, event: "send", id: 0, src: "c6", dest: "n0", via: "n1", body: { type: "read" } },
+      { time: 1, event: "recv", id: 0, src: "c6", dest: "n0" },
+    ];
+    const d = lamportPayload({ events: forwarded, truncated: false, skipped: 0, exists: true }, []);
+    expect(d.participants).toEqual(["n0", "n1"]);
+    expect(d.arrows).toEqual([1, 0, 0, 1, ARROW.server]);
+    expect(d.titles[0]).toMatch(/^c6 → n0 \(written by n1\) #0: /);
+  });
 });
