@@ -19,14 +19,18 @@ import {
   type Imported,
   importHistory,
 } from "./import/index.js";
-import { fromIndependentTuples } from "./import/jepsen-edn.js";
+import { fromIndependentTuples, nilReadsAsUnknown } from "./import/jepsen-edn.js";
 
 interface CheckFlags {
   model?: ModelName;
   format?: Format;
   timeout: number;
   json?: boolean;
+  strictNilReads?: boolean;
 }
+
+/** Models whose Jepsen EDN reads of nil are Knossos' "value unknown" (see nilReadsAsUnknown). */
+const NIL_READ_MODELS: readonly ModelName[] = ["register", "cas-register", "kv"];
 
 /** Longest prefix shown in the human output; longer ones show their last steps. */
 const MAX_STEPS_SHOWN = 20;
@@ -64,6 +68,10 @@ export function registerCheckCommand(program: Command): void {
         seconds,
         DEFAULT_TIMEOUT_MS / 1000,
       )
+      .option(
+        "--strict-nil-reads",
+        "Jepsen EDN, register models: read an ok read of nil as reading nil (absent), not as Knossos' unknown value",
+      )
       .option("--json", 'print the result as JSON ({"valid": true|false|"unknown", ...}) on stdout')
       .addHelpText(
         "after",
@@ -74,6 +82,8 @@ Value shapes in history.jsonl, per model:
   register, cas-register  read (ok value = the value, null = absent), write v, cas [from, to]
   kv                      read {key, value}, write {key, value}, cas {key, from, to};
                           in Jepsen EDN also [key value] tuples, as Maelstrom's lin-kv writes
+  In Jepsen EDN an ok read of nil (register, cas-register, kv) is a read of unknown value, as in
+  Knossos: it fits any state. --strict-nil-reads reads it as nil (the register is empty).
   append-kv               get {key, value: "<string>"}, put/append {key, value}
   set                     add v, read [v, ...];   fifo-queue  enqueue v, dequeue v (null = empty)
 A fail op did not happen (left out); an info op may take effect at any later time.
@@ -87,11 +97,14 @@ A fail op did not happen (left out); an info op may take effect at any later tim
 
 async function runCheck(file: string, flags: CheckFlags): Promise<number> {
   try {
-    const { imported, result } = await check(file, flags);
+    const { imported, result, nilReadsUnknown } = await check(file, flags);
     if (flags.json) {
-      process.stdout.write(`${JSON.stringify({ ...result, file, format: imported.format })}\n`);
+      const extra = nilReadsUnknown === undefined ? {} : { nil_reads_unknown: nilReadsUnknown };
+      process.stdout.write(
+        `${JSON.stringify({ ...result, file, format: imported.format, ...extra })}\n`,
+      );
     } else {
-      process.stdout.write(render(file, imported, result));
+      process.stdout.write(render(file, imported, result, nilReadsUnknown));
     }
     return exitCodeFor(result.valid);
   } catch (err) {
@@ -108,7 +121,7 @@ async function runCheck(file: string, flags: CheckFlags): Promise<number> {
 async function check(
   file: string,
   flags: CheckFlags,
-): Promise<{ imported: Imported; result: CheckResult }> {
+): Promise<{ imported: Imported; result: CheckResult; nilReadsUnknown?: number }> {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -157,6 +170,17 @@ async function check(
       throw err;
     }
   }
+  let nilReadsUnknown: number | undefined;
+  if (
+    imported.kind === "history" &&
+    format === "jepsen-edn" &&
+    NIL_READ_MODELS.includes(model) &&
+    !flags.strictNilReads
+  ) {
+    const r = nilReadsAsUnknown(imported, model === "kv");
+    imported = { ...imported, ...r.imported };
+    nilReadsUnknown = r.count;
+  }
   const timeout_ms = flags.timeout * 1000;
   try {
     const result =
@@ -165,7 +189,7 @@ async function check(
             timeout_ms,
           })
         : await checkLinearizable(imported.history, { model, timeout_ms });
-    return { imported, result };
+    return { imported, result, nilReadsUnknown };
   } catch (err) {
     if (err instanceof HistoryError && imported.kind === "history") {
       // Check-time errors name the op (index + 1); say which line of the file it came from.
@@ -189,7 +213,12 @@ interface Step {
   state: string;
 }
 
-function render(file: string, imported: Imported, result: CheckResult): string {
+function render(
+  file: string,
+  imported: Imported,
+  result: CheckResult,
+  nilReadsUnknown: number | undefined,
+): string {
   const verdict =
     result.valid === true
       ? "LINEARIZABLE"
@@ -235,6 +264,11 @@ function render(file: string, imported: Imported, result: CheckResult): string {
     out.push(
       "",
       `Checked ${counts.checked} of ${counts.operations} ops (${counts.indeterminate} indeterminate, ${counts.dropped} left out) in ${counts.partitions} partition(s), ${String(result.elapsed_ms)} ms.`,
+    );
+  }
+  if (nilReadsUnknown !== undefined && nilReadsUnknown > 0) {
+    out.push(
+      `${nilReadsUnknown} ok read${nilReadsUnknown === 1 ? "" : "s"} of nil taken as unknown value (Knossos' reading); --strict-nil-reads reads them as nil.`,
     );
   }
   return `${out.join("\n")}\n`;

@@ -108,3 +108,28 @@ export function fromIndependentTuples({ history, lines }: ImportedOps): Imported
   });
   return { history: out, lines };
 }
+
+/**
+ * Knossos' register and cas-register models accept an ok read of nil in any state: Jepsen
+ * clients record nil when they do not know what was read. This rewrites each such read's
+ * completion to `info`, so the checker leaves it out as an effect-free indeterminate op —
+ * the same verdict, since an op that fits every state and changes none can be placed
+ * anywhere in its interval. `keyed`: kv reads (after fromIndependentTuples), whose
+ * `{key, value}` counts when its value is nil. Returns the rewritten ops and how many reads
+ * were rewritten.
+ */
+export function nilReadsAsUnknown(
+  { history, lines }: ImportedOps,
+  keyed: boolean,
+): { imported: ImportedOps; count: number } {
+  let count = 0;
+  const out = history.map((op): Op => {
+    if (op.type !== "ok" || op.f !== "read") return op;
+    // A malformed kv read is left alone for the checker to name.
+    const read = keyed ? (op.value as { value?: unknown } | null) : { value: op.value };
+    if (typeof read !== "object" || read === null || read.value !== null) return op;
+    count++;
+    return { ...op, type: "info" };
+  });
+  return { imported: { history: out, lines }, count };
+}
