@@ -1,7 +1,10 @@
 // `faultline check FILE --model NAME`: re-check a stored or imported history for
-// linearizability. Exit 0 valid, 1 invalid, 2 unknown, 3 could not run (one line on stderr).
+// linearizability; `faultline check RUN_DIR`: judge a stored run again with its workload's
+// checkers (harness/recheck-run.ts). Exit 0 valid, 1 invalid, 2 unknown, 3 could not run (one
+// line on stderr).
 
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { HistoryError } from "../checkers/history.js";
 import {
@@ -20,6 +23,8 @@ import {
   importHistory,
 } from "./import/index.js";
 import { fromIndependentTuples, nilReadsAsUnknown } from "./import/jepsen-edn.js";
+import { CannotRecheck, PENDING_ERROR, type Recheck, recheckRun } from "./recheck-run.js";
+import { STORE_FILES } from "./store.js";
 
 interface CheckFlags {
   model?: ModelName;
@@ -48,8 +53,13 @@ function seconds(text: string): number {
 export function registerCheckCommand(program: Command): void {
   program.addCommand(
     new Command("check")
-      .description("check a history for linearizability (our Porcupine port)")
-      .argument("<file>", "history.jsonl, a Jepsen history.edn, or a Porcupine etcd/kv log")
+      .description(
+        "check a history for linearizability (our Porcupine port), or judge a stored run again",
+      )
+      .argument(
+        "<file>",
+        "history.jsonl, a Jepsen history.edn, a Porcupine etcd/kv log, or a run directory (store/latest)",
+      )
       .addOption(
         new Option(
           "-m, --model <name>",
@@ -78,6 +88,11 @@ export function registerCheckCommand(program: Command): void {
         `
 Exit codes: 0 linearizable, 1 not linearizable, 2 unknown (budget ran out), 3 could not check.
 
+A run directory (store/<test>/<timestamp>, store/latest) is judged again with its workload's
+own checkers, read from its test.json; ops pending where history.jsonl ends are indeterminate.
+The verdict goes to results.json (and the reports) when the run has none, else to recheck.json.
+Runs of lsp, mining and mapreduce cannot be re-checked.
+
 Value shapes in history.jsonl, per model:
   register, cas-register  read (ok value = the value, null = absent), write v, cas [from, to]
   kv                      read {key, value}, write {key, value}, cas {key, from, to};
@@ -97,6 +112,7 @@ A fail op did not happen (left out); an info op may take effect at any later tim
 
 async function runCheck(file: string, flags: CheckFlags): Promise<number> {
   try {
+    if (isDirectory(file)) return await runRecheck(file, flags);
     const { imported, result, nilReadsUnknown } = await check(file, flags);
     if (flags.json) {
       const extra = nilReadsUnknown === undefined ? {} : { nil_reads_unknown: nilReadsUnknown };
@@ -110,7 +126,7 @@ async function runCheck(file: string, flags: CheckFlags): Promise<number> {
   } catch (err) {
     // Anything else is a bug in faultline; still one line and exit 3, never a verdict's code.
     const message =
-      err instanceof CannotCheck
+      err instanceof CannotCheck || err instanceof CannotRecheck
         ? err.message
         : `internal error: ${(err as Error).stack ?? String(err)}`;
     process.stderr.write(`faultline check: ${message.split("\n")[0]}\n`);
@@ -152,8 +168,13 @@ async function check(
   }
   const model = flags.model ?? imported.model;
   if (!model) {
+    // A run's own history: its workload's checkers need no model.
+    const runDir = dirname(file);
+    const hint = existsSync(join(runDir, STORE_FILES.test))
+      ? `; or give the run directory (faultline check ${runDir}) to judge it with its workload's checkers`
+      : "";
     throw new CannotCheck(
-      `--model is required for ${format} histories; one of ${Object.keys(MODELS).join(", ")}`,
+      `--model is required for ${format} histories; one of ${Object.keys(MODELS).join(", ")}${hint}`,
     );
   }
   if (imported.kind === "operations" && model !== imported.model) {
@@ -198,6 +219,62 @@ async function check(
     }
     throw err;
   }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false; // a missing file is reported by check()
+  }
+}
+
+/** Flags that only make sense for a single history, not for a run judged by its workload. */
+const HISTORY_ONLY_FLAGS = {
+  model: "--model",
+  format: "--format",
+  strictNilReads: "--strict-nil-reads",
+} as const;
+
+async function runRecheck(dir: string, flags: CheckFlags): Promise<number> {
+  for (const [key, flag] of Object.entries(HISTORY_ONLY_FLAGS)) {
+    if (flags[key as keyof typeof HISTORY_ONLY_FLAGS] !== undefined) {
+      throw new CannotCheck(
+        `${dir} is a run directory, judged with its workload's own checkers; drop ${flag} (or give ${join(dir, STORE_FILES.history)} to check it against a model)`,
+      );
+    }
+  }
+  const recheck = await recheckRun(dir);
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify({ ...recheck.results, dir, wrote: recheck.wrote })}\n`);
+  } else {
+    process.stdout.write(renderRecheck(dir, recheck));
+  }
+  if (recheck.reportError) {
+    process.stderr.write(
+      `faultline check: warning: reports not written: ${recheck.reportError.split("\n")[0]}\n`,
+    );
+  }
+  return exitCodeFor(recheck.results.valid);
+}
+
+function renderRecheck(dir: string, { workload, results, wrote }: Recheck): string {
+  const verdict =
+    results.valid === true ? "VALID" : results.valid === false ? "INVALID" : "UNKNOWN";
+  const out = [
+    `${verdict}  ${dir} (${workload}, judged again from ${STORE_FILES.history})`,
+    results.summary,
+  ];
+  for (const [name, c] of Object.entries(results.checkers)) {
+    out.push(
+      `  ${name}: ${c.valid === true ? "valid" : c.valid === false ? "INVALID" : "unknown"} — ${c.summary}`,
+    );
+  }
+  out.push(
+    `${results.pending} op${results.pending === 1 ? "" : "s"} ${PENDING_ERROR}, taken as indeterminate (info).`,
+    `Wrote ${wrote}${wrote.endsWith(STORE_FILES.results) ? " and the reports" : ` (${STORE_FILES.results} kept as it was)`}.`,
+  );
+  return `${out.join("\n")}\n`;
 }
 
 function reasonOf(err: HistoryError): string {
