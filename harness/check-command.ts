@@ -115,7 +115,11 @@ async function runCheck(file: string, flags: CheckFlags): Promise<number> {
     if (isDirectory(file)) return await runRecheck(file, flags);
     const { imported, result, nilReadsUnknown } = await check(file, flags);
     if (flags.json) {
-      const extra = nilReadsUnknown === undefined ? {} : { nil_reads_unknown: nilReadsUnknown };
+      const extra = {
+        ...(nilReadsUnknown !== undefined && { nil_reads_unknown: nilReadsUnknown }),
+        ...(imported.kind === "history" &&
+          imported.retimedAt !== undefined && { retimed_at_op: imported.retimedAt.op }),
+      };
       process.stdout.write(
         `${JSON.stringify({ ...result, file, format: imported.format, ...extra })}\n`,
       );
@@ -341,6 +345,11 @@ function render(
     out.push(
       "",
       `Checked ${counts.checked} of ${counts.operations} ops (${counts.indeterminate} indeterminate, ${counts.dropped} left out) in ${counts.partitions} partition(s), ${String(result.elapsed_ms)} ms.`,
+    );
+  }
+  if (imported.kind === "history" && imported.retimedAt !== undefined) {
+    out.push(
+      `:time goes backwards at op ${imported.retimedAt.op} (line ${imported.retimedAt.line}); ops taken in the order of the file, as Knossos does.`,
     );
   }
   if (nilReadsUnknown !== undefined && nilReadsUnknown > 0) {

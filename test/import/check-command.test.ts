@@ -210,6 +210,20 @@ describe("faultline check (compiled CLI)", () => {
     expect(own.stdout).not.toMatch(/taken as unknown/);
   });
 
+  it("Jepsen EDN whose :time runs a little backwards is checked in the file's order", async () => {
+    const edn = join(dir, "backwards.edn");
+    writeFileSync(
+      edn,
+      "{:type :invoke, :f :write, :value 1, :process 0, :time 100}\n{:type :ok, :f :write, :value 1, :process 0, :time 200}\n" +
+        "{:type :invoke, :f :read, :value nil, :process 1, :time 199}\n{:type :ok, :f :read, :value 1, :process 1, :time 300}\n",
+    );
+    const r = await faultline("check", edn, "--model", "cas-register");
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      /\n:time goes backwards at op 2 \(line 3\); ops taken in the order of the file, as Knossos does\.$/,
+    );
+  });
+
   it("cannot check: exit 3 and one line on stderr saying why and what to do", async () => {
     const cases: [string[], RegExp][] = [
       [
