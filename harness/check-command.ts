@@ -91,7 +91,7 @@ Exit codes: 0 linearizable, 1 not linearizable, 2 unknown (budget ran out), 3 co
 A run directory (store/<test>/<timestamp>, store/latest) is judged again with its workload's
 own checkers, read from its test.json; ops pending where history.jsonl ends are indeterminate.
 The verdict goes to results.json (and the reports) when the run has none, else to recheck.json.
-Runs of lsp, mining and mapreduce cannot be re-checked.
+Runs of mining, mapreduce and lsp --conformance cannot be re-checked.
 
 Value shapes in history.jsonl, per model:
   register, cas-register  read (ok value = the value, null = absent), write v, cas [from, to]

@@ -16,11 +16,14 @@ import type { CheckResult, Validity } from "../checkers/result.js";
 import { checkStats } from "../checkers/stats.js";
 import { writeRunReports } from "../reports/index.js";
 import type { StoredTest } from "../reports/stored.js";
+import { DEFAULT_PARAMS, type LspParams } from "../systems/lsp/params.js";
 import { TCP_WORKLOADS, WORKLOADS } from "../workloads/index.js";
+import { checkLsp } from "../workloads/lsp.js";
 import { Logger } from "./logger.js";
 import { Random } from "./random.js";
 import { runCheckers } from "./run.js";
 import { readHistory, STORE_FILES, writeJson } from "./store.js";
+import { lspCheckOptions } from "./udp/lsp-run.js";
 import { UDP_WORKLOADS } from "./udp/run.js";
 import { runVerdict, runWarnings, verdictSummary } from "./verdict.js";
 
@@ -61,16 +64,20 @@ export async function recheckRun(dirArg: string): Promise<Recheck> {
   const workload = test.workload;
   if (typeof workload !== "string")
     throw new CannotRecheck(`${dirArg}/test.json names no workload`);
+  // lsp's delivery checker reads the history alone; the others need the live run's state.
+  const udp = test.udp as { conformance?: unknown; lsp?: Partial<LspParams> } | undefined;
+  const lsp = workload === "lsp" && !udp?.conformance;
   if (
-    (UDP_WORKLOADS as readonly string[]).includes(workload) ||
-    TCP_WORKLOADS.includes(workload as "mapreduce")
+    !lsp &&
+    ((UDP_WORKLOADS as readonly string[]).includes(workload) ||
+      TCP_WORKLOADS.includes(workload as "mapreduce"))
   ) {
     throw new CannotRecheck(
       `${dirArg} is a ${workload} run: its checkers need what the live run saw beyond history.jsonl, so it cannot be re-checked`,
     );
   }
   const factory = WORKLOADS[workload];
-  if (!factory)
+  if (!factory && !lsp)
     throw new CannotRecheck(`${dirArg}/test.json names an unknown workload "${workload}"`);
 
   const historyPath = join(dir, STORE_FILES.history);
@@ -88,20 +95,26 @@ export async function recheckRun(dirArg: string): Promise<Recheck> {
   }
   const { ops, pending } = closePending(recorded);
 
-  const nodes = Array.isArray(test.nodes)
-    ? (test.nodes as string[])
-    : Array.from({ length: Number(test.node_count) || 0 }, (_, i) => `n${i}`);
-  const w = factory({
-    nodes,
-    concurrency: Number(test.concurrency) || nodes.length,
-    // The checkers draw nothing; the generator they come with needs a stream all the same.
-    rng: new Random(Number(test.seed) || 0).fork("workload"),
-    latency_ms: Number((test.latency as { mean_ms?: unknown } | undefined)?.mean_ms) || 0,
-    topology: typeof test.topology === "string" ? test.topology : "grid",
-  });
-  const checkers = await runCheckers(w, ops, new Logger(true));
   const requested = (test.nemesis as { faults?: unknown } | undefined)?.faults;
-  const faults = checkFaults(ops, { requested: Array.isArray(requested) ? requested : [] });
+  const faultKinds = Array.isArray(requested) ? (requested as string[]) : [];
+  let checkers: Record<string, CheckResult>;
+  if (factory) {
+    const nodes = Array.isArray(test.nodes)
+      ? (test.nodes as string[])
+      : Array.from({ length: Number(test.node_count) || 0 }, (_, i) => `n${i}`);
+    const w = factory({
+      nodes,
+      concurrency: Number(test.concurrency) || nodes.length,
+      // The checkers draw nothing; the generator they come with needs a stream all the same.
+      rng: new Random(Number(test.seed) || 0).fork("workload"),
+      latency_ms: Number((test.latency as { mean_ms?: unknown } | undefined)?.mean_ms) || 0,
+      topology: typeof test.topology === "string" ? test.topology : "grid",
+    });
+    checkers = await runCheckers(w, ops, new Logger(true));
+  } else {
+    checkers = checkLsp(ops, lspCheckOptions({ ...DEFAULT_PARAMS, ...udp?.lsp }, faultKinds));
+  }
+  const faults = checkFaults(ops, { requested: faultKinds });
   const valid = runVerdict(checkers, false);
   const resultsPath = join(dir, STORE_FILES.results);
   const hadResults = existsSync(resultsPath);

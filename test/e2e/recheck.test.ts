@@ -2,6 +2,7 @@
 // after a harness crash (results.json missing, history.jsonl cut with ops pending).
 
 import {
+  appendFileSync,
   cpSync,
   existsSync,
   mkdirSync,
@@ -109,6 +110,8 @@ describe("faultline check RUN_DIR", () => {
         op.final && op.type === "ok" && full.slice(0, i).some((o) => o.final && o.type === "ok"),
     );
     expect(pendingIn(crashAfter(dir, secondFinalOk + 1))).toBe(2);
+    // A SIGKILL mid-write also leaves a torn last line, which is not an op.
+    appendFileSync(join(dir, "history.jsonl"), '{"index":118,"time":4862');
     const r = await runCli(["check", dir]);
     expect(r.exitCode, r.stderr).toBe(1);
     expect(r.stdout).toMatch(
@@ -147,6 +150,26 @@ describe("faultline check RUN_DIR", () => {
     expect(run.stdout).toMatch(/\n {2}linearizable: INVALID — /);
   });
 
+  it("an lsp run (udp transport) cut mid-way is judged by its delivery checker", async () => {
+    const store = tempStore();
+    const run = await runLine(
+      "test --system lsp -w lsp --time-limit 2 --concurrency 2 --rate 20 --recovery-time 1 --seed 3",
+      store,
+    );
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    const dir = realpathSync(join(store, "latest"));
+    const lines = readFileSync(join(dir, "history.jsonl"), "utf8").split("\n").length;
+    const cut = crashAfter(dir, Math.floor(lines / 2));
+    // Each client keeps a Read outstanding, so a cut always leaves some pending.
+    expect(pendingIn(cut)).toBeGreaterThan(0);
+    const r = await runCli(["check", dir, "--json"]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ valid: true, pending: pendingIn(cut) });
+    expect(Object.keys(out.checkers)).toEqual(["delivery"]);
+    expect(readResults(store).valid).toBe(true);
+  });
+
   it("missing or malformed files: exit 3 and one line naming what is wrong", async () => {
     const store = tempStore();
     const make = (name: string, files: Record<string, string>) => {
@@ -170,8 +193,14 @@ describe("faultline check RUN_DIR", () => {
         /garbled-history\/history\.jsonl line 2: not valid JSON/,
       ],
       [
-        make("lsp-run", { "test.json": JSON.stringify({ workload: "lsp" }), "history.jsonl": "" }),
-        /lsp-run is a lsp run: its checkers need what the live run saw beyond history\.jsonl, so it cannot be re-checked$/,
+        make("mining-run", { "test.json": JSON.stringify({ workload: "mining" }) }),
+        /mining-run is a mining run: its checkers need what the live run saw beyond history\.jsonl, so it cannot be re-checked$/,
+      ],
+      [
+        make("conformance-run", {
+          "test.json": JSON.stringify({ workload: "lsp", udp: { conformance: true } }),
+        }),
+        /conformance-run is a lsp run: .* cannot be re-checked$/,
       ],
       [
         make("odd-workload", { "test.json": JSON.stringify({ workload: "paxos" }) }),
