@@ -14,6 +14,7 @@ import {
 } from "../checkers/linearizable.js";
 import { MODELS, type ModelName } from "../checkers/porcupine/index.js";
 import type { CheckResult } from "../checkers/result.js";
+import { validity, verdictWord } from "../reports/stored.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 import {
   detectFormat,
@@ -262,21 +263,22 @@ async function runRecheck(dir: string, flags: CheckFlags): Promise<number> {
   return exitCodeFor(recheck.results.valid);
 }
 
-function renderRecheck(dir: string, { workload, results, wrote }: Recheck): string {
-  const verdict =
-    results.valid === true ? "VALID" : results.valid === false ? "INVALID" : "UNKNOWN";
+function renderRecheck(dir: string, { workload, results, wrote, reportError }: Recheck): string {
   const out = [
-    `${verdict}  ${dir} (${workload}, judged again from ${STORE_FILES.history})`,
+    `${verdictWord(results.valid).toUpperCase()}  ${dir} (${workload}, judged again from ${STORE_FILES.history})`,
     results.summary,
   ];
   for (const [name, c] of Object.entries(results.checkers)) {
-    out.push(
-      `  ${name}: ${c.valid === true ? "valid" : c.valid === false ? "INVALID" : "unknown"} — ${c.summary}`,
-    );
+    out.push(`  ${name}: ${verdictWord(validity(c.valid))} — ${c.summary}`);
   }
+  const besides = !wrote.endsWith(STORE_FILES.results)
+    ? ` (${STORE_FILES.results} kept as it was)`
+    : reportError === undefined
+      ? " and the reports"
+      : "";
   out.push(
     `${results.pending} op${results.pending === 1 ? "" : "s"} ${PENDING_ERROR}, taken as indeterminate (info).`,
-    `Wrote ${wrote}${wrote.endsWith(STORE_FILES.results) ? " and the reports" : ` (${STORE_FILES.results} kept as it was)`}.`,
+    `Wrote ${wrote}${besides}.`,
   );
   return `${out.join("\n")}\n`;
 }
