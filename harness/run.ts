@@ -437,7 +437,7 @@ async function sendSetup(
   }
 }
 
-async function runCheckers(
+export async function runCheckers(
   workload: Workload,
   ops: readonly Op[],
   log: Logger,

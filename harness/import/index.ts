@@ -17,6 +17,8 @@ export type Imported =
       lines: number[];
       /** The model the format implies, if any. */
       model?: ModelName;
+      /** Jepsen EDN whose :time goes backwards (first at this line): timed by position. */
+      retimedAt?: { op: number; line: number };
     }
   | ({ kind: "operations"; format: Format; model: ModelName } & ImportedOperations);
 

@@ -10,6 +10,8 @@ export interface ImportedOps {
   history: Op[];
   /** The file line each op came from (1-based), for error messages. */
   lines: number[];
+  /** The first op whose :time goes backwards, when the ops were timed by position instead. */
+  retimedAt?: { op: number; line: number };
 }
 
 export function parseJepsenEdn(text: string): ImportedOps {
@@ -40,6 +42,7 @@ export function parseJepsenEdn(text: string): ImportedOps {
   const history: Op[] = [];
   const lines: number[] = [];
   let lastTime = 0;
+  let backwardsAt: { op: number; line: number } | undefined;
   for (const { op: m, line } of raw) {
     const type = m.type;
     if (typeof type !== "string" || !OP_TYPES.includes(type as OpType)) {
@@ -55,7 +58,7 @@ export function parseJepsenEdn(text: string): ImportedOps {
       if (typeof m.time !== "number" || !(m.time >= 0)) {
         throw new HistoryError(line, ":time must be a non-negative number of nanoseconds");
       }
-      if (m.time < lastTime) throw new HistoryError(line, ":time goes backwards");
+      if (m.time < lastTime) backwardsAt ??= { op: history.length, line };
       time = m.time;
       lastTime = time;
     }
@@ -80,7 +83,12 @@ export function parseJepsenEdn(text: string): ImportedOps {
     history.push(op);
     lines.push(line);
   }
-  return { history, lines };
+  if (backwardsAt === undefined) return { history, lines };
+  // Jepsen appends ops to the history in the order they happen; :time is each thread's clock
+  // read before the append, so it can run a little backwards. The order is what counts, as
+  // in Knossos.
+  for (const op of history) op.time = op.index;
+  return { history, lines, retimedAt: backwardsAt };
 }
 
 /**
@@ -107,4 +115,29 @@ export function fromIndependentTuples({ history, lines }: ImportedOps): Imported
     return { ...op, value: { key } };
   });
   return { history: out, lines };
+}
+
+/**
+ * Knossos' register and cas-register models accept an ok read of nil in any state: Jepsen
+ * clients record nil when they do not know what was read. This rewrites each such read's
+ * completion to `info`, so the checker leaves it out as an effect-free indeterminate op —
+ * the same verdict, since an op that fits every state and changes none can be placed
+ * anywhere in its interval. `keyed`: kv reads (after fromIndependentTuples), whose
+ * `{key, value}` counts when its value is nil. Returns the rewritten ops and how many reads
+ * were rewritten.
+ */
+export function nilReadsAsUnknown(
+  { history, lines }: ImportedOps,
+  keyed: boolean,
+): { imported: ImportedOps; count: number } {
+  let count = 0;
+  const out = history.map((op): Op => {
+    if (op.type !== "ok" || op.f !== "read") return op;
+    // A malformed kv read is left alone for the checker to name.
+    const read = keyed ? (op.value as { value?: unknown } | null) : { value: op.value };
+    if (typeof read !== "object" || read === null || read.value !== null) return op;
+    count++;
+    return { ...op, type: "info" };
+  });
+  return { imported: { history: out, lines }, count };
 }

@@ -10,7 +10,9 @@
 // clients write FINAL_MESSAGES and Close at once, the server writes FINAL_MESSAGES to the other
 // half and CloseConns them at once, then the server Closes. Every Close must deliver what was
 // pending, and every program must exit within 1 s of answering close.
+import type { DeliveryOptions } from "../../checkers/delivery.js";
 import type { CheckResult } from "../../checkers/result.js";
+import type { LspParams } from "../../systems/lsp/params.js";
 import { checkLsp, FINAL_MESSAGES, lspPayload } from "../../workloads/lsp.js";
 import { sleepUnlessAborted } from "../clock.js";
 import { SetupError } from "../exit-codes.js";
@@ -73,6 +75,16 @@ interface ServerState {
   reader_done: Promise<void>;
 }
 
+/** The delivery checker's bounds for a run with these LSP parameters and faults. */
+export function lspCheckOptions(params: LspParams, faults: readonly string[]): DeliveryOptions {
+  return {
+    epoch_limit: params.epochLimit,
+    epoch_ms: params.epochMillis,
+    slack_ms: 2 * params.epochMillis + PROCESS_SLACK_MS,
+    faults_injected: faults.length > 0,
+  };
+}
+
 export class LspRun {
   private readonly workers: Worker[];
   private server: ServerState | undefined;
@@ -118,12 +130,7 @@ export class LspRun {
       await Promise.all(this.workers.map((w) => this.writerLoop(w, scheduler, stop)));
     });
     if (!ctx.interrupted) await this.finalPhase();
-    return checkLsp(ctx.history.ops, {
-      epoch_limit: ctx.epoch_limit,
-      epoch_ms: ctx.epoch_ms,
-      slack_ms: 2 * ctx.epoch_ms + PROCESS_SLACK_MS,
-      faults_injected: ctx.options.nemesis.faults.length > 0,
-    });
+    return checkLsp(ctx.history.ops, lspCheckOptions(ctx.params, ctx.options.nemesis.faults));
   }
 
   // ---- the server ------------------------------------------------------------------------

@@ -152,6 +152,78 @@ describe("faultline check (compiled CLI)", () => {
     );
   });
 
+  it("Jepsen EDN: an ok read of nil is Knossos' unknown value; --strict-nil-reads reads nil", async () => {
+    // Knossos-style (a vector of maps, no :time): write 1, then two reads of nil.
+    const history = (last: string) =>
+      `[{:process 0, :type :invoke, :f :write, :value 1}
+ {:process 0, :type :ok, :f :write, :value 1}
+ {:process 1, :type :invoke, :f :read, :value nil}
+ {:process 1, :type :ok, :f :read, :value nil}
+ {:process 2, :type :invoke, :f :read, :value nil}
+ {:process 2, :type :ok, :f :read, :value nil}
+ {:process 1, :type :invoke, :f :read, :value nil}
+ {:process 1, :type :ok, :f :read, :value ${last}}]\n`;
+    const onlyKnossos = join(dir, "nil-reads.edn");
+    writeFileSync(onlyKnossos, history("1"));
+    const stillBad = join(dir, "nil-reads-stale.edn");
+    writeFileSync(stillBad, history("2"));
+
+    for (const model of ["register", "cas-register"]) {
+      const r = await faultline("check", onlyKnossos, "--model", model);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(
+        /\n2 ok reads of nil taken as unknown value \(Knossos' reading\); --strict-nil-reads reads them as nil\.$/,
+      );
+      const strict = await faultline("check", onlyKnossos, "--model", model, "--strict-nil-reads");
+      expect(strict.exitCode).toBe(1);
+      expect(strict.stdout).not.toMatch(/taken as unknown/);
+    }
+    const bad = await faultline("check", stillBad, "--model", "cas-register", "--json");
+    expect(bad.exitCode).toBe(1);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ valid: false, nil_reads_unknown: 2 });
+
+    // Keyed (Maelstrom lin-kv): [0 nil] after a write of key 0 is unknown too.
+    const kv = join(dir, "nil-reads-kv.edn");
+    writeFileSync(
+      kv,
+      `${[
+        "{:type :invoke, :f :write, :value [0 3], :time 1, :process 0}",
+        "{:type :ok, :f :write, :value [0 3], :time 2, :process 0}",
+        "{:type :invoke, :f :read, :value [0 nil], :time 3, :process 1}",
+        "{:type :ok, :f :read, :value [0 nil], :time 4, :process 1}",
+      ].join("\n")}\n`,
+    );
+    const keyed = await faultline("check", kv, "--model", "kv", "--json");
+    expect(keyed.exitCode).toBe(0);
+    expect(JSON.parse(keyed.stdout).nil_reads_unknown).toBe(1);
+    expect((await faultline("check", kv, "--model", "kv", "--strict-nil-reads")).exitCode).toBe(1);
+
+    // Our own histories keep null = absent: the same ops in jsonl are a violation.
+    const ours = jsonl("nil-reads.jsonl", [
+      { process: 0, type: "invoke", f: "write", value: 1 },
+      { process: 0, type: "ok", f: "write", value: 1 },
+      { process: 1, type: "invoke", f: "read", value: null },
+      { process: 1, type: "ok", f: "read", value: null },
+    ]);
+    const own = await faultline("check", ours, "--model", "register");
+    expect(own.exitCode).toBe(1);
+    expect(own.stdout).not.toMatch(/taken as unknown/);
+  });
+
+  it("Jepsen EDN whose :time runs a little backwards is checked in the file's order", async () => {
+    const edn = join(dir, "backwards.edn");
+    writeFileSync(
+      edn,
+      "{:type :invoke, :f :write, :value 1, :process 0, :time 100}\n{:type :ok, :f :write, :value 1, :process 0, :time 200}\n" +
+        "{:type :invoke, :f :read, :value nil, :process 1, :time 199}\n{:type :ok, :f :read, :value 1, :process 1, :time 300}\n",
+    );
+    const r = await faultline("check", edn, "--model", "cas-register");
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      /\n:time goes backwards at op 2 \(line 3\); ops taken in the order of the file, as Knossos does\.$/,
+    );
+  });
+
   it("cannot check: exit 3 and one line on stderr saying why and what to do", async () => {
     const cases: [string[], RegExp][] = [
       [
