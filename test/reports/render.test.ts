@@ -100,6 +100,22 @@ describe("report.html", () => {
     expect(page).toContain(n0.join(", "));
   });
 
+  it("prints the stable latency quantiles in numeric order, also from a run stored before they were named", () => {
+    const page = read(fixture.runs["invalid-set"] as string, "report.html");
+    const dd = page.match(/<dt>stable latency ms<\/dt><dd>(.*?)<\/dd>/)?.[1] ?? "";
+    const names = [...dd.matchAll(/<span class="muted">([^<]*)<\/span>/g)].map((m) => m[1]);
+    expect(names).toEqual(["0", "0.5", "0.95", "0.99", "1"]);
+  });
+
+  it("heads a column of *_ns values in seconds, as its cells show them", () => {
+    const page = read(fixture.runs.escaping as string, "report.html");
+    const protocol = page.slice(page.indexOf('id="check-protocol"'));
+    const table = protocol.slice(protocol.indexOf("<table>"), protocol.indexOf("</table>"));
+    expect(table).toContain("<th>time (s)</th>");
+    expect(table).not.toContain("time ns");
+    expect(table).toMatch(/<td>\d+\.\d{3} s<\/td>/);
+  });
+
   it("names a crashed node, its exit and its last stderr lines, and marks it on the timeline", () => {
     const page = read(fixture.runs["node-crash"] as string, "report.html");
     expect(page).toContain("node n0 crashed (exit code 42)");
