@@ -18,6 +18,7 @@ import { type LamportPayload, lamportPayload } from "./lamport-data.js";
 import { type LinView, linearizabilityViews } from "./linearizability-view.js";
 import { MAX_JOURNAL_EVENTS, RUN_FILES, type RunData } from "./load-run.js";
 import {
+  faultIntervalsTouched,
   formatDuration,
   formatWallTime,
   num,
@@ -179,7 +180,7 @@ ${facts.nodeCount !== undefined ? html`<div><dt>nodes</dt><dd>${facts.nodeCount}
 <div><dt>faults</dt><dd>${
     facts.faultsRequested.length === 0
       ? "none"
-      : html`${facts.faultsRequested.join(", ")} <span class="muted">(${plural(facts.faultIntervals, "interval")}, ${facts.faultsThatBit} touched ops)</span>`
+      : html`${facts.faultsRequested.join(", ")} <span class="muted">(${faultIntervalsTouched(facts.faultIntervals, facts.faultsThatBit)})</span>`
   }</dd></div>
 ${
   ops

@@ -5,6 +5,7 @@ import type { Op } from "../../checkers/history.js";
 import { faultLabel, faultViews } from "../../reports/fault-labels.js";
 import { ARROW, lamportPayload } from "../../reports/lamport-data.js";
 import type { JournalEvent } from "../../reports/load-run.js";
+import { faultIntervalsTouched } from "../../reports/stored.js";
 import {
   OMITTED_VALUE,
   timelinePayload,
@@ -74,6 +75,17 @@ describe("timeline data", () => {
 });
 
 describe("faults", () => {
+  it("says how many intervals touched client operations, in words that mean it", () => {
+    expect(faultIntervalsTouched(4, 4)).toBe("all 4 intervals touched client operations");
+    expect(faultIntervalsTouched(5, 3)).toBe("3 of 5 intervals touched client operations");
+    expect(faultIntervalsTouched(2, 0)).toBe(
+      "2 intervals, none of which touched a client operation",
+    );
+    expect(faultIntervalsTouched(1, 1)).toBe("1 interval, which touched client operations");
+    expect(faultIntervalsTouched(1, 0)).toBe("1 interval, which touched no client operation");
+    expect(faultIntervalsTouched(0, 0)).toBe("no interval started");
+  });
+
   it("describes exactly what each fault did", () => {
     expect(
       faultLabel("partition", {

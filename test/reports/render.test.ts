@@ -40,6 +40,11 @@ describe("report.html", () => {
     expect(header).toContain("valid — no checker found a problem");
     expect(header).toContain("Every checker passed.");
     expect(header).toMatch(/faultline test --system gossip -w broadcast .*--seed 11/);
+    const results = JSON.parse(read(fixture.runs["valid-broadcast"] as string, "results.json"));
+    const intervals = results.faults.intervals.length;
+    expect(header).toContain(
+      `partition, packet, pause <span class="muted">(all ${intervals} intervals touched client operations)</span>`,
+    );
     // Faults from the history: every interval listed with what it did.
     expect(page).toContain("partition majority-minority: n0 | n1 n2 (4 links cut)");
     expect(page).toContain("pause n1");
@@ -193,6 +198,9 @@ describe("junit.xml and summary.md", () => {
   it("writes a Markdown summary with the verdict, a checker table and the repeat command", () => {
     const md = read(fixture.runs["node-crash"] as string, "summary.md");
     expect(md).toMatch(/^### ❌ INVALID: echo on crash-midrun\.mjs\n/);
+    expect(read(fixture.runs["invalid-linearizable"] as string, "summary.md")).toContain(
+      "**Faults:** partition (all 2 intervals touched client operations)",
+    );
     expect(md).toContain("| crashes | ❌ INVALID | node n0 crashed (exit code 42) at 0.7 s |");
     expect(md).toMatch(
       /```sh\nfaultline test --bin test\/fixtures\/nodes\/crash-midrun\.mjs .*--seed 6\n```/,
