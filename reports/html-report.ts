@@ -6,17 +6,11 @@
 import { asset, contentSecurityPolicy } from "./assets.js";
 import { checkerCards } from "./checker-sections.js";
 import { html, jsonForScript, type SafeHtml, truncate, trusted } from "./escape.js";
-import {
-  FAULT_COLOURS,
-  type FaultView,
-  faultViews,
-  faultViewsFromResults,
-  OTHER_FAULT_COLOUR,
-} from "./fault-labels.js";
+import { FAULT_COLOURS, type FaultView, OTHER_FAULT_COLOUR } from "./fault-labels.js";
 import { bytes, linkifyOps, plural } from "./html-parts.js";
 import { type LamportPayload, lamportPayload } from "./lamport-data.js";
 import { type LinView, linearizabilityViews } from "./linearizability-view.js";
-import { MAX_JOURNAL_EVENTS, RUN_FILES, type RunData } from "./load-run.js";
+import { type JournalLoad, RUN_FILES, type RunData } from "./load-run.js";
 import {
   faultIntervalsTouched,
   formatDuration,
@@ -50,9 +44,7 @@ export interface ReportData {
 
 export function renderReport(run: RunData): string {
   const facts = runFacts(run.test, run.results, run.problems);
-  const faults = run.history
-    ? faultViews(run.history)
-    : faultViewsFromResults(run.results?.faults?.intervals);
+  const faults = run.faults;
 
   // Linearizability views, one list per checker that has failures to draw.
   const linViews = new Map<string, LinView[]>();
@@ -297,16 +289,29 @@ ${
     ? html`<p class="explain">Lamport diagram: one vertical line per client (c…), node (n…) and service; time flows down in
 the order the router saw events. Each arrow is a message from send to delivery; dashed arrows ending in ✕ were dropped.
 Blue arrows involve a client, red ones carry an error. Hover an arrow for its body.</p>
-${
-  lamport.truncated
-    ? html`<p class="notice">This run has more than ${MAX_JOURNAL_EVENTS} message events; the diagram shows the first ${MAX_JOURNAL_EVENTS}. messages.jsonl has them all.</p>`
-    : undefined
-}
+${run.journal.truncated ? html`<p class="notice" id="lamport-window">${windowSentence(run.journal)}</p>` : undefined}
 ${lamport.skipped > 0 ? html`<p class="notice">${plural(lamport.skipped, "journal line")} could not be read and ${lamport.skipped === 1 ? "was" : "were"} skipped.</p>` : undefined}
 <div class="lamport-wrap"><div id="lamport" class="lamport"></div></div>`
     : html`<p class="muted">${run.journal.exists ? "messages.jsonl has no events." : "This run has no messages.jsonl."}</p>`
 }
 </section>`;
+}
+
+/**
+ * What the diagram leaves out, in words: "Showing 4,000 of 52,113 events, 12.3 s–19.8 s, around
+ * the lost value 117; earlier and later events are in messages.jsonl."
+ */
+export function windowSentence(journal: JournalLoad): string {
+  const count = (n: number) => n.toLocaleString("en-US");
+  const shown = journal.events.length;
+  const from = journal.events[0]?.time ?? 0;
+  const to = journal.events.at(-1)?.time ?? 0;
+  const span = `${(from / 1e9).toFixed(1)} s–${(to / 1e9).toFixed(1)} s`;
+  const earlier = journal.before > 0;
+  const later = journal.before + shown < journal.total;
+  const where = journal.focus ? `, around ${journal.focus.why}` : "";
+  const elsewhere = earlier && later ? "earlier and later" : earlier ? "earlier" : "later";
+  return `Showing ${earlier ? "" : "the first "}${count(shown)} of ${count(journal.total)} message events, ${span}${where}; ${elsewhere} events are in ${RUN_FILES.messages}.`;
 }
 
 function nodesSection(run: RunData): SafeHtml {

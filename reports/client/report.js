@@ -1110,6 +1110,31 @@
       addTitle(g, L.titles[k]);
       root.appendChild(g);
     }
+    if (L.focus) {
+      // What the window is centred on (a lost value's broadcast, the op no linearization
+      // places): a marked row, scrolled into view.
+      const y = Y(L.focus.row) - rowH / 2;
+      const g = svg("g", { class: "lamport-focus" });
+      g.appendChild(
+        svg("line", {
+          x1: left,
+          y1: y,
+          x2: width,
+          y2: y,
+          stroke: "#d1241b",
+          "stroke-width": 2,
+          "stroke-dasharray": "6 3",
+        }),
+      );
+      g.appendChild(
+        svg(
+          "text",
+          { x: left + 4, y: y - 4, "font-size": 11, "font-weight": 700, fill: "#d1241b" },
+          `▼ ${L.focus.text}`,
+        ),
+      );
+      root.appendChild(g);
+    }
     for (const [c, row, text] of L.errors) {
       const g = svg("g", {});
       g.appendChild(svg("circle", { cx: X(c), cy: Y(row), r: 5, fill: "#d1241b" }));
@@ -1124,6 +1149,8 @@
       root.appendChild(g);
     }
     holder.appendChild(root);
+    const wrap = holder.parentElement;
+    if (L.focus && wrap) wrap.scrollTop = Math.max(0, Y(L.focus.row) - wrap.clientHeight / 3);
   }
 
   // ---------------------------------------------------------------------------------------

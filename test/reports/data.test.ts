@@ -1,10 +1,13 @@
 // The data the page's script draws from: timeline rows and encoding, the message diagram, fault
 // descriptions.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Op } from "../../checkers/history.js";
 import { faultLabel, faultViews } from "../../reports/fault-labels.js";
 import { ARROW, lamportPayload } from "../../reports/lamport-data.js";
-import type { JournalEvent } from "../../reports/load-run.js";
+import { type JournalEvent, loadJournal } from "../../reports/load-run.js";
 import { faultIntervalsTouched } from "../../reports/stored.js";
 import {
   OMITTED_VALUE,
@@ -149,7 +152,8 @@ describe("message diagram", () => {
   ];
 
   it("orders columns clients, nodes, services; draws delivered, dropped and error messages", () => {
-    const d = lamportPayload({ events, truncated: false, skipped: 0, exists: true }, [
+    const journal = { events, truncated: false, total: events.length, before: 0, skipped: 0 };
+    const d = lamportPayload({ ...journal, focus: undefined, exists: true }, [
       {
         kind: "partition",
         start_ns: 2,
@@ -177,5 +181,44 @@ describe("message diagram", () => {
     expect(d.errors).toEqual([[3, 8, "protocol error: not JSON — <b>"]]);
     // The fault from 2 ns to 7 ns covers rows 2..7 (event order, not time).
     expect(d.faults).toEqual([["partition", 2, 7, "p"]]);
+  });
+});
+
+describe("message diagram window", () => {
+  it("embeds a bounded window centred on the focus, shifted when one side runs out", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "faultline-journal-"));
+    try {
+      const path = join(dir, "messages.jsonl");
+      const lines = Array.from({ length: 100 }, (_, t) =>
+        JSON.stringify({ time: t * 1e6, event: "send", id: t, src: "n0", dest: "n1" }),
+      );
+      writeFileSync(path, `${lines.join("\n")}\n`);
+      const times = (j: { events: JournalEvent[] }) => j.events.map((e) => e.time / 1e6);
+      const range = (from: number, to: number) =>
+        Array.from({ length: to - from + 1 }, (_, i) => from + i);
+      const focus = (ms: number) => ({ time_ns: ms * 1e6, why: "x" });
+
+      const first = await loadJournal(path, 10);
+      expect(times(first)).toEqual(range(0, 9));
+      expect(first).toMatchObject({ total: 100, before: 0, truncated: true });
+
+      const middle = await loadJournal(path, 10, focus(50));
+      expect(times(middle)).toEqual(range(45, 54));
+      expect(middle).toMatchObject({ total: 100, before: 45, truncated: true });
+
+      const late = await loadJournal(path, 10, focus(97));
+      expect(times(late)).toEqual(range(90, 99));
+      expect(late).toMatchObject({ total: 100, before: 90 });
+
+      const early = await loadJournal(path, 10, focus(2));
+      expect(times(early)).toEqual(range(0, 9));
+      expect(early).toMatchObject({ total: 100, before: 0 });
+
+      const whole = await loadJournal(path, 1_000, focus(50));
+      expect(times(whole)).toEqual(range(0, 99));
+      expect(whole.truncated).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -6,10 +6,18 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ReportData } from "../../reports/html-report.js";
 import { writeRunReports } from "../../reports/index.js";
-import { copyFixtureStore, PAYLOAD, writeLargeRun } from "./fixtures.js";
+import { MAX_JOURNAL_EVENTS } from "../../reports/load-run.js";
+import {
+  copyFixtureStore,
+  LATE_LOST_VALUE,
+  PAYLOAD,
+  writeLargeRun,
+  writeLateLossRun,
+} from "./fixtures.js";
 
 let fixture: ReturnType<typeof copyFixtureStore>;
 let large: string;
+let lateLoss: string;
 const read = (dir: string, file: string) => readFileSync(join(dir, file), "utf8");
 
 /** The JSON the page embeds for its script. */
@@ -27,7 +35,9 @@ function scriptTags(page: string): string[] {
 beforeAll(async () => {
   fixture = copyFixtureStore();
   large = writeLargeRun(fixture.store);
-  for (const dir of [...Object.values(fixture.runs), large]) await writeRunReports(dir);
+  // Its own store, so the store index tests see only the fixtures and the large run.
+  lateLoss = writeLateLossRun(join(fixture.store, "late-loss-store"));
+  for (const dir of [...Object.values(fixture.runs), large, lateLoss]) await writeRunReports(dir);
 }, 60_000);
 
 afterAll(() => fixture.remove());
@@ -119,6 +129,29 @@ describe("report.html", () => {
     expect(table).toContain("<th>time (s)</th>");
     expect(table).not.toContain("time ns");
     expect(table).toMatch(/<td>\d+\.\d{3} s<\/td>/);
+  });
+
+  it("centres the message diagram on a late lost value and says what was cut", () => {
+    const page = read(lateLoss, "report.html");
+    const lines = read(lateLoss, "messages.jsonl").trim().split("\n").length;
+    const sentence = page.match(/<p class="notice" id="lamport-window">([^<]*)<\/p>/)?.[1];
+    const parts = sentence?.match(
+      new RegExp(
+        `^Showing ${MAX_JOURNAL_EVENTS.toLocaleString("en-US")} of ${lines.toLocaleString("en-US")} message events, ` +
+          `(\\d+\\.\\d) s–(\\d+\\.\\d) s, around the lost value ${LATE_LOST_VALUE}; ` +
+          "earlier and later events are in messages\\.jsonl\\.$",
+      ),
+    );
+    expect(parts, sentence).toBeTruthy();
+    // The value is broadcast at about 17.7 s (fixtures.ts).
+    expect(Number(parts?.[1])).toBeLessThan(17.7);
+    expect(Number(parts?.[2])).toBeGreaterThan(17.7);
+    const lamport = embedded(page).lamport;
+    expect(lamport?.rows).toBe(MAX_JOURNAL_EVENTS);
+    expect(lamport?.labels).toContain(`broadcast message=${LATE_LOST_VALUE}`);
+    expect(lamport?.focus?.text).toBe(`the lost value ${LATE_LOST_VALUE}`);
+    // The partition that cut n0 off is in the window, shaded.
+    expect(lamport?.faults.map((f) => f[0])).toEqual(["partition"]);
   });
 
   it("names a crashed node, its exit and its last stderr lines, and marks it on the timeline", () => {
