@@ -983,7 +983,8 @@
       ),
     );
     const rowH = 12;
-    const top = 34;
+    const headH = 28;
+    const top = 8;
     const left = 70;
     const width = left + L.participants.length * colW;
     const height = top + L.rows * rowH + 20;
@@ -1030,6 +1031,8 @@
         ),
       );
     }
+    // The names stay on top while the diagram scrolls (it opens scrolled to its focus).
+    const head = svg("svg", { width, height: headH, viewBox: `0 0 ${width} ${headH}` });
     L.participants.forEach((/** @type {string} */ name, /** @type {number} */ c) => {
       root.appendChild(
         svg("line", {
@@ -1041,7 +1044,7 @@
           "stroke-width": 1,
         }),
       );
-      root.appendChild(
+      head.appendChild(
         svg(
           "text",
           {
@@ -1148,9 +1151,14 @@
       addTitle(g, text);
       root.appendChild(g);
     }
+    const headBox = document.createElement("div");
+    headBox.className = "lamport-head";
+    headBox.appendChild(head);
+    holder.appendChild(headBox);
     holder.appendChild(root);
     const wrap = holder.parentElement;
-    if (L.focus && wrap) wrap.scrollTop = Math.max(0, Y(L.focus.row) - wrap.clientHeight / 3);
+    if (L.focus && wrap)
+      wrap.scrollTop = Math.max(0, headH + Y(L.focus.row) - wrap.clientHeight / 3);
   }
 
   // ---------------------------------------------------------------------------------------

@@ -172,7 +172,7 @@ describe("report.html in chromium", () => {
       );
       await page.locator(".lamport-wrap").scrollIntoViewIfNeeded();
       // The client's broadcast of the lost value and the focus mark lie inside the diagram's
-      // scrolled viewport: what a reader sees without searching.
+      // scrolled viewport, under the column names: what a reader sees without searching.
       const inView = await page.$eval(
         ".lamport-wrap",
         (wrap, label) => {
@@ -188,6 +188,9 @@ describe("report.html in chromium", () => {
             scrolled: wrap.scrollTop,
             arrow: visible(arrow),
             focus: visible(wrap.querySelector(".lamport-focus text") ?? undefined),
+            names: Array.from(wrap.querySelectorAll(".lamport-head text"))
+              .filter(visible)
+              .map((t) => t.textContent),
           };
         },
         `broadcast message=${LATE_LOST_VALUE}`,
@@ -195,6 +198,8 @@ describe("report.html in chromium", () => {
       expect(inView.scrolled).toBeGreaterThan(0);
       expect(inView.arrow).toBe(true);
       expect(inView.focus).toBe(true);
+      // The column names stay in view above the scrolled rows.
+      expect(inView.names).toEqual(["c0", "c1", "c2", "n0", "n1", "n2"]);
       await page.locator("#messages").screenshot({ path: join(SHOTS, "late-loss-messages.png") });
       expect(problems).toEqual([]);
     } finally {
