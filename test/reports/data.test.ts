@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Op } from "../../checkers/history.js";
-import { faultLabel, faultViews } from "../../reports/fault-labels.js";
+import { type FaultView, faultLabel, faultViews } from "../../reports/fault-labels.js";
+import { journalFocus } from "../../reports/journal-focus.js";
 import { ARROW, lamportPayload } from "../../reports/lamport-data.js";
 import { type JournalEvent, loadJournal } from "../../reports/load-run.js";
 import { faultIntervalsTouched } from "../../reports/stored.js";
@@ -220,5 +221,57 @@ describe("message diagram window", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("message diagram focus", () => {
+  const h = history([
+    [0, "invoke", "broadcast", 5, 1],
+    [0, "ok", "broadcast", 5, 2],
+    [1, "invoke", "read", null, 3],
+    [1, "ok", "read", 1, 4],
+  ]);
+  const fault = (kind: string, start_ms: number, ops_failed: number): FaultView => ({
+    kind,
+    start_ns: start_ms * 1e6,
+    stop_ns: undefined,
+    label: kind,
+    start_index: 0,
+    stop_index: undefined,
+    ops_overlapping: ops_failed,
+    ops_failed,
+    ops_info: 0,
+  });
+
+  it("looks at what a failing checker names: a lost value, the unplaceable op, a crash, an op", () => {
+    const invalid = (check: Record<string, unknown>) => ({
+      checkers: { ok: { valid: true, ops: [0] }, bad: { valid: false, ...check } },
+    });
+    expect(journalFocus(invalid({ lost: [{ value: 5, known_index: 1 }] }), h, [])).toEqual({
+      time_ns: 2e6,
+      why: "the lost value 5",
+    });
+    expect(journalFocus(invalid({ failures: [{ blocked: { op: 3 } }], ops: [0] }), h, [])).toEqual({
+      time_ns: 4e6,
+      why: "op 3, which no linearization can place",
+    });
+    expect(journalFocus(invalid({ crashes: [{ node: "n1", time_ns: 7 }] }), h, [])).toEqual({
+      time_ns: 7,
+      why: "n1's crash",
+    });
+    expect(journalFocus(invalid({ ops: [2] }), h, [])).toEqual({
+      time_ns: 3e6,
+      why: "op 2, which the bad checker names",
+    });
+  });
+
+  it("otherwise looks at the fault that failed the most ops, else nowhere (the start)", () => {
+    const faults = [fault("pause", 1, 1), fault("partition", 3, 4), fault("kill", 5, 4)];
+    expect(journalFocus({ checkers: {} }, h, faults)).toEqual({
+      time_ns: 3e6,
+      why: "the partition fault at 0.0 s, which failed or left unknown the most operations",
+    });
+    expect(journalFocus({ checkers: {} }, h, [fault("pause", 1, 0)])).toBeUndefined();
+    expect(journalFocus(undefined, undefined, [])).toBeUndefined();
   });
 });
