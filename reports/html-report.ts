@@ -311,7 +311,10 @@ export function windowSentence(journal: JournalLoad): string {
   const later = journal.before + shown < journal.total;
   const where = journal.focus ? `, around ${journal.focus.why}` : "";
   const elsewhere = earlier && later ? "earlier and later" : earlier ? "earlier" : "later";
-  return `Showing ${earlier ? "" : "the first "}${count(shown)} of ${count(journal.total)} message events, ${span}${where}; ${elsewhere} events are in ${RUN_FILES.messages}.`;
+  return (
+    `Showing ${earlier ? "" : "the first "}${count(shown)} of ${count(journal.total)} message events, ${span}${where}; ` +
+    `${elsewhere} events are in ${RUN_FILES.messages}, and faultline report DIR --messages-at SECONDS draws another part.`
+  );
 }
 
 function nodesSection(run: RunData): SafeHtml {

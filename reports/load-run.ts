@@ -96,7 +96,12 @@ export interface RunData {
   problems: string[];
 }
 
-export async function loadRun(dir: string): Promise<RunData> {
+export interface LoadOptions {
+  /** Centre the message diagram here (s from the run's start) instead of journal-focus.ts's choice. */
+  messages_at_s?: number;
+}
+
+export async function loadRun(dir: string, options: LoadOptions = {}): Promise<RunData> {
   const problems: string[] = [];
   const files = new Set<string>();
   try {
@@ -115,7 +120,12 @@ export async function loadRun(dir: string): Promise<RunData> {
     ? await loadJournal(
         join(dir, RUN_FILES.messages),
         MAX_JOURNAL_EVENTS,
-        journalFocus(results, history, faults),
+        options.messages_at_s === undefined
+          ? journalFocus(results, history, faults)
+          : {
+              time_ns: options.messages_at_s * 1e9,
+              why: `${options.messages_at_s} s, as asked with --messages-at`,
+            },
       )
     : {
         events: [],

@@ -167,7 +167,7 @@ describe("report.html in chromium", () => {
       expect(await notice.isVisible()).toBe(true);
       expect(await notice.textContent()).toMatch(
         new RegExp(
-          `^Showing 4,000 of [\\d,]+ message events, .* around the lost value ${LATE_LOST_VALUE}; earlier and later events are in messages\\.jsonl\\.$`,
+          `^Showing 4,000 of [\\d,]+ message events, .* around the lost value ${LATE_LOST_VALUE}; earlier and later events are in messages\\.jsonl, `,
         ),
       );
       await page.locator(".lamport-wrap").scrollIntoViewIfNeeded();

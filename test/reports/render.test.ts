@@ -139,7 +139,8 @@ describe("report.html", () => {
       new RegExp(
         `^Showing ${MAX_JOURNAL_EVENTS.toLocaleString("en-US")} of ${lines.toLocaleString("en-US")} message events, ` +
           `(\\d+\\.\\d) s–(\\d+\\.\\d) s, around the lost value ${LATE_LOST_VALUE}; ` +
-          "earlier and later events are in messages\\.jsonl\\.$",
+          "earlier and later events are in messages\\.jsonl, " +
+          "and faultline report DIR --messages-at SECONDS draws another part\\.$",
       ),
     );
     expect(parts, sentence).toBeTruthy();
@@ -152,6 +153,19 @@ describe("report.html", () => {
     expect(lamport?.focus?.text).toBe(`the lost value ${LATE_LOST_VALUE}`);
     // The partition that cut n0 off is in the window, shaded.
     expect(lamport?.faults.map((f) => f[0])).toEqual(["partition"]);
+  });
+
+  it("centres the message diagram where --messages-at asks", async () => {
+    try {
+      await writeRunReports(lateLoss, { messages_at_s: 10 });
+      const page = read(lateLoss, "report.html");
+      expect(page).toMatch(
+        /Showing 4,000 of [\d,]+ message events, \d\.\d s–1\d\.\d s, around 10 s, as asked with --messages-at; earlier and later events/,
+      );
+      expect(embedded(page).lamport?.labels).not.toContain(`broadcast message=${LATE_LOST_VALUE}`);
+    } finally {
+      await writeRunReports(lateLoss);
+    }
   });
 
   it("names a crashed node, its exit and its last stderr lines, and marks it on the timeline", () => {
