@@ -243,7 +243,7 @@ export function checkSetFull(history: readonly Op[], options: SetFullOptions): C
   }
   if (options.linearizable && timeline.stale_count > 0) {
     problems.push(
-      `${plural(timeline.stale_count, "element")} were missed by a read after becoming known (stale reads)`,
+      `${plural(timeline.stale_count, "element")} ${timeline.stale_count === 1 ? "was" : "were"} missed by a read after becoming known (stale reads)`,
     );
   }
   if (problems.length > 0) {
@@ -281,8 +281,9 @@ export function checkSetFull(history: readonly Op[], options: SetFullOptions): C
   return {
     valid: true,
     summary:
-      `All ${acknowledged} acknowledged ${noun}s are in every one of the ` +
-      `${plural(finalReads.length, "final read")} on ${listSome([...finalNodes].sort(), 8)}${unchecked}.`,
+      `${acknowledged === 1 ? `The 1 acknowledged ${noun} is` : `All ${acknowledged} acknowledged ${noun}s are`} in ` +
+      `${finalReads.length === 1 ? "the final read" : `every one of the ${finalReads.length} final reads`} ` +
+      `on ${listSome([...finalNodes].sort(), 8)}${unchecked}.`,
     ...details,
   };
 }

@@ -141,7 +141,20 @@ describe("checkSetFull", () => {
       worst_stale: [{ value: 1, stale_ms: 1, last_missed_by: 2 }],
       stable_latency_ms: { min: 1, p50: 1, p95: 1, p99: 1, max: 1 },
     });
-    expect(checkSetFull(h.ops, { addF: "broadcast", linearizable: true }).valid).toBe(false);
+    const strict = checkSetFull(h.ops, { addF: "broadcast", linearizable: true });
+    expect(strict.valid).toBe(false);
+    expect(strict.summary).toBe(
+      "1 element was missed by a read after becoming known (stale reads).",
+    );
+  });
+
+  it("agrees in number with one acknowledged value and one final read", () => {
+    const h = new HistoryBuilder();
+    h.op(0, "broadcast", 1, "ok", 1, { node: "n0" });
+    finalRead(h, 0, "n0", [1]);
+    expect(checkSetFull(h.ops, { addF: "broadcast" }).summary).toBe(
+      "The 1 acknowledged broadcast is in the final read on n0.",
+    );
   });
 
   it("never counts a lost value as stable, nor in the stable latency", () => {
