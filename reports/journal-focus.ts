@@ -1,6 +1,7 @@
 // Where the message diagram looks when the journal has more events than a report embeds: at
 // what a failing checker names (a lost value's broadcast, the op no linearization can place, a
-// crash), else at the fault that disturbed the most operations, else at the start.
+// crash, a protocol error, an op), else at the fault that disturbed the most operations, else
+// at the start.
 import type { Op } from "../checkers/history.js";
 import { showValue } from "./escape.js";
 import type { FaultView } from "./fault-labels.js";
@@ -44,6 +45,11 @@ export function journalFocus(
     const crashAt = num(crash?.time_ns);
     if (crashAt !== undefined) {
       return { time_ns: crashAt, why: `${str(crash?.node) ?? "a node"}'s crash` };
+    }
+    const error = records(raw.errors)[0];
+    const errorAt = num(error?.time_ns);
+    if (errorAt !== undefined) {
+      return { time_ns: errorAt, why: `${str(error?.node) ?? "a node"}'s first ${name} error` };
     }
     const named = Array.isArray(raw.ops) ? num(raw.ops[0]) : undefined;
     const namedAt = timeOf(named);

@@ -243,7 +243,7 @@ describe("message diagram focus", () => {
     ops_info: 0,
   });
 
-  it("looks at what a failing checker names: a lost value, the unplaceable op, a crash, an op", () => {
+  it("looks at what a failing checker names: a lost value, the unplaceable op, a crash, an error, an op", () => {
     const invalid = (check: Record<string, unknown>) => ({
       checkers: { ok: { valid: true, ops: [0] }, bad: { valid: false, ...check } },
     });
@@ -258,6 +258,10 @@ describe("message diagram focus", () => {
     expect(journalFocus(invalid({ crashes: [{ node: "n1", time_ns: 7 }] }), h, [])).toEqual({
       time_ns: 7,
       why: "n1's crash",
+    });
+    expect(journalFocus(invalid({ errors: [{ node: "n0", time_ns: 9 }] }), h, [])).toEqual({
+      time_ns: 9,
+      why: "n0's first bad error",
     });
     expect(journalFocus(invalid({ ops: [2] }), h, [])).toEqual({
       time_ns: 3e6,
