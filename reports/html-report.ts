@@ -10,7 +10,7 @@ import { FAULT_COLOURS, type FaultView, OTHER_FAULT_COLOUR } from "./fault-label
 import { bytes, linkifyOps, plural } from "./html-parts.js";
 import { type LamportPayload, lamportPayload } from "./lamport-data.js";
 import { type LinView, linearizabilityViews } from "./linearizability-view.js";
-import { type JournalLoad, RUN_FILES, type RunData } from "./load-run.js";
+import { type JournalLoad, MESSAGES_AT_PARAM, RUN_FILES, type RunData } from "./load-run.js";
 import {
   faultIntervalsTouched,
   formatDuration,
@@ -289,7 +289,7 @@ ${
     ? html`<p class="explain">Lamport diagram: one vertical line per client (c…), node (n…) and service; time flows down in
 the order the router saw events. Each arrow is a message from send to delivery; dashed arrows ending in ✕ were dropped.
 Blue arrows involve a client, red ones carry an error. Hover an arrow for its body.</p>
-${run.journal.truncated ? html`<p class="notice" id="lamport-window">${windowSentence(run.journal)}</p>` : undefined}
+${run.journal.truncated ? html`<p class="notice" id="lamport-window">${windowSentence(run.journal)}${windowMoves(run.journal)}</p>` : undefined}
 ${lamport.skipped > 0 ? html`<p class="notice">${plural(lamport.skipped, "journal line")} could not be read and ${lamport.skipped === 1 ? "was" : "were"} skipped.</p>` : undefined}
 <div class="lamport-wrap"><div id="lamport" class="lamport"></div></div>`
     : html`<p class="muted">${run.journal.exists ? "messages.jsonl has no events." : "This run has no messages.jsonl."}</p>`
@@ -315,6 +315,21 @@ export function windowSentence(journal: JournalLoad): string {
     `Showing ${earlier ? "" : "the first "}${count(shown)} of ${count(journal.total)} message events, ${span}${where}; ` +
     `${elsewhere} events are in ${RUN_FILES.messages}, and faultline report DIR --messages-at SECONDS draws another part.`
   );
+}
+
+/**
+ * Links to the windows before and after this one. They only work through `faultline serve`
+ * (which renders ?messages_at=S), so the page's script unhides them on http(s) only.
+ */
+function windowMoves(journal: JournalLoad): SafeHtml {
+  const from_s = (journal.events[0]?.time ?? 0) / 1e9;
+  const to_s = (journal.events.at(-1)?.time ?? 0) / 1e9;
+  const half_s = (to_s - from_s) / 2;
+  const link = (at_s: number, text: string) =>
+    html`<a href="?${MESSAGES_AT_PARAM}=${Math.max(0, at_s).toFixed(1)}">${text}</a>`;
+  const earlier = journal.before > 0;
+  const later = journal.before + journal.events.length < journal.total;
+  return html`<span class="window-moves" hidden> Move: ${earlier ? link(from_s - half_s, "← earlier") : undefined}${earlier && later ? " · " : ""}${later ? link(to_s + half_s, "later →") : undefined}</span>`;
 }
 
 function nodesSection(run: RunData): SafeHtml {

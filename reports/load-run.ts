@@ -96,6 +96,9 @@ export interface RunData {
   problems: string[];
 }
 
+/** `faultline serve`'s query parameter for LoadOptions.messages_at_s (report.html links use it). */
+export const MESSAGES_AT_PARAM = "messages_at";
+
 export interface LoadOptions {
   /** Centre the message diagram here (s from the run's start) instead of journal-focus.ts's choice. */
   messages_at_s?: number;
@@ -124,7 +127,7 @@ export async function loadRun(dir: string, options: LoadOptions = {}): Promise<R
           ? journalFocus(results, history, faults)
           : {
               time_ns: options.messages_at_s * 1e9,
-              why: `${options.messages_at_s} s, as asked with --messages-at`,
+              why: `${options.messages_at_s} s, as asked`,
             },
       )
     : {

@@ -970,6 +970,11 @@
   // ---------------------------------------------------------------------------------------
   // Lamport diagram.
 
+  // The links to other windows of the diagram need `faultline serve` to render them.
+  if (location.protocol.startsWith("http")) {
+    for (const moves of document.querySelectorAll("span.window-moves"))
+      moves.removeAttribute("hidden");
+  }
   const lamportHolder = byId("lamport");
   if (lamportHolder && data.lamport) drawLamport(lamportHolder, data.lamport);
 

@@ -170,6 +170,8 @@ describe("report.html in chromium", () => {
           `^Showing 4,000 of [\\d,]+ message events, .* around the lost value ${LATE_LOST_VALUE}; earlier and later events are in messages\\.jsonl, `,
         ),
       );
+      // Moving the window needs `faultline serve`; from a file the links stay hidden.
+      expect(await page.locator(".window-moves").isVisible()).toBe(false);
       await page.locator(".lamport-wrap").scrollIntoViewIfNeeded();
       // The client's broadcast of the lost value and the focus mark lie inside the diagram's
       // scrolled viewport, under the column names: what a reader sees without searching.
