@@ -25,7 +25,6 @@ export interface LamportPayload {
   faults: Array<[string, number, number, string]>;
   /** Protocol errors: participant column, row, text. */
   errors: Array<[number, number, string]>;
-  truncated: boolean;
   /** The row the window is centred on and what is there ("the lost value 117"), if any. */
   focus: { row: number; text: string } | null;
   skipped: number;
@@ -53,7 +52,6 @@ export function lamportPayload(journal: JournalLoad, faults: readonly FaultView[
     titles: [],
     faults: [],
     errors: [],
-    truncated: journal.truncated,
     focus: null,
     skipped: journal.skipped,
     ticks: [],
