@@ -122,6 +122,9 @@ export interface WrongRead {
 }
 
 const isFinal = (o: Operation) => o.invoke.final === true || o.complete?.final === true;
+/** No reply in time (harness/completion.ts), or no completion at all. */
+const isTimeout = (o: Operation) =>
+  !o.complete || (Array.isArray(o.complete.error) && o.complete.error[0] === "net-timeout");
 
 export function checkCounter(history: readonly Op[], options: CounterOptions = {}): CheckResult {
   const operations = pairOperations(history);
@@ -157,8 +160,12 @@ export function checkCounter(history: readonly Op[], options: CounterOptions = {
     });
   };
 
-  // Final reads: exact reachable set.
+  // Final reads: exact reachable set. The ones without an ok are counted, so a summary never
+  // reads "1 of 1 final reads" when two more timed out.
   const finalReads = reads.filter(isFinal);
+  const unanswered = operations.filter((o) => o.f === "read" && o.type !== "ok" && isFinal(o));
+  const timedOut = unanswered.filter(isTimeout).length;
+  const failedFinal = unanswered.length - timedOut;
   for (const r of finalReads) {
     const value = (r.complete as Op).value;
     if (!(typeof value === "number" && Number.isSafeInteger(value) && inRanges(ranges, value))) {
@@ -197,6 +204,8 @@ export function checkCounter(history: readonly Op[], options: CounterOptions = {
     fail_add_count: adds.filter((o) => o.type === "fail").length,
     read_count: reads.length,
     final_read_count: finalReads.length,
+    final_read_timed_out_count: timedOut,
+    final_read_failed_count: failedFinal,
     possible: ranges,
     approximate,
     wrong_count: wrong.length,
@@ -208,13 +217,19 @@ export function checkCounter(history: readonly Op[], options: CounterOptions = {
       ? ""
       : ` plus any subset of ${plural(infoAdds.length, "indeterminate add")}`;
 
+  const notOk = [
+    ...(timedOut > 0 ? [`${timedOut} timed out`] : []),
+    ...(failedFinal > 0 ? [`${failedFinal} failed`] : []),
+  ].join(" and ");
   if (wrong.length > 0) {
     const first = wrong[0] as WrongRead;
+    const tried = finalReads.length + unanswered.length;
     const who = first.node === undefined ? "a" : `${first.node}'s`;
     const value = JSON.stringify(first.value);
     const summary = first.final
       ? `${who} final read returned ${value}, but the acknowledged adds sum to ${okSum}${uncertainty}, ` +
-        `so it had to be ${expectedFinal} (${wrongFinal} of ${finalReads.length} final reads are wrong).`
+        `so it had to be ${expectedFinal} (${wrongFinal} of ${plural(tried, "final read")} ` +
+        `${wrongFinal === 1 ? "is" : "are"} wrong${notOk ? `; ${notOk}` : ""}).`
       : `${who} read at history index ${first.complete} returned ${value}, impossible for any ` +
         `subset of the adds invoked before it (${first.expected}); ${wrong.length} reads are impossible.`;
     return {
@@ -232,12 +247,20 @@ export function checkCounter(history: readonly Op[], options: CounterOptions = {
     };
   }
   const range = ranges.length === 1 && (ranges[0] as Range)[0] === (ranges[0] as Range)[1];
+  const more = plural(unanswered.length, "more final read");
+  const alsoNotOk =
+    unanswered.length === 0
+      ? ""
+      : timedOut > 0 && failedFinal > 0
+        ? `; ${more}: ${notOk}`
+        : `; ${more} ${notOk.replace(/^\d+ /, "")}`;
+  const all = finalReads.length === 1 ? "The 1 final read" : `All ${finalReads.length} final reads`;
   return {
     valid: true,
     summary: range
-      ? `All ${plural(finalReads.length, "final read")} returned ${okSum}, the sum of the ${okAdds.length} acknowledged adds.`
-      : `All ${plural(finalReads.length, "final read")} lie in ${expectedFinal}, the sums reachable from the ` +
-        `${okAdds.length} acknowledged adds (${okSum})${uncertainty}${approximate ? " (ranges coarsened)" : ""}.`,
+      ? `${all} returned ${okSum}, the sum of the ${okAdds.length} acknowledged adds${alsoNotOk}.`
+      : `${all} ${finalReads.length === 1 ? "lies" : "lie"} in ${expectedFinal}, the sums reachable from the ` +
+        `${okAdds.length} acknowledged adds (${okSum})${uncertainty}${approximate ? " (ranges coarsened)" : ""}${alsoNotOk}.`,
     ...details,
   };
 }

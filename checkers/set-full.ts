@@ -11,11 +11,12 @@
 // Indeterminate (`info`) adds may or may not appear. Any of these three is a violation; without
 // any successful final read the verdict is "unknown".
 //
-// Jepsen's per-element timeline comes along as information: `stable` elements, whose latest
-// read after they became known saw them; `stale` ones, which some read after they became known
+// Jepsen's per-element timeline comes along as information: `stable` elements, which every
+// read from some point on saw, the final reads included (so a lost element is never stable);
+// `stale` ones, which some read after they became known
 // missed first (normal for a gossip system; a violation only with `linearizable: true`);
-// `never_read` ones; and the stable latency quantiles (from known until every later read saw
-// the element). Cost: one pass over the reads' values plus O(log) per element and final read.
+// `never_read` ones; and the stable latency quantiles of the stable elements (from known until
+// every later read saw the element). Cost: one pass over the reads' values plus O(log) per element and final read.
 import { canonicalKey, listSome, plural, show } from "./canonical.js";
 import { type Op, type Operation, pairOperations } from "./history.js";
 import type { CheckResult } from "./result.js";
@@ -33,7 +34,17 @@ export interface SetFullOptions {
 export const MAX_LISTED = 48;
 /** Bound on the `ops` index list handed to the report. */
 export const MAX_OPS = 256;
-export const LATENCY_QUANTILES = [0, 0.5, 0.95, 0.99, 1] as const;
+/**
+ * The stable latency quantiles, by name. Named, not "0", "0.5", "1": JS objects (and so JSON)
+ * put integer-like keys first, which printed them as 0, 1, 0.5, 0.95, 0.99.
+ */
+export const LATENCY_QUANTILES = [
+  ["min", 0],
+  ["p50", 0.5],
+  ["p95", 0.95],
+  ["p99", 0.99],
+  ["max", 1],
+] as const;
 
 interface Element {
   value: unknown;
@@ -47,6 +58,8 @@ interface Element {
   knownTime?: number;
   /** Ascending positions (in `reads`) of the ok reads that returned it. */
   seenAt: number[];
+  /** A final read invoked after it became known lacks it. */
+  lost?: boolean;
 }
 
 interface Read {
@@ -180,6 +193,7 @@ export function checkSetFull(history: readonly Op[], options: SetFullOptions): C
         return { node: r.node, op: (r.op.complete as Op).index };
       });
     if (missing.length > 0) {
+      e.lost = true;
       lost.push({
         value: e.value,
         acknowledged: e.okCount > 0,
@@ -229,7 +243,7 @@ export function checkSetFull(history: readonly Op[], options: SetFullOptions): C
   }
   if (options.linearizable && timeline.stale_count > 0) {
     problems.push(
-      `${plural(timeline.stale_count, "element")} were missed by a read after becoming known (stale reads)`,
+      `${plural(timeline.stale_count, "element")} ${timeline.stale_count === 1 ? "was" : "were"} missed by a read after becoming known (stale reads)`,
     );
   }
   if (problems.length > 0) {
@@ -267,8 +281,9 @@ export function checkSetFull(history: readonly Op[], options: SetFullOptions): C
   return {
     valid: true,
     summary:
-      `All ${acknowledged} acknowledged ${noun}s are in every one of the ` +
-      `${plural(finalReads.length, "final read")} on ${listSome([...finalNodes].sort(), 8)}${unchecked}.`,
+      `${acknowledged === 1 ? `The 1 acknowledged ${noun} is` : `All ${acknowledged} acknowledged ${noun}s are`} in ` +
+      `${finalReads.length === 1 ? "the final read" : `every one of the ${finalReads.length} final reads`} ` +
+      `on ${listSome([...finalNodes].sort(), 8)}${unchecked}.`,
     ...details,
   };
 }
@@ -330,6 +345,7 @@ function elementTimeline(elements: ReadonlyMap<string | number, Element>, reads:
       neverRead++;
       continue;
     }
+    if (e.lost) continue; // reported above; a later read seeing it does not make it stable
     const seen = e.seenAt;
     const m = seen.length;
     if (seen[m - 1] !== count - 1) continue; // the latest read missed it: lost (reported above)
@@ -349,9 +365,9 @@ function elementTimeline(elements: ReadonlyMap<string | number, Element>, reads:
   stale.sort((a, b) => b.stale_ms - a.stale_ms);
   const quantiles: Record<string, number> = {};
   if (latencies_ms.length > 0) {
-    for (const q of LATENCY_QUANTILES) {
+    for (const [name, q] of LATENCY_QUANTILES) {
       const index = Math.min(latencies_ms.length - 1, Math.floor(q * latencies_ms.length));
-      quantiles[String(q)] = latencies_ms[index] as number;
+      quantiles[name] = latencies_ms[index] as number;
     }
   }
   return {

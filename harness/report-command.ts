@@ -17,6 +17,14 @@ function port(text: string): number {
   return n;
 }
 
+function seconds(text: string): number {
+  const n = Number(text);
+  if (text.trim() === "" || !Number.isFinite(n) || n < 0) {
+    throw new InvalidArgumentError("expected a time in seconds from the run's start, e.g. 12.5");
+  }
+  return n;
+}
+
 export function registerReportCommands(program: Command): void {
   program
     .command("report")
@@ -24,7 +32,12 @@ export function registerReportCommands(program: Command): void {
       "re-render a stored run's report.html, junit.xml and summary.md, and the store index",
     )
     .argument("<dir>", "a run directory, e.g. store/latest or store/<test>/<timestamp>")
-    .action(async (dir: string) => {
+    .option(
+      "--messages-at <seconds>",
+      "centre the message diagram at this time of the run (it shows a bounded window)",
+      seconds,
+    )
+    .action(async (dir: string, flags: { messagesAt?: number }) => {
       if (!existsSync(dir)) throw new SetupError(`${dir} does not exist`);
       const real = realpathSync(dir);
       if (
@@ -35,7 +48,7 @@ export function registerReportCommands(program: Command): void {
           `${dir} is not a run directory (it has neither results.json nor history.jsonl); give store/<test>/<timestamp> or store/latest`,
         );
       }
-      await writeRunReports(real);
+      await writeRunReports(real, { messages_at_s: flags.messagesAt });
       const report = join(real, RUN_FILES.report);
       const fromCwd = relative(process.cwd(), report);
       const shown = fromCwd.startsWith("..") || isAbsolute(fromCwd) ? report : fromCwd;

@@ -4,6 +4,7 @@
 import { html, type SafeHtml, showValue, truncate, trusted } from "./escape.js";
 import {
   cell,
+  detailName,
   linkifyOps,
   MAX_TABLE_ROWS,
   moreNotice,
@@ -201,7 +202,7 @@ function genericDetails(c: Checker): SafeHtml | undefined {
   if (scalars.length === 0 && findings.length === 0 && more.length === 0) return undefined;
   const list =
     scalars.length > 0
-      ? html`<dl class="details">${scalars.map(([k, v]) => html`<dt>${k.replace(/_/g, " ")}</dt><dd>${cell(k, v)}</dd>`)}</dl>`
+      ? html`<dl class="details">${scalars.map(([k, v]) => html`<dt>${detailName(k)}</dt><dd>${cell(k, v)}</dd>`)}</dl>`
       : undefined;
   // A passing checker's numbers are folded away; a failing one's are the evidence.
   return html`${findings}${

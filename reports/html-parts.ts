@@ -63,12 +63,25 @@ export function cell(key: string, value: unknown): SafeHtml {
   return html`${showValue(value, CELL_MAX_CHARS)}`;
 }
 
-/** A record of at most 12 scalar fields, as entries; otherwise undefined. */
+/**
+ * A record of at most 12 scalar fields, as entries; otherwise undefined. Numeric keys (runs
+ * stored quantiles as "0", "0.5", "1") are put in numeric order: JSON.parse puts integer-like
+ * keys first.
+ */
 function flatRecord(value: unknown): Array<[string, unknown]> | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
   const entries = Object.entries(value);
   if (entries.length === 0 || entries.length > 12) return undefined;
-  return entries.every(([, v]) => v === null || typeof v !== "object") ? entries : undefined;
+  if (!entries.every(([, v]) => v === null || typeof v !== "object")) return undefined;
+  const numeric = entries.every(([k]) => k.trim() !== "" && Number.isFinite(Number(k)));
+  return numeric ? entries.sort(([a], [b]) => Number(a) - Number(b)) : entries;
+}
+
+/** A detail key as a heading: words, and seconds for `_ns` keys, which cell() shows in s. */
+export function detailName(key: string): string {
+  return key.endsWith("_ns")
+    ? `${key.slice(0, -3).replace(/_/g, " ")} (s)`
+    : key.replace(/_/g, " ");
 }
 
 /** Measurements to at most 3 decimals (results.json keeps full precision). */
@@ -86,7 +99,7 @@ export function recordTable(
   for (const row of shown)
     for (const key of Object.keys(row)) if (!columns.includes(key)) columns.push(key);
   return html`<div class="table-wrap"><table>
-<thead><tr>${columns.map((c) => html`<th>${c.replace(/_/g, " ")}</th>`)}</tr></thead>
+<thead><tr>${columns.map((c) => html`<th>${detailName(c)}</th>`)}</tr></thead>
 <tbody>${shown.map((row) => html`<tr>${columns.map((c) => html`<td>${cell(c, row[c])}</td>`)}</tr>`)}</tbody>
 </table></div>${moreNotice(shown.length, total)}`;
 }

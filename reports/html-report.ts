@@ -6,18 +6,13 @@
 import { asset, contentSecurityPolicy } from "./assets.js";
 import { checkerCards } from "./checker-sections.js";
 import { html, jsonForScript, type SafeHtml, truncate, trusted } from "./escape.js";
-import {
-  FAULT_COLOURS,
-  type FaultView,
-  faultViews,
-  faultViewsFromResults,
-  OTHER_FAULT_COLOUR,
-} from "./fault-labels.js";
+import { FAULT_COLOURS, type FaultView, OTHER_FAULT_COLOUR } from "./fault-labels.js";
 import { bytes, linkifyOps, plural } from "./html-parts.js";
 import { type LamportPayload, lamportPayload } from "./lamport-data.js";
 import { type LinView, linearizabilityViews } from "./linearizability-view.js";
-import { MAX_JOURNAL_EVENTS, RUN_FILES, type RunData } from "./load-run.js";
+import { type JournalLoad, MESSAGES_AT_PARAM, RUN_FILES, type RunData } from "./load-run.js";
 import {
+  faultIntervalsTouched,
   formatDuration,
   formatWallTime,
   num,
@@ -49,9 +44,7 @@ export interface ReportData {
 
 export function renderReport(run: RunData): string {
   const facts = runFacts(run.test, run.results, run.problems);
-  const faults = run.history
-    ? faultViews(run.history)
-    : faultViewsFromResults(run.results?.faults?.intervals);
+  const faults = run.faults;
 
   // Linearizability views, one list per checker that has failures to draw.
   const linViews = new Map<string, LinView[]>();
@@ -179,7 +172,7 @@ ${facts.nodeCount !== undefined ? html`<div><dt>nodes</dt><dd>${facts.nodeCount}
 <div><dt>faults</dt><dd>${
     facts.faultsRequested.length === 0
       ? "none"
-      : html`${facts.faultsRequested.join(", ")} <span class="muted">(${plural(facts.faultIntervals, "interval")}, ${facts.faultsThatBit} touched ops)</span>`
+      : html`${facts.faultsRequested.join(", ")} <span class="muted">(${faultIntervalsTouched(facts.faultIntervals, facts.faultsThatBit)})</span>`
   }</dd></div>
 ${
   ops
@@ -296,16 +289,47 @@ ${
     ? html`<p class="explain">Lamport diagram: one vertical line per client (c…), node (n…) and service; time flows down in
 the order the router saw events. Each arrow is a message from send to delivery; dashed arrows ending in ✕ were dropped.
 Blue arrows involve a client, red ones carry an error. Hover an arrow for its body.</p>
-${
-  lamport.truncated
-    ? html`<p class="notice">This run has more than ${MAX_JOURNAL_EVENTS} message events; the diagram shows the first ${MAX_JOURNAL_EVENTS}. messages.jsonl has them all.</p>`
-    : undefined
-}
+${run.journal.truncated ? html`<p class="notice" id="lamport-window">${windowSentence(run.journal)}${windowMoves(run.journal)}</p>` : undefined}
 ${lamport.skipped > 0 ? html`<p class="notice">${plural(lamport.skipped, "journal line")} could not be read and ${lamport.skipped === 1 ? "was" : "were"} skipped.</p>` : undefined}
 <div class="lamport-wrap"><div id="lamport" class="lamport"></div></div>`
     : html`<p class="muted">${run.journal.exists ? "messages.jsonl has no events." : "This run has no messages.jsonl."}</p>`
 }
 </section>`;
+}
+
+/**
+ * What the diagram leaves out, in words: "Showing 4,000 of 52,113 events, 12.3 s–19.8 s, around
+ * the lost value 117; earlier and later events are in messages.jsonl."
+ */
+export function windowSentence(journal: JournalLoad): string {
+  const count = (n: number) => n.toLocaleString("en-US");
+  const shown = journal.events.length;
+  const from = journal.events[0]?.time ?? 0;
+  const to = journal.events.at(-1)?.time ?? 0;
+  const span = `${(from / 1e9).toFixed(1)} s–${(to / 1e9).toFixed(1)} s`;
+  const earlier = journal.before > 0;
+  const later = journal.before + shown < journal.total;
+  const where = journal.focus ? `, around ${journal.focus.why}` : "";
+  const elsewhere = earlier && later ? "earlier and later" : earlier ? "earlier" : "later";
+  return (
+    `Showing ${earlier ? "" : "the first "}${count(shown)} of ${count(journal.total)} message events, ${span}${where}; ` +
+    `${elsewhere} events are in ${RUN_FILES.messages}, and faultline report DIR --messages-at SECONDS draws another part.`
+  );
+}
+
+/**
+ * Links to the windows before and after this one. They only work through `faultline serve`
+ * (which renders ?messages_at=S), so the page's script unhides them on http(s) only.
+ */
+function windowMoves(journal: JournalLoad): SafeHtml {
+  const from_s = (journal.events[0]?.time ?? 0) / 1e9;
+  const to_s = (journal.events.at(-1)?.time ?? 0) / 1e9;
+  const half_s = (to_s - from_s) / 2;
+  const link = (at_s: number, text: string) =>
+    html`<a href="?${MESSAGES_AT_PARAM}=${Math.max(0, at_s).toFixed(1)}">${text}</a>`;
+  const earlier = journal.before > 0;
+  const later = journal.before + journal.events.length < journal.total;
+  return html`<span class="window-moves" hidden> Move: ${earlier ? link(from_s - half_s, "← earlier") : undefined}${earlier && later ? " · " : ""}${later ? link(to_s + half_s, "later →") : undefined}</span>`;
 }
 
 function nodesSection(run: RunData): SafeHtml {

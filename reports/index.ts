@@ -5,7 +5,7 @@ import { appendFile, realpath, rename, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative } from "node:path";
 import { renderReport } from "./html-report.js";
 import { renderJunit } from "./junit.js";
-import { loadRun, RUN_FILES } from "./load-run.js";
+import { type LoadOptions, loadRun, RUN_FILES } from "./load-run.js";
 import { renderMarkdown } from "./markdown.js";
 import { writeStoreIndex } from "./store-index.js";
 import { runFacts } from "./stored.js";
@@ -20,9 +20,9 @@ export { listRuns, renderStoreIndex, writeStoreIndex } from "./store-index.js";
  * grandparent; a symlink such as `store/latest` is resolved first). Every output is attempted
  * even when an earlier one fails; then the failures are thrown together.
  */
-export async function writeRunReports(runDir: string): Promise<void> {
+export async function writeRunReports(runDir: string, options: LoadOptions = {}): Promise<void> {
   const dir = await realpath(runDir);
-  const run = await loadRun(dir);
+  const run = await loadRun(dir, options);
   const facts = runFacts(run.test, run.results, run.problems);
   const reportPath = join(dir, RUN_FILES.report);
   // Relative to where faultline runs when the run is below it (as CI shows it), else absolute.

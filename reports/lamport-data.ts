@@ -27,7 +27,8 @@ export interface LamportPayload {
   faults: Array<[string, number, number, string]>;
   /** Protocol errors: participant column, row, text. */
   errors: Array<[number, number, string]>;
-  truncated: boolean;
+  /** The row the window is centred on and what is there ("the lost value 117"), if any. */
+  focus: { row: number; text: string } | null;
   skipped: number;
   /** Wall time (seconds from run start) of every 50th row, for the axis. */
   ticks: Array<[number, number]>;
@@ -53,7 +54,7 @@ export function lamportPayload(journal: JournalLoad, faults: readonly FaultView[
     titles: [],
     faults: [],
     errors: [],
-    truncated: journal.truncated,
+    focus: null,
     skipped: journal.skipped,
     ticks: [],
   };
@@ -117,6 +118,10 @@ export function lamportPayload(journal: JournalLoad, faults: readonly FaultView[
   }
   for (const [node, row, text] of errorRows)
     out.errors.push([column.get(node) as number, row, text]);
+  if (journal.focus && times.length > 0) {
+    const row = Math.min(lowerBound(times, journal.focus.time_ns), times.length - 1);
+    out.focus = { row, text: printable(journal.focus.why) };
+  }
   for (const f of faults) {
     const first = lowerBound(times, f.start_ns);
     const last = f.stop_ns === undefined ? times.length : lowerBound(times, f.stop_ns);

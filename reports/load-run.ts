@@ -7,11 +7,16 @@ import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { type Op, parseHistory } from "../checkers/history.js";
 import { STORE_FILES } from "../harness/store.js";
+import { type FaultView, faultViews, faultViewsFromResults } from "./fault-labels.js";
+import { type JournalFocus, journalFocus } from "./journal-focus.js";
 import type { StoredResults, StoredTest } from "./stored.js";
 
 /** Histories above this size are not loaded (the timeline says so); 100k ops is about 10 MB. */
 export const MAX_HISTORY_BYTES = 256 * 1024 * 1024;
-/** The message diagram reads at most this many journal events (Maelstrom stops at 10,000). */
+/**
+ * The message diagram embeds at most this many journal events (Maelstrom stops at 10,000), a
+ * window around what matters (journal-focus.ts), so the report stays small enough to open.
+ */
 export const MAX_JOURNAL_EVENTS = 4_000;
 /** A journal line longer than this is skipped (bodies are capped at 64 KiB by the router). */
 const MAX_JOURNAL_LINE_CHARS = 128 * 1024;
@@ -48,9 +53,16 @@ export interface JournalEvent {
 }
 
 export interface JournalLoad {
+  /** The window of events drawn, in journal order. */
   events: JournalEvent[];
-  /** True when the journal has more events than were read. */
+  /** True when the journal has more events than the window. */
   truncated: boolean;
+  /** Events in the whole journal (lines after the window are counted, not parsed). */
+  total: number;
+  /** How many events come before the window. */
+  before: number;
+  /** What the window is centred on; undefined when it starts at the journal's start. */
+  focus: JournalFocus | undefined;
   /** Lines that were not valid journal events. */
   skipped: number;
   exists: boolean;
@@ -76,6 +88,8 @@ export interface RunData {
   results: StoredResults | undefined;
   history: Op[] | undefined;
   journal: JournalLoad;
+  /** Fault intervals, from the history (or results.json without one). */
+  faults: FaultView[];
   nodeLogs: NodeLog[];
   nodeLogCount: number;
   /** Which of the run's files exist (by RUN_FILES name), for links. */
@@ -84,7 +98,15 @@ export interface RunData {
   problems: string[];
 }
 
-export async function loadRun(dir: string): Promise<RunData> {
+/** `faultline serve`'s query parameter for LoadOptions.messages_at_s (report.html links use it). */
+export const MESSAGES_AT_PARAM = "messages_at";
+
+export interface LoadOptions {
+  /** Centre the message diagram here (s from the run's start) instead of journal-focus.ts's choice. */
+  messages_at_s?: number;
+}
+
+export async function loadRun(dir: string, options: LoadOptions = {}): Promise<RunData> {
   const problems: string[] = [];
   const files = new Set<string>();
   try {
@@ -98,9 +120,27 @@ export async function loadRun(dir: string): Promise<RunData> {
     problems.push("The run stored no results.json: it did not finish, so nothing was checked");
   }
   const history = await loadHistory(dir, files, problems);
+  const faults = history ? faultViews(history) : faultViewsFromResults(results?.faults?.intervals);
   const journal = files.has(RUN_FILES.messages)
-    ? await loadJournal(join(dir, RUN_FILES.messages), MAX_JOURNAL_EVENTS)
-    : { events: [], truncated: false, skipped: 0, exists: false };
+    ? await loadJournal(
+        join(dir, RUN_FILES.messages),
+        MAX_JOURNAL_EVENTS,
+        options.messages_at_s === undefined
+          ? journalFocus(results, history, faults)
+          : {
+              time_ns: options.messages_at_s * 1e9,
+              why: `${options.messages_at_s} s, as asked`,
+            },
+      )
+    : {
+        events: [],
+        truncated: false,
+        total: 0,
+        before: 0,
+        focus: undefined,
+        skipped: 0,
+        exists: false,
+      };
   const { logs, count } = files.has(RUN_FILES.nodeLogs)
     ? await loadNodeLogs(dir)
     : { logs: [], count: 0 };
@@ -111,6 +151,7 @@ export async function loadRun(dir: string): Promise<RunData> {
     results,
     history,
     journal,
+    faults,
     nodeLogs: logs,
     nodeLogCount: count,
     files,
@@ -163,19 +204,32 @@ async function loadHistory(
   }
 }
 
-/** Reads the first `max_events` journal events; stops reading the file there. */
-export async function loadJournal(path: string, max_events: number): Promise<JournalLoad> {
-  const events: JournalEvent[] = [];
+/**
+ * Reads a window of at most `max_events` journal events: without a focus the first ones; with
+ * one, about half before the focus time and the rest after it (more on one side when the other
+ * runs out). Parsing stops once the window is full; the remaining lines are only counted.
+ */
+export async function loadJournal(
+  path: string,
+  max_events: number,
+  focus?: JournalFocus,
+): Promise<JournalLoad> {
+  const focus_ns = focus?.time_ns ?? Number.NEGATIVE_INFINITY;
+  // The latest max_events events before the focus, as a ring, and the first ones from it on.
+  const ring: JournalEvent[] = [];
+  let ringStart = 0;
+  let beforeCount = 0;
+  const after: JournalEvent[] = [];
   let skipped = 0;
-  let truncated = false;
+  let unparsed = 0;
   const stream = createReadStream(path, { encoding: "utf8" });
   const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
   try {
     for await (const line of lines) {
       if (line === "") continue;
-      if (events.length >= max_events) {
-        truncated = true;
-        break;
+      if (after.length >= max_events - Math.min(beforeCount, Math.floor(max_events / 2))) {
+        unparsed++;
+        continue;
       }
       if (line.length > MAX_JOURNAL_LINE_CHARS) {
         skipped++;
@@ -188,14 +242,33 @@ export async function loadJournal(path: string, max_events: number): Promise<Jou
         skipped++; // a torn last line, or garbage
         continue;
       }
-      if (isJournalEvent(event)) events.push(event);
-      else skipped++;
+      if (!isJournalEvent(event)) skipped++;
+      else if (after.length === 0 && event.time < focus_ns) {
+        beforeCount++;
+        if (ring.length < max_events) ring.push(event);
+        else {
+          ring[ringStart] = event;
+          ringStart = (ringStart + 1) % max_events;
+        }
+      } else after.push(event);
     }
   } finally {
     lines.close();
     stream.destroy();
   }
-  return { events, truncated, skipped, exists: true };
+  const ordered = [...ring.slice(ringStart), ...ring.slice(0, ringStart)];
+  const shownBefore = Math.min(ordered.length, max_events - after.length);
+  const events = [...ordered.slice(ordered.length - shownBefore), ...after];
+  const total = beforeCount + after.length + unparsed;
+  return {
+    events,
+    truncated: total > events.length,
+    total,
+    before: beforeCount - shownBefore,
+    focus,
+    skipped,
+    exists: true,
+  };
 }
 
 function isJournalEvent(value: unknown): value is JournalEvent {

@@ -2,7 +2,7 @@
 // and pull-request comments. Target text is escaped with escapeMarkdown (GitHub renders
 // inline HTML, so a node's reply must not become markup there either).
 import { markdownFence, escapeMarkdown as md, truncate } from "./escape.js";
-import { formatDuration, type RunFacts, verdictWord } from "./stored.js";
+import { faultIntervalsTouched, formatDuration, type RunFacts, verdictWord } from "./stored.js";
 
 /** A checker's summary in the table is cut here (the report has it in full). */
 export const CELL_MAX_CHARS = 300;
@@ -42,7 +42,7 @@ export function renderMarkdown(facts: RunFacts, runName: string, reportPath: str
     `**Faults:** ${
       facts.faultsRequested.length === 0
         ? "none"
-        : `${md(facts.faultsRequested.join(", "))} (${facts.faultIntervals} intervals, ${facts.faultsThatBit} touched ops)`
+        : `${md(facts.faultsRequested.join(", "))} (${faultIntervalsTouched(facts.faultIntervals, facts.faultsThatBit)})`
     }`,
   );
   if (facts.duration_s !== undefined)

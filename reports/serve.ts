@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import { extname, join, relative, sep } from "node:path";
 import { html } from "./escape.js";
 import { renderReport } from "./html-report.js";
-import { loadRun, RUN_FILES } from "./load-run.js";
+import { loadRun, MESSAGES_AT_PARAM, RUN_FILES } from "./load-run.js";
 import { listRuns, renderStoreIndex } from "./store-index.js";
 
 export const DEFAULT_PORT = 8080;
@@ -95,15 +95,17 @@ async function handle(root: string, req: IncomingMessage, res: ServerResponse): 
     return send(res, 200, "text/html; charset=utf-8", page, PAGE_POLICY, req.method === "HEAD");
   }
   const target = join(root, ...segments);
-  // A run's report, rendered on the fly when the run predates reports or is still going.
+  // A run's report, rendered on the fly when the run predates reports or is still going, or
+  // when ?messages_at=S asks for the message diagram around S seconds.
   if (segments.length === 3 && segments[2] === RUN_FILES.report) {
     const runDir = await inside(root, join(root, segments[0] as string, segments[1] as string));
     if (!runDir) return notFound(res);
     const existing = await inside(root, target);
-    if (!existing) {
+    const messages_at_s = messagesAt(req.url ?? "");
+    if (!existing || messages_at_s !== undefined) {
       const files = new Set(await readdir(runDir).catch(() => []));
       if (!files.has(RUN_FILES.results) && !files.has(RUN_FILES.test)) return notFound(res);
-      const page = renderReport(await loadRun(runDir));
+      const page = renderReport(await loadRun(runDir, { messages_at_s }));
       return send(res, 200, "text/html; charset=utf-8", page, PAGE_POLICY, req.method === "HEAD");
     }
   }
@@ -147,6 +149,13 @@ async function handle(root: string, req: IncomingMessage, res: ServerResponse): 
  * The decoded path segments of a request, or undefined when one is unsafe: `.`/`..`, an
  * encoded slash or backslash, a NUL, or bad percent-encoding.
  */
+/** The `messages_at` query parameter (seconds, ≥ 0), if the URL has a valid one. */
+function messagesAt(url: string): number | undefined {
+  const text = new URL(url, "http://localhost").searchParams.get(MESSAGES_AT_PARAM);
+  const s = text === null || text.trim() === "" ? Number.NaN : Number(text);
+  return Number.isFinite(s) && s >= 0 ? s : undefined;
+}
+
 export function pathSegments(url: string): string[] | undefined {
   const path = url.split(/[?#]/)[0] ?? "/";
   const out: string[] = [];

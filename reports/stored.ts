@@ -177,6 +177,21 @@ export function runFacts(
   };
 }
 
+/**
+ * How many fault intervals touched client operations, in words: "all 4 intervals touched
+ * client operations", "3 of 5 intervals touched client operations", "1 interval, which
+ * touched no client operation".
+ */
+export function faultIntervalsTouched(intervals: number, touched: number): string {
+  if (intervals === 0) return "no interval started";
+  if (intervals === 1) {
+    return `1 interval, which touched ${touched === 1 ? "client operations" : "no client operation"}`;
+  }
+  if (touched === intervals) return `all ${intervals} intervals touched client operations`;
+  if (touched === 0) return `${intervals} intervals, none of which touched a client operation`;
+  return `${touched} of ${intervals} intervals touched client operations`;
+}
+
 function capitalise(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }

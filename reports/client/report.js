@@ -970,6 +970,11 @@
   // ---------------------------------------------------------------------------------------
   // Lamport diagram.
 
+  // The links to other windows of the diagram need `faultline serve` to render them.
+  if (location.protocol.startsWith("http")) {
+    for (const moves of document.querySelectorAll("span.window-moves"))
+      moves.removeAttribute("hidden");
+  }
   const lamportHolder = byId("lamport");
   if (lamportHolder && data.lamport) drawLamport(lamportHolder, data.lamport);
 
@@ -983,7 +988,8 @@
       ),
     );
     const rowH = 12;
-    const top = 34;
+    const headH = 28;
+    const top = 8;
     const left = 70;
     const width = left + L.participants.length * colW;
     const height = top + L.rows * rowH + 20;
@@ -1030,6 +1036,8 @@
         ),
       );
     }
+    // The names stay on top while the diagram scrolls (it opens scrolled to its focus).
+    const head = svg("svg", { width, height: headH, viewBox: `0 0 ${width} ${headH}` });
     L.participants.forEach((/** @type {string} */ name, /** @type {number} */ c) => {
       root.appendChild(
         svg("line", {
@@ -1041,7 +1049,7 @@
           "stroke-width": 1,
         }),
       );
-      root.appendChild(
+      head.appendChild(
         svg(
           "text",
           {
@@ -1110,6 +1118,31 @@
       addTitle(g, L.titles[k]);
       root.appendChild(g);
     }
+    if (L.focus) {
+      // What the window is centred on (a lost value's broadcast, the op no linearization
+      // places): a marked row, scrolled into view.
+      const y = Y(L.focus.row) - rowH / 2;
+      const g = svg("g", { class: "lamport-focus" });
+      g.appendChild(
+        svg("line", {
+          x1: left,
+          y1: y,
+          x2: width,
+          y2: y,
+          stroke: "#d1241b",
+          "stroke-width": 2,
+          "stroke-dasharray": "6 3",
+        }),
+      );
+      g.appendChild(
+        svg(
+          "text",
+          { x: left + 4, y: y - 4, "font-size": 11, "font-weight": 700, fill: "#d1241b" },
+          `▼ ${L.focus.text}`,
+        ),
+      );
+      root.appendChild(g);
+    }
     for (const [c, row, text] of L.errors) {
       const g = svg("g", {});
       g.appendChild(svg("circle", { cx: X(c), cy: Y(row), r: 5, fill: "#d1241b" }));
@@ -1123,7 +1156,14 @@
       addTitle(g, text);
       root.appendChild(g);
     }
+    const headBox = document.createElement("div");
+    headBox.className = "lamport-head";
+    headBox.appendChild(head);
+    holder.appendChild(headBox);
     holder.appendChild(root);
+    const wrap = holder.parentElement;
+    if (L.focus && wrap)
+      wrap.scrollTop = Math.max(0, headH + Y(L.focus.row) - wrap.clientHeight / 3);
   }
 
   // ---------------------------------------------------------------------------------------

@@ -95,9 +95,38 @@ describe("checkCounter", () => {
     const result = checkCounter(h.ops);
     expect(result.valid).toBe(false);
     expect(result.summary).toBe(
-      "n1's final read returned 14, but the acknowledged adds sum to 7, so it had to be 7 (1 of 2 final reads are wrong).",
+      "n1's final read returned 14, but the acknowledged adds sum to 7, so it had to be 7 (1 of 2 final reads is wrong).",
     );
     expect(result.ops).toEqual([h.ops.length - 2, h.ops.length - 1]);
+  });
+
+  it("counts the final reads that timed out or failed in its summary", () => {
+    const timeout = { final: true, error: ["net-timeout", "no reply within 1000 ms"] };
+    const h = run([{ value: 14, node: "n0" }]);
+    h.op(20, "read", null, "fail", null, { node: "n1", ...timeout });
+    h.op(21, "read", null, "fail", null, { node: "n2", ...timeout });
+    const result = checkCounter(h.ops);
+    expect(result.summary).toBe(
+      "n0's final read returned 14, but the acknowledged adds sum to 7, so it had to be 7 (1 of 3 final reads is wrong; 2 timed out).",
+    );
+    expect(result).toMatchObject({
+      final_read_count: 1,
+      final_read_timed_out_count: 2,
+      final_read_failed_count: 0,
+    });
+
+    h.op(22, "read", null, "ok", 15, { node: "n3", final: true });
+    h.op(23, "read", null, "fail", null, { node: "n4", final: true, error: ["crash", null] });
+    expect(checkCounter(h.ops).summary).toContain(
+      "(2 of 5 final reads are wrong; 2 timed out and 1 failed).",
+    );
+
+    const fine = run([{ value: 7, node: "n0" }]);
+    fine.op(20, "read", null, "fail", null, { node: "n1", ...timeout });
+    fine.op(21, "read", null, "fail", null, { node: "n2", ...timeout });
+    expect(checkCounter(fine.ops).summary).toBe(
+      "The 1 final read returned 7, the sum of the 2 acknowledged adds; 2 more final reads timed out.",
+    );
   });
 
   it("accepts any subset of indeterminate adds, and only those", () => {

@@ -139,9 +139,51 @@ describe("checkSetFull", () => {
       stale_count: 1,
       never_read_count: 0,
       worst_stale: [{ value: 1, stale_ms: 1, last_missed_by: 2 }],
-      stable_latency_ms: { "0": 1, "0.5": 1, "1": 1 },
+      stable_latency_ms: { min: 1, p50: 1, p95: 1, p99: 1, max: 1 },
     });
-    expect(checkSetFull(h.ops, { addF: "broadcast", linearizable: true }).valid).toBe(false);
+    const strict = checkSetFull(h.ops, { addF: "broadcast", linearizable: true });
+    expect(strict.valid).toBe(false);
+    expect(strict.summary).toBe(
+      "1 element was missed by a read after becoming known (stale reads).",
+    );
+  });
+
+  it("agrees in number with one acknowledged value and one final read", () => {
+    const h = new HistoryBuilder();
+    h.op(0, "broadcast", 1, "ok", 1, { node: "n0" });
+    finalRead(h, 0, "n0", [1]);
+    expect(checkSetFull(h.ops, { addF: "broadcast" }).summary).toBe(
+      "The 1 acknowledged broadcast is in the final read on n0.",
+    );
+  });
+
+  it("never counts a lost value as stable, nor in the stable latency", () => {
+    const h = new HistoryBuilder();
+    h.op(0, "broadcast", 1, "ok", 1, { node: "n0" });
+    h.op(1, "broadcast", 2, "ok", 2, { node: "n1" });
+    for (let k = 0; k < 50; k++) h.op(2, "read", null, "ok", [1, 2], { node: "n2" });
+    finalRead(h, 0, "n0", [2]); // lacks 1 ...
+    finalRead(h, 1, "n1", [1, 2]); // ... though the latest read has it
+    const result = checkSetFull(h.ops, { addF: "broadcast" });
+    expect(result).toMatchObject({ attempt_count: 2, lost_count: 1, stable_count: 1 });
+    expect(result.lost).toMatchObject([{ value: 1 }]);
+    // Only value 2 is stable, at once (every read after its ack saw it); value 1's "latency"
+    // would have run to the last final read.
+    expect(result.stable_latency_ms).toEqual({ min: 0, p50: 0, p95: 0, p99: 0, max: 0 });
+  });
+
+  it("lists the stable latency quantiles in numeric order, also through JSON", () => {
+    const h = new HistoryBuilder();
+    for (let v = 0; v < 10; v++) {
+      h.op(0, "broadcast", v, "ok", v, { node: "n0" });
+      h.op(1, "read", null, "ok", [], { node: "n1" }); // each value is stale for a while
+    }
+    finalRead(h, 0, "n0", [...Array(10).keys()]);
+    const stored = JSON.parse(JSON.stringify(checkSetFull(h.ops, { addF: "broadcast" })));
+    expect(Object.keys(stored.stable_latency_ms)).toEqual(["min", "p50", "p95", "p99", "max"]);
+    const values = Object.values(stored.stable_latency_ms) as number[];
+    expect(values).toEqual([...values].sort((a, b) => a - b));
+    expect(values[0]).toBeLessThan(values[4] as number);
   });
 
   it("property: a correct system passes; dropping one acknowledged value from one final read fails", () => {

@@ -9,7 +9,15 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeRunReports } from "../../reports/index.js";
 import { chromiumPath } from "../../scripts/test-deps.js";
-import { copyFixtureStore, PAYLOAD, SCENARIOS, type Scenario, writeLargeRun } from "./fixtures.js";
+import {
+  copyFixtureStore,
+  LATE_LOST_VALUE,
+  PAYLOAD,
+  SCENARIOS,
+  type Scenario,
+  writeLargeRun,
+  writeLateLossRun,
+} from "./fixtures.js";
 
 const CHROMIUM = chromiumPath();
 const SHOTS = resolve(import.meta.dirname, "..", "..", "test-output", "reports");
@@ -17,6 +25,8 @@ const SHOTS = resolve(import.meta.dirname, "..", "..", "test-output", "reports")
 let browser: Browser;
 let fixture: ReturnType<typeof copyFixtureStore>;
 const runs: Record<string, string> = {};
+/** writeLateLossRun's run, in a store of its own so the index test sees only the others. */
+const LATE_LOSS = "late-loss";
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
@@ -24,7 +34,10 @@ beforeAll(async () => {
   }
   mkdirSync(SHOTS, { recursive: true });
   fixture = copyFixtureStore();
-  Object.assign(runs, fixture.runs, { large: writeLargeRun(fixture.store) });
+  Object.assign(runs, fixture.runs, {
+    large: writeLargeRun(fixture.store),
+    [LATE_LOSS]: writeLateLossRun(join(fixture.store, "late-loss-store")),
+  });
   for (const dir of Object.values(runs)) await writeRunReports(dir);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -43,7 +56,7 @@ interface Opened {
 }
 
 /** Opens a run's report.html from disk, recording console errors, page errors and dialogs. */
-async function open(scenario: Scenario): Promise<Opened> {
+async function open(scenario: Scenario | typeof LATE_LOSS): Promise<Opened> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const problems: string[] = [];
   page.on("console", (m) => {
@@ -141,6 +154,56 @@ describe("report.html in chromium", () => {
       await page
         .locator(".linearizability")
         .screenshot({ path: join(SHOTS, "linearizability-view.png") });
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("scrolls the message diagram to a late lost value's broadcast and says what was cut", async () => {
+    const { page, problems } = await open(LATE_LOSS);
+    try {
+      const notice = page.locator("#lamport-window");
+      await notice.scrollIntoViewIfNeeded();
+      expect(await notice.isVisible()).toBe(true);
+      expect(await notice.textContent()).toMatch(
+        new RegExp(
+          `^Showing 4,000 of [\\d,]+ message events, .* around the lost value ${LATE_LOST_VALUE}; earlier and later events are in messages\\.jsonl, `,
+        ),
+      );
+      // Moving the window needs `faultline serve`; from a file the links stay hidden.
+      expect(await page.locator(".window-moves").isVisible()).toBe(false);
+      await page.locator(".lamport-wrap").scrollIntoViewIfNeeded();
+      // The client's broadcast of the lost value and the focus mark lie inside the diagram's
+      // scrolled viewport, under the column names: what a reader sees without searching.
+      const inView = await page.$eval(
+        ".lamport-wrap",
+        (wrap, label) => {
+          const box = wrap.getBoundingClientRect();
+          const visible = (el: Element | undefined) => {
+            const r = el?.getBoundingClientRect();
+            return !!r && r.top >= box.top && r.bottom <= box.bottom;
+          };
+          const arrow = Array.from(wrap.querySelectorAll("svg text")).find(
+            (t) => t.textContent === label,
+          );
+          return {
+            scrolled: wrap.scrollTop,
+            arrow: visible(arrow),
+            focus: visible(wrap.querySelector(".lamport-focus text") ?? undefined),
+            names: Array.from(wrap.querySelectorAll(".lamport-head text"))
+              .filter(visible)
+              .map((t) => t.textContent),
+          };
+        },
+        `broadcast message=${LATE_LOST_VALUE}`,
+      );
+      expect(inView.scrolled).toBeGreaterThan(0);
+      expect(inView.arrow).toBe(true);
+      expect(inView.focus).toBe(true);
+      // The column names stay in view above the scrolled rows.
+      expect(inView.names).toEqual(["c0", "c1", "c2", "n0", "n1", "n2"]);
+      await page.locator("#messages").screenshot({ path: join(SHOTS, "late-loss-messages.png") });
       expect(problems).toEqual([]);
     } finally {
       await page.close();

@@ -1,10 +1,15 @@
 // The data the page's script draws from: timeline rows and encoding, the message diagram, fault
 // descriptions.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Op } from "../../checkers/history.js";
-import { faultLabel, faultViews } from "../../reports/fault-labels.js";
+import { type FaultView, faultLabel, faultViews } from "../../reports/fault-labels.js";
+import { journalFocus } from "../../reports/journal-focus.js";
 import { ARROW, lamportPayload } from "../../reports/lamport-data.js";
-import type { JournalEvent } from "../../reports/load-run.js";
+import { type JournalEvent, loadJournal } from "../../reports/load-run.js";
+import { faultIntervalsTouched } from "../../reports/stored.js";
 import {
   OMITTED_VALUE,
   timelinePayload,
@@ -74,6 +79,17 @@ describe("timeline data", () => {
 });
 
 describe("faults", () => {
+  it("says how many intervals touched client operations, in words that mean it", () => {
+    expect(faultIntervalsTouched(4, 4)).toBe("all 4 intervals touched client operations");
+    expect(faultIntervalsTouched(5, 3)).toBe("3 of 5 intervals touched client operations");
+    expect(faultIntervalsTouched(2, 0)).toBe(
+      "2 intervals, none of which touched a client operation",
+    );
+    expect(faultIntervalsTouched(1, 1)).toBe("1 interval, which touched client operations");
+    expect(faultIntervalsTouched(1, 0)).toBe("1 interval, which touched no client operation");
+    expect(faultIntervalsTouched(0, 0)).toBe("no interval started");
+  });
+
   it("describes exactly what each fault did", () => {
     expect(
       faultLabel("partition", {
@@ -147,7 +163,8 @@ describe("message diagram", () => {
   });
 
   it("orders columns clients, nodes, services; draws delivered, dropped and error messages", () => {
-    const d = lamportPayload({ events, truncated: false, skipped: 0, exists: true }, [
+    const journal = { events, truncated: false, total: events.length, before: 0, skipped: 0 };
+    const d = lamportPayload({ ...journal, focus: undefined, exists: true }, [
       {
         kind: "partition",
         start_ns: 2,
@@ -186,5 +203,100 @@ describe("message diagram", () => {
     expect(d.participants).toEqual(["n0", "n1"]);
     expect(d.arrows).toEqual([1, 0, 0, 1, ARROW.server]);
     expect(d.titles[0]).toMatch(/^c6 → n0 \(written by n1\) #0: /);
+  });
+});
+
+describe("message diagram window", () => {
+  it("embeds a bounded window centred on the focus, shifted when one side runs out", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "faultline-journal-"));
+    try {
+      const path = join(dir, "messages.jsonl");
+      const lines = Array.from({ length: 100 }, (_, t) =>
+        JSON.stringify({ time: t * 1e6, event: "send", id: t, src: "n0", dest: "n1" }),
+      );
+      writeFileSync(path, `${lines.join("\n")}\n`);
+      const times = (j: { events: JournalEvent[] }) => j.events.map((e) => e.time / 1e6);
+      const range = (from: number, to: number) =>
+        Array.from({ length: to - from + 1 }, (_, i) => from + i);
+      const focus = (ms: number) => ({ time_ns: ms * 1e6, why: "x" });
+
+      const first = await loadJournal(path, 10);
+      expect(times(first)).toEqual(range(0, 9));
+      expect(first).toMatchObject({ total: 100, before: 0, truncated: true });
+
+      const middle = await loadJournal(path, 10, focus(50));
+      expect(times(middle)).toEqual(range(45, 54));
+      expect(middle).toMatchObject({ total: 100, before: 45, truncated: true });
+
+      const late = await loadJournal(path, 10, focus(97));
+      expect(times(late)).toEqual(range(90, 99));
+      expect(late).toMatchObject({ total: 100, before: 90 });
+
+      const early = await loadJournal(path, 10, focus(2));
+      expect(times(early)).toEqual(range(0, 9));
+      expect(early).toMatchObject({ total: 100, before: 0 });
+
+      const whole = await loadJournal(path, 1_000, focus(50));
+      expect(times(whole)).toEqual(range(0, 99));
+      expect(whole.truncated).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("message diagram focus", () => {
+  const h = history([
+    [0, "invoke", "broadcast", 5, 1],
+    [0, "ok", "broadcast", 5, 2],
+    [1, "invoke", "read", null, 3],
+    [1, "ok", "read", 1, 4],
+  ]);
+  const fault = (kind: string, start_ms: number, ops_failed: number): FaultView => ({
+    kind,
+    start_ns: start_ms * 1e6,
+    stop_ns: undefined,
+    label: kind,
+    start_index: 0,
+    stop_index: undefined,
+    ops_overlapping: ops_failed,
+    ops_failed,
+    ops_info: 0,
+  });
+
+  it("looks at what a failing checker names: a lost value, the unplaceable op, a crash, an error, an op", () => {
+    const invalid = (check: Record<string, unknown>) => ({
+      checkers: { ok: { valid: true, ops: [0] }, bad: { valid: false, ...check } },
+    });
+    expect(journalFocus(invalid({ lost: [{ value: 5, known_index: 1 }] }), h, [])).toEqual({
+      time_ns: 2e6,
+      why: "the lost value 5",
+    });
+    expect(journalFocus(invalid({ failures: [{ blocked: { op: 3 } }], ops: [0] }), h, [])).toEqual({
+      time_ns: 4e6,
+      why: "op 3, which no linearization can place",
+    });
+    expect(journalFocus(invalid({ crashes: [{ node: "n1", time_ns: 7 }] }), h, [])).toEqual({
+      time_ns: 7,
+      why: "n1's crash",
+    });
+    expect(journalFocus(invalid({ errors: [{ node: "n0", time_ns: 9 }] }), h, [])).toEqual({
+      time_ns: 9,
+      why: "n0's first bad error",
+    });
+    expect(journalFocus(invalid({ ops: [2] }), h, [])).toEqual({
+      time_ns: 3e6,
+      why: "op 2, which the bad checker names",
+    });
+  });
+
+  it("otherwise looks at the fault that failed the most ops, else nowhere (the start)", () => {
+    const faults = [fault("pause", 1, 1), fault("partition", 3, 4), fault("kill", 5, 4)];
+    expect(journalFocus({ checkers: {} }, h, faults)).toEqual({
+      time_ns: 3e6,
+      why: "the partition fault at 0.0 s, which failed or left unknown the most operations",
+    });
+    expect(journalFocus({ checkers: {} }, h, [fault("pause", 1, 0)])).toBeUndefined();
+    expect(journalFocus(undefined, undefined, [])).toBeUndefined();
   });
 });

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { checkFaults } from "../../checkers/faults.js";
 import { type Op, serializeOp } from "../../checkers/history.js";
+import { checkSetFull } from "../../checkers/set-full.js";
 import { checkStats } from "../../checkers/stats.js";
 import { Random } from "../../harness/random.js";
 
@@ -159,5 +160,146 @@ export function writeLargeRun(store: string, op_count = 100_000, workers = 10): 
   );
   for (const n of nodes)
     writeFileSync(join(dir, "node-logs", `${n}.log`), `--- faultline: started ${n}\n`);
+  return dir;
+}
+
+/** The value writeLateLossRun's run loses. */
+export const LATE_LOST_VALUE = 117;
+/** writeLateLossRun's run length (s) and gossip period (ms): about 18,000 journal events. */
+const LATE_RUN_S = 30;
+const GOSSIP_PERIOD_MS = 20;
+const BROADCAST_PERIOD_MS = 150;
+
+/**
+ * Writes a 30 s broadcast run on n0..n2 whose only loss happens late: n0 is cut off from
+ * 16 s to 20 s and the value 117, broadcast to n0 at about 17.7 s, never reaches n1 and n2
+ * (their gossip from n0 is dropped). Gossip every 20 ms makes the journal about 18,000
+ * events, so the first MAX_JOURNAL_EVENTS end long before the loss. results.json comes from
+ * the real checkers. Returns the run dir.
+ */
+export function writeLateLossRun(store: string): string {
+  const dir = join(store, "broadcast-late-loss", "2026-01-02T000000");
+  mkdirSync(join(dir, "node-logs"), { recursive: true });
+  const MS = 1e6;
+  const nodes = ["n0", "n1", "n2"];
+  const cut = { from_ns: 16_000 * MS, to_ns: 20_000 * MS };
+  const history: Array<Omit<Op, "index">> = [];
+  const journal: Array<Record<string, unknown> & { time: number }> = [];
+  let id = 0;
+  const message = (time: number, src: string, dest: string, body: unknown, drop = false) => {
+    const m = id++;
+    journal.push({ time, event: "send", id: m, src, dest, body });
+    journal.push({
+      time: time + 1 * MS,
+      event: drop ? "drop" : "recv",
+      id: m,
+      src,
+      dest,
+      ...(drop ? { reason: "partitioned" } : {}),
+    });
+  };
+  const cutOff = (t: number) => t >= cut.from_ns && t < cut.to_ns;
+  for (let t = 0; t < LATE_RUN_S * 1e3 * MS; t += GOSSIP_PERIOD_MS * MS) {
+    for (const src of nodes)
+      for (const dest of nodes)
+        if (src !== dest) {
+          const dropped = cutOff(t) && (src === "n0" || dest === "n0");
+          message(t, src, dest, { type: "gossip", round: t / (GOSSIP_PERIOD_MS * MS) }, dropped);
+        }
+  }
+  history.push({
+    time: cut.from_ns,
+    process: "nemesis",
+    type: "info",
+    f: "start-partition",
+    value: {
+      shape: "isolate-one",
+      cut: [
+        ["n0", "n1"],
+        ["n0", "n2"],
+        ["n1", "n0"],
+        ["n2", "n0"],
+      ],
+      sees: { n0: ["n0"], n1: ["n1", "n2"], n2: ["n1", "n2"] },
+    },
+  });
+  history.push({
+    time: cut.to_ns,
+    process: "nemesis",
+    type: "info",
+    f: "stop-partition",
+    value: { healed_links: 4 },
+  });
+  const values: number[] = [];
+  for (let v = 0; (v + 1) * BROADCAST_PERIOD_MS < LATE_RUN_S * 1e3; v++) {
+    const t = (v + 1) * BROADCAST_PERIOD_MS * MS + 5 * MS;
+    const p = v % nodes.length;
+    const node = nodes[p] as string;
+    history.push({ time: t, process: p, type: "invoke", f: "broadcast", value: v, node });
+    message(t, `c${p}`, node, { type: "broadcast", message: v, msg_id: v + 1 });
+    message(t + 2 * MS, node, `c${p}`, { type: "broadcast_ok", in_reply_to: v + 1 });
+    history.push({ time: t + 3 * MS, process: p, type: "ok", f: "broadcast", value: v });
+    values.push(v);
+  }
+  const end = (LATE_RUN_S + 1) * 1e3 * MS;
+  nodes.forEach((node, p) => {
+    const seen = node === "n0" ? values : values.filter((v) => v !== LATE_LOST_VALUE);
+    const t = end + p * 10 * MS;
+    history.push({
+      time: t,
+      process: p,
+      type: "invoke",
+      f: "read",
+      value: null,
+      node,
+      final: true,
+    });
+    message(t, `c${p}`, node, { type: "read", msg_id: 10_000 + p });
+    message(t + 2 * MS, node, `c${p}`, {
+      type: "read_ok",
+      messages: seen,
+      in_reply_to: 10_000 + p,
+    });
+    history.push({ time: t + 3 * MS, process: p, type: "ok", f: "read", value: seen, final: true });
+  });
+  history.sort((a, b) => a.time - b.time);
+  journal.sort((a, b) => a.time - b.time);
+  const ops: Op[] = history.map((e, index) => ({ index, ...e }) as Op);
+  writeFileSync(join(dir, "history.jsonl"), `${ops.map(serializeOp).join("\n")}\n`);
+  writeFileSync(
+    join(dir, "messages.jsonl"),
+    `${journal.map((e) => JSON.stringify(e)).join("\n")}\n`,
+  );
+  const setFull = checkSetFull(ops, { addF: "broadcast" });
+  const faults = checkFaults(ops, { requested: ["partition"] });
+  writeFileSync(
+    join(dir, "results.json"),
+    JSON.stringify({
+      valid: setFull.valid,
+      summary: `set-full: ${setFull.summary}`,
+      checkers: { "set-full": setFull },
+      stats: checkStats(ops),
+      seed: 3,
+      errors: [],
+      warnings: faults.warnings,
+      faults,
+      nodes: Object.fromEntries(nodes.map((n) => [n, { crashes: [] }])),
+      duration_s: end / 1e9,
+    }),
+  );
+  writeFileSync(
+    join(dir, "test.json"),
+    JSON.stringify({
+      workload: "broadcast",
+      target: { name: "generated" },
+      node_count: nodes.length,
+      concurrency: nodes.length,
+      seed: 3,
+      command: "faultline test --system generated -w broadcast --seed 3",
+      nemesis: { faults: ["partition"] },
+      nodes,
+      wall_start_ms: Date.UTC(2026, 0, 2),
+    }),
+  );
   return dir;
 }

@@ -6,10 +6,18 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ReportData } from "../../reports/html-report.js";
 import { writeRunReports } from "../../reports/index.js";
-import { copyFixtureStore, PAYLOAD, writeLargeRun } from "./fixtures.js";
+import { MAX_JOURNAL_EVENTS } from "../../reports/load-run.js";
+import {
+  copyFixtureStore,
+  LATE_LOST_VALUE,
+  PAYLOAD,
+  writeLargeRun,
+  writeLateLossRun,
+} from "./fixtures.js";
 
 let fixture: ReturnType<typeof copyFixtureStore>;
 let large: string;
+let lateLoss: string;
 const read = (dir: string, file: string) => readFileSync(join(dir, file), "utf8");
 
 /** The JSON the page embeds for its script. */
@@ -27,7 +35,9 @@ function scriptTags(page: string): string[] {
 beforeAll(async () => {
   fixture = copyFixtureStore();
   large = writeLargeRun(fixture.store);
-  for (const dir of [...Object.values(fixture.runs), large]) await writeRunReports(dir);
+  // Its own store, so the store index tests see only the fixtures and the large run.
+  lateLoss = writeLateLossRun(join(fixture.store, "late-loss-store"));
+  for (const dir of [...Object.values(fixture.runs), large, lateLoss]) await writeRunReports(dir);
 }, 60_000);
 
 afterAll(() => fixture.remove());
@@ -40,6 +50,11 @@ describe("report.html", () => {
     expect(header).toContain("valid — no checker found a problem");
     expect(header).toContain("Every checker passed.");
     expect(header).toMatch(/faultline test --system gossip -w broadcast .*--seed 11/);
+    const results = JSON.parse(read(fixture.runs["valid-broadcast"] as string, "results.json"));
+    const intervals = results.faults.intervals.length;
+    expect(header).toContain(
+      `partition, packet, pause <span class="muted">(all ${intervals} intervals touched client operations)</span>`,
+    );
     // Faults from the history: every interval listed with what it did.
     expect(page).toContain("partition majority-minority: n0 | n1 n2 (4 links cut)");
     expect(page).toContain("pause n1");
@@ -98,6 +113,59 @@ describe("report.html", () => {
     expect(n0.length).toBeGreaterThan(0);
     expect(page).toContain(`<strong>n0</strong> missed ${n0.length} value`);
     expect(page).toContain(n0.join(", "));
+  });
+
+  it("prints the stable latency quantiles in numeric order, also from a run stored before they were named", () => {
+    const page = read(fixture.runs["invalid-set"] as string, "report.html");
+    const dd = page.match(/<dt>stable latency ms<\/dt><dd>(.*?)<\/dd>/)?.[1] ?? "";
+    const names = [...dd.matchAll(/<span class="muted">([^<]*)<\/span>/g)].map((m) => m[1]);
+    expect(names).toEqual(["0", "0.5", "0.95", "0.99", "1"]);
+  });
+
+  it("heads a column of *_ns values in seconds, as its cells show them", () => {
+    const page = read(fixture.runs.escaping as string, "report.html");
+    const protocol = page.slice(page.indexOf('id="check-protocol"'));
+    const table = protocol.slice(protocol.indexOf("<table>"), protocol.indexOf("</table>"));
+    expect(table).toContain("<th>time (s)</th>");
+    expect(table).not.toContain("time ns");
+    expect(table).toMatch(/<td>\d+\.\d{3} s<\/td>/);
+  });
+
+  it("centres the message diagram on a late lost value and says what was cut", () => {
+    const page = read(lateLoss, "report.html");
+    const lines = read(lateLoss, "messages.jsonl").trim().split("\n").length;
+    const sentence = page.match(/<p class="notice" id="lamport-window">([^<]*)</)?.[1];
+    const parts = sentence?.match(
+      new RegExp(
+        `^Showing ${MAX_JOURNAL_EVENTS.toLocaleString("en-US")} of ${lines.toLocaleString("en-US")} message events, ` +
+          `(\\d+\\.\\d) s–(\\d+\\.\\d) s, around the lost value ${LATE_LOST_VALUE}; ` +
+          "earlier and later events are in messages\\.jsonl, " +
+          "and faultline report DIR --messages-at SECONDS draws another part\\.$",
+      ),
+    );
+    expect(parts, sentence).toBeTruthy();
+    // The value is broadcast at about 17.7 s (fixtures.ts).
+    expect(Number(parts?.[1])).toBeLessThan(17.7);
+    expect(Number(parts?.[2])).toBeGreaterThan(17.7);
+    const lamport = embedded(page).lamport;
+    expect(lamport?.rows).toBe(MAX_JOURNAL_EVENTS);
+    expect(lamport?.labels).toContain(`broadcast message=${LATE_LOST_VALUE}`);
+    expect(lamport?.focus?.text).toBe(`the lost value ${LATE_LOST_VALUE}`);
+    // The partition that cut n0 off is in the window, shaded.
+    expect(lamport?.faults.map((f) => f[0])).toEqual(["partition"]);
+  });
+
+  it("centres the message diagram where --messages-at asks", async () => {
+    try {
+      await writeRunReports(lateLoss, { messages_at_s: 10 });
+      const page = read(lateLoss, "report.html");
+      expect(page).toMatch(
+        /Showing 4,000 of [\d,]+ message events, \d\.\d s–1\d\.\d s, around 10 s, as asked; earlier and later events/,
+      );
+      expect(embedded(page).lamport?.labels).not.toContain(`broadcast message=${LATE_LOST_VALUE}`);
+    } finally {
+      await writeRunReports(lateLoss);
+    }
   });
 
   it("names a crashed node, its exit and its last stderr lines, and marks it on the timeline", () => {
@@ -177,6 +245,9 @@ describe("junit.xml and summary.md", () => {
   it("writes a Markdown summary with the verdict, a checker table and the repeat command", () => {
     const md = read(fixture.runs["node-crash"] as string, "summary.md");
     expect(md).toMatch(/^### ❌ INVALID: echo on crash-midrun\.mjs\n/);
+    expect(read(fixture.runs["invalid-linearizable"] as string, "summary.md")).toContain(
+      "**Faults:** partition (all 2 intervals touched client operations)",
+    );
     expect(md).toContain("| crashes | ❌ INVALID | node n0 crashed (exit code 42) at 0.7 s |");
     expect(md).toMatch(
       /```sh\nfaultline test --bin test\/fixtures\/nodes\/crash-midrun\.mjs .*--seed 6\n```/,

@@ -6,10 +6,11 @@ import { request } from "node:http";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type StoreServer, serveStore } from "../../reports/serve.js";
-import { copyFixtureStore, SCENARIOS } from "./fixtures.js";
+import { copyFixtureStore, SCENARIOS, writeLateLossRun } from "./fixtures.js";
 
 const ENTRY = resolve(import.meta.dirname, "cli-entry.mjs");
 let fixture: ReturnType<typeof copyFixtureStore>;
+let lateLoss: string;
 let server: StoreServer;
 
 interface Reply {
@@ -42,6 +43,7 @@ beforeAll(async () => {
   mkdirSync(data, { recursive: true });
   writeFileSync(join(data, "planted.html"), "<script>alert(1)</script>");
   symlinkSync("/etc", join(fixture.store, "outside"));
+  lateLoss = writeLateLossRun(fixture.store);
   server = await serveStore({ store: fixture.store, port: 0 });
 });
 
@@ -75,6 +77,29 @@ describe("serve", () => {
     expect(log.headers["content-security-policy"]).toContain("sandbox");
     const listing = await get(server.url, `${path}/node-logs/`);
     expect(listing.body).toContain('href="n0.log"');
+  });
+
+  it("renders the message diagram around ?messages_at=S, with links to the windows beside it", async () => {
+    const path = lateLoss.slice(fixture.store.length);
+    const window = (body: string) =>
+      body.match(/message events, (\d+\.\d) s–(\d+\.\d) s, around ([^;]*);/)?.slice(1);
+    const at25 = await get(server.url, `${path}/report.html?messages_at=25`);
+    expect(at25.status).toBe(200);
+    const [from, to, around] = window(at25.body) ?? [];
+    expect(around).toBe("25 s, as asked");
+    expect(Number(from)).toBeLessThan(25);
+    expect(Number(to)).toBeGreaterThan(25);
+    const link = (text: string) =>
+      at25.body.match(new RegExp(`<a href="\\?messages_at=([\\d.]+)">${text}</a>`))?.[1];
+    const earlier = await get(server.url, `${path}/report.html?messages_at=${link("← earlier")}`);
+    expect(Number(window(earlier.body)?.[1])).toBeLessThanOrEqual(Number(from) + 1);
+    // Near the end the window cannot move a whole width: it ends with the journal.
+    const later = await get(server.url, `${path}/report.html?messages_at=${link("later →")}`);
+    expect(Number(window(later.body)?.[1])).toBeGreaterThan(Number(to));
+    // Without a valid time the run's own focus is used: the late lost value.
+    const plain = await get(server.url, `${path}/report.html?messages_at=soon`);
+    expect(window(plain.body)?.[2]).toBe("the lost value 117");
+    expect(existsSync(join(lateLoss, "report.html"))).toBe(false); // read-only
   });
 
   it("serves a page a target planted as inert text, not HTML", async () => {
