@@ -1,17 +1,54 @@
 // Every process the harness starts leads its own process group, recorded here. Whatever ends
 // the harness — a normal exit, SIGINT/SIGTERM, an uncaught error — kills every group still
 // recorded, so no node (nor a child a wrapper script forgot to `exec`) outlives us.
+//
+// A harness killed with SIGKILL (or by the OOM killer) runs none of that, so a watchdog process
+// holds the same list: the harness tells it each group as it starts and ends, over a pipe whose
+// write end only the harness holds. However the harness dies, the kernel closes that pipe; at
+// EOF the watchdog SIGKILLs every group still listed and exits. A parent-death signal would not
+// do: it reaches only the direct child, not a wrapper script's children.
+import { type ChildProcess, spawn } from "node:child_process";
 
 const live = new Set<number>();
 let installed = false;
+let watchdog: ChildProcess | undefined;
+
+/**
+ * The watchdog, run as `node -e` so it works from source and from dist/. It lives in its own
+ * session and ignores SIGINT/SIGTERM/SIGHUP: Ctrl-C's signal to the terminal's group must leave
+ * it to the harness's own shutdown, and only EOF ends it. Lines are "<pgid>" (started) and
+ * "-<pgid>" (ended); the list holds only groups the harness has not yet seen end.
+ */
+const WATCHDOG_SOURCE = `
+for (const s of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(s, () => {});
+const groups = new Set();
+let partial = "";
+process.stdin.setEncoding("utf8");
+process.stdin.on("data", (chunk) => {
+  const lines = (partial + chunk).split("\\n");
+  partial = lines.pop();
+  for (const line of lines) {
+    const n = Number(line);
+    if (n > 0) groups.add(n);
+    else if (n < 0) groups.delete(-n);
+  }
+});
+const killAll = () => {
+  for (const g of groups) try { process.kill(-g, "SIGKILL"); } catch {}
+  process.exit(0);
+};
+process.stdin.on("end", killAll);
+process.stdin.on("error", killAll);
+`;
 
 export function trackGroup(pgid: number): void {
   install();
   live.add(pgid);
+  tellWatchdog(`${pgid}`);
 }
 
 export function untrackGroup(pgid: number): void {
-  live.delete(pgid);
+  if (live.delete(pgid)) tellWatchdog(`-${pgid}`);
 }
 
 /** Sends a signal to a whole process group; false when the group no longer exists. */
@@ -27,7 +64,10 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
 
 /** Synchronous so it can run in an `exit` handler. */
 export function killAllGroups(): void {
-  for (const pgid of live) signalGroup(pgid, "SIGKILL");
+  for (const pgid of live) {
+    signalGroup(pgid, "SIGKILL");
+    tellWatchdog(`-${pgid}`);
+  }
   live.clear();
 }
 
@@ -39,4 +79,19 @@ function install(): void {
   if (installed) return;
   installed = true;
   process.on("exit", killAllGroups);
+  watchdog = spawn(process.execPath, ["-e", WATCHDOG_SOURCE], {
+    detached: true,
+    stdio: ["pipe", "ignore", "ignore"],
+  });
+  // Without a watchdog the in-process handlers above still cover every death but SIGKILL.
+  watchdog.on("error", () => {});
+  watchdog.stdin?.on("error", () => {});
+  // Neither the watchdog nor its pipe may keep the harness's event loop alive.
+  watchdog.unref();
+  (watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+}
+
+function tellWatchdog(line: string): void {
+  const stdin = watchdog?.stdin;
+  if (stdin && !stdin.destroyed) stdin.write(`${line}\n`);
 }

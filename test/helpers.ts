@@ -25,26 +25,39 @@ export function tempStore(onFinished: (fn: () => void) => void = onTestFinished)
   return dir;
 }
 
+/** Where and with what the CLI runs: its working directory, and environment beyond ours. */
+export interface CliPlace {
+  cwd?: string;
+  env?: Record<string, string>;
+}
+
 /** Starts the CLI; it is SIGKILLed (its whole group) if it outlives `timeout_ms`. */
 export function startCli(
   args: readonly string[],
   timeout_ms = 60_000,
+  place: CliPlace = {},
 ): ResultPromise<{
   reject: false;
   timeout: number;
   killSignal: "SIGKILL";
-  env: { FORCE_COLOR: string };
+  cwd: string | undefined;
+  env: Record<string, string>;
 }> {
   return execa(process.execPath, [CLI, ...args], {
     reject: false,
     timeout: timeout_ms,
     killSignal: "SIGKILL",
-    env: { FORCE_COLOR: "0" },
+    cwd: place.cwd,
+    env: { FORCE_COLOR: "0", ...place.env },
   });
 }
 
-export async function runCli(args: readonly string[], timeout_ms = 60_000): Promise<CliResult> {
-  const result = await startCli(args, timeout_ms);
+export async function runCli(
+  args: readonly string[],
+  timeout_ms = 60_000,
+  place: CliPlace = {},
+): Promise<CliResult> {
+  const result = await startCli(args, timeout_ms, place);
   return {
     exitCode: result.exitCode,
     stdout: String(result.stdout),
@@ -74,6 +87,14 @@ export async function untilCaught<R extends { exitCode: number | undefined; stdo
 /** Runs `faultline <line>` (words split on spaces) quietly against `store`. */
 export function runLine(line: string, store: string, timeout_ms = 60_000): Promise<CliResult> {
   return runCli([...line.trim().split(/\s+/), "--store", store, "-q"], timeout_ms);
+}
+
+/**
+ * Runs `faultline <line>` quietly as a user does: from `cwd`, with the default store, which is
+ * then `<cwd>/store`.
+ */
+export function runLineIn(cwd: string, line: string, timeout_ms = 60_000): Promise<CliResult> {
+  return runCli([...line.trim().split(/\s+/), "-q"], timeout_ms, { cwd });
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: tests poke at results.json freely
