@@ -3,7 +3,7 @@
 // "-3600", seconds) moves the node's wall clock at once, because FAKETIME_NO_CACHE makes
 // libfaketime re-read it. Monotonic clocks are left alone so timers keep working.
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { SetupError } from "../exit-codes.js";
 
 const LIBFAKETIME_CANDIDATES = [
@@ -15,7 +15,8 @@ const LIBFAKETIME_CANDIDATES = [
 
 export function findLibfaketime(): string | undefined {
   const override = process.env.FAULTLINE_LIBFAKETIME;
-  if (override) return existsSync(override) ? override : undefined;
+  // LD_PRELOAD reads a relative path from each node's own working directory, not ours.
+  if (override) return existsSync(override) ? resolve(override) : undefined;
   return LIBFAKETIME_CANDIDATES.find((path) => existsSync(path));
 }
 

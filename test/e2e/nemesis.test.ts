@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { type Op, parseHistory } from "../../checkers/history.js";
-import { FIXTURES, ROOT, readResults, runLine, tempStore } from "../helpers.js";
+import { FIXTURES, ROOT, readResults, runLine, runLineIn, tempStore } from "../helpers.js";
 
 function history(store: string): Op[] {
   return parseHistory(readFileSync(join(store, "latest", "history.jsonl"), "utf8"));
@@ -74,6 +74,22 @@ describe("kill and restart", () => {
     expect(readFileSync(join(store, "latest", "node-logs", "n0.log"), "utf8")).toMatch(
       /replayed \d+ changes/,
     );
+  });
+
+  it("a node persisting to $FAULTLINE_DATA_DIR/state.json stays valid with the default store", async () => {
+    // Run as a user does: from a fresh folder, no --store, so the store path is relative
+    // while the node runs in its own data dir.
+    const cwd = tempStore();
+    const r = await runLineIn(
+      cwd,
+      `test --bin ${join(FIXTURES, "persist-kv.mjs")} -w lin-kv --node-count 1 --time-limit 6 --rate 30 --nemesis kill --nemesis-interval 1 --seed 2`,
+    );
+    expect(r.exitCode, r.stdout).toBe(0);
+    const store = join(cwd, "store");
+    expect(
+      nemesisEvents(history(store)).filter((e) => e.f === "start-kill").length,
+    ).toBeGreaterThan(0);
+    expect(existsSync(join(store, "latest", "data", "n0", "state.json"))).toBe(true);
   });
 });
 
