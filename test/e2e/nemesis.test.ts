@@ -212,12 +212,15 @@ describe("nemesis scripts (--nemesis-script)", () => {
 
 describe("clock skew", () => {
   it("a node reporting Date.now() shows the injected offsets, and none after the reset", async () => {
-    const store = tempStore();
-    const r = await runLine(
+    // From a fresh folder with the default (relative) store, as a user runs it: the clock
+    // files must still reach the nodes, which run in their own data dirs.
+    const cwd = tempStore();
+    const r = await runLineIn(
+      cwd,
       `test --bin ${join(FIXTURES, "clock.mjs")} -w unique-ids --node-count 3 --time-limit 8 --rate 60 --nemesis clock --nemesis-interval 1 --seed 4`,
-      store,
     );
     expect(r.exitCode, r.stdout).toBe(0);
+    const store = join(cwd, "store");
     const ops = history(store);
     const test = JSON.parse(readFileSync(join(store, "latest", "test.json"), "utf8"));
     // The clock in force on each node at each moment, from the nemesis events.
