@@ -8,6 +8,7 @@
 // EOF the watchdog SIGKILLs every group still listed and exits. A parent-death signal would not
 // do: it reaches only the direct child, not a wrapper script's children.
 import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 
 const live = new Set<number>();
 let installed = false;
@@ -60,6 +61,23 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
     if ((err as NodeJS.ErrnoException).code === "ESRCH") return false;
     throw err;
   }
+}
+
+/** The live (non-zombie) processes of group `pgid`, from /proc. */
+export function groupPids(pgid: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid pgrp ..."; comm may contain spaces.
+      const stat = readFileSync(`/proc/${entry}/stat`, "latin1");
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(pgrp) === pgid && state !== "Z") pids.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
 }
 
 /** Synchronous so it can run in an `exit` handler. */

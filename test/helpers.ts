@@ -1,9 +1,10 @@
 // Shared helpers for tests that run the real `faultline` binary in a subprocess.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { expect, onTestFinished } from "vitest";
+import { groupPids } from "../harness/process-groups.js";
 
 export const ROOT = resolve(import.meta.dirname, "..");
 export const CLI = join(ROOT, "dist", "harness", "cli.js");
@@ -115,18 +116,7 @@ export function nodePids(store: string, nodes: readonly string[]): number[] {
  * this container's PID 1 can take seconds to reap orphans, and kill(-pgid, 0) still finds them.
  */
 export function groupAlive(pgid: number): boolean {
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // /proc/<pid>/stat: "pid (comm) state ppid pgrp ..."; comm may contain spaces.
-      const stat = readFileSync(`/proc/${entry}/stat`, "latin1");
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(pgrp) === pgid && state !== "Z") return true;
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return false;
+  return groupPids(pgid).length > 0;
 }
 
 /**

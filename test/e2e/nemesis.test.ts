@@ -268,6 +268,22 @@ describe("clock skew", () => {
     expect(skewed).toBeGreaterThan(5);
     expect(normal).toBeGreaterThan(5);
     expect(existsSync(join(store, "latest", "clock"))).toBe(false);
+    expect(readResults(store).warnings.join("\n")).not.toMatch(/could not move the clock/);
+  });
+
+  it("a clock fault on a node that never loaded libfaketime is a warning naming it", async () => {
+    const store = tempStore();
+    const r = await runLine(
+      `test --bin ${join(FIXTURES, "no-faketime.sh")} -w unique-ids --node-count 3 --time-limit 4 --rate 30 --nemesis clock --nemesis-interval 1 --seed 4`,
+      store,
+    );
+    expect(r.exitCode, r.stdout).toBe(0);
+    const starts = nemesisEvents(history(store)).filter((e) => e.f === "start-clock");
+    expect(starts.length).toBeGreaterThan(0);
+    const warnings = (readResults(store).warnings as string[]).filter((w) =>
+      /could not move the clock of n\d.*loaded libfaketime/.test(w),
+    );
+    expect(warnings, JSON.stringify(starts)).toHaveLength(starts.length);
   });
 
   it("asking for clock faults without libfaketime is exit 3 with the install command", async () => {
