@@ -48,8 +48,10 @@ const RUNS: Array<[string, number, string]> = [
     3,
     '"start-pause"',
   ],
-  // A coordinator and two workers.
+  // tcp: a coordinator and two workers.
   ["test --system mapreduce -w mapreduce --node-count 2", 3, ""],
+  // udp: a server and two clients.
+  ["test --system lsp -w lsp --concurrency 2 --rate 20", 3, ""],
 ];
 
 describe("a harness killed with SIGKILL", () => {
