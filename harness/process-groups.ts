@@ -15,31 +15,21 @@ let installed = false;
 let watchdog: ChildProcess | undefined;
 
 /**
- * The watchdog, run as `node -e` so it works from source and from dist/. It lives in its own
- * session and ignores SIGINT/SIGTERM/SIGHUP: Ctrl-C's signal to the terminal's group must leave
- * it to the harness's own shutdown, and only EOF ends it. Lines are "<pgid>" (started) and
+ * The watchdog: a shell script, about 1 MB where a Node process would take 40. It lives in its
+ * own session and ignores SIGINT/SIGTERM/SIGHUP: Ctrl-C's signal to the terminal's group must
+ * leave shutdown to the harness, and only EOF ends it. Lines are "<pgid>" (started) and
  * "-<pgid>" (ended); the list holds only groups the harness has not yet seen end.
  */
-const WATCHDOG_SOURCE = `
-for (const s of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(s, () => {});
-const groups = new Set();
-let partial = "";
-process.stdin.setEncoding("utf8");
-process.stdin.on("data", (chunk) => {
-  const lines = (partial + chunk).split("\\n");
-  partial = lines.pop();
-  for (const line of lines) {
-    const n = Number(line);
-    if (n > 0) groups.add(n);
-    else if (n < 0) groups.delete(-n);
-  }
-});
-const killAll = () => {
-  for (const g of groups) try { process.kill(-g, "SIGKILL"); } catch {}
-  process.exit(0);
-};
-process.stdin.on("end", killAll);
-process.stdin.on("error", killAll);
+const WATCHDOG_SCRIPT = `
+trap '' INT TERM HUP
+groups=' '
+while IFS= read -r line; do
+  case $line in
+    -*) g=\${line#-}; case $groups in *" $g "*) groups="\${groups%% $g *} \${groups#* $g }" ;; esac ;;
+    *) groups="$groups$line " ;;
+  esac
+done
+for g in $groups; do kill -s KILL -- "-$g" 2>/dev/null; done
 `;
 
 export function trackGroup(pgid: number): void {
@@ -97,7 +87,7 @@ function install(): void {
   if (installed) return;
   installed = true;
   process.on("exit", killAllGroups);
-  watchdog = spawn(process.execPath, ["-e", WATCHDOG_SOURCE], {
+  watchdog = spawn("/bin/sh", ["-c", WATCHDOG_SCRIPT], {
     detached: true,
     stdio: ["pipe", "ignore", "ignore"],
   });
