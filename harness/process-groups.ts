@@ -13,9 +13,11 @@ import { readdirSync, readFileSync } from "node:fs";
 const live = new Set<number>();
 let installed = false;
 let watchdog: ChildProcess | undefined;
+/** Lines queued for a watchdog that stopped reading are dropped past this (it is stuck). */
+const MAX_WATCHDOG_QUEUE_BYTES = 64 * 1024;
 
 /**
- * The watchdog: a shell script, about 1 MB where a Node process would take 40. It lives in its
+ * The watchdog: a shell script, about 2 MB resident where `node -e` takes 42. It lives in its
  * own session and ignores SIGINT/SIGTERM/SIGHUP: Ctrl-C's signal to the terminal's group must
  * leave shutdown to the harness, and only EOF ends it. Lines are "<pgid>" (started) and
  * "-<pgid>" (ended); the list holds only groups the harness has not yet seen end.
@@ -34,6 +36,7 @@ for g in $groups; do kill -s KILL -- "-$g" 2>/dev/null; done
 
 export function trackGroup(pgid: number): void {
   install();
+  if (live.has(pgid)) return;
   live.add(pgid);
   tellWatchdog(`${pgid}`);
 }
@@ -101,5 +104,6 @@ function install(): void {
 
 function tellWatchdog(line: string): void {
   const stdin = watchdog?.stdin;
-  if (stdin && !stdin.destroyed) stdin.write(`${line}\n`);
+  if (stdin && !stdin.destroyed && stdin.writableLength < MAX_WATCHDOG_QUEUE_BYTES)
+    stdin.write(`${line}\n`);
 }
