@@ -109,6 +109,12 @@ export function checkFaults(
     }
   }
   for (const op of history) {
+    const unmoved = (op.value as { unmoved?: unknown } | null)?.unmoved;
+    if (op.process === "nemesis" && op.f === "start-clock" && Array.isArray(unmoved)) {
+      warnings.push(
+        `the clock fault at ${(op.time / 1e9).toFixed(1)} s could not move the clock of ${unmoved.join(", ")}: no process of ${unmoved.length === 1 ? "that node" : "those nodes"} loaded libfaketime (a statically linked binary, or a wrapper that cleared LD_PRELOAD)`,
+      );
+    }
     if (op.process === "nemesis" && op.f === "script-stopped") {
       const reason = String((op.value as { reason?: unknown } | null)?.reason ?? "no reason given");
       warnings.push(

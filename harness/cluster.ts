@@ -148,6 +148,11 @@ export class Cluster {
     return this.node(id).running;
   }
 
+  /** The process group a running node leads. */
+  group(id: string): number | undefined {
+    return this.node(id).group;
+  }
+
   pause(id: string): boolean {
     return this.node(id).signal("SIGSTOP");
   }

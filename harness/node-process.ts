@@ -79,6 +79,11 @@ export class NodeProcess {
     return [...this.tail];
   }
 
+  /** The process group it leads while running. */
+  get group(): number | undefined {
+    return this.child ? this.pgid : undefined;
+  }
+
   /** Spawns the node; rejects with a SetupError if the OS cannot start it. */
   async start(): Promise<void> {
     if (this.child) throw new Error(`${this.id} is already running`);

@@ -8,7 +8,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from "node:fs";
-import { join, relative } from "node:path";
+import { join, relative, resolve } from "node:path";
 import type { Op } from "../checkers/history.js";
 import { parseHistory } from "../checkers/history.js";
 
@@ -21,8 +21,12 @@ export const STORE_FILES = {
   nodeLogs: "node-logs",
 } as const;
 
-/** Creates a fresh run directory and points `<store>/latest` at it. */
-export function createRunDir(storeRoot: string, testName: string, now = new Date()): string {
+/**
+ * Creates a fresh run directory and points `<store>/latest` at it. The path returned is absolute:
+ * every path below it is handed to targets, which run in their own working directories.
+ */
+export function createRunDir(store: string, testName: string, now = new Date()): string {
+  const storeRoot = resolve(store);
   const cleaned = testName.replace(/[^A-Za-z0-9._-]+/g, "_");
   // ".", ".." and "latest" would land outside the store or inside the latest link.
   const safe = /^\.*$/.test(cleaned) || cleaned === "latest" ? `_${cleaned}` : cleaned;

@@ -6,14 +6,17 @@ import { readdirSync, readFileSync } from "node:fs";
 
 const TOKEN_NAME = "FAULTLINE_SUITE_TOKEN";
 
-function tagged(token: string): Array<{ pid: number; args: string }> {
+/** Live processes (not vitest's own, not zombies) whose environment holds `name=value`. */
+export function processesWithEnv(
+  name: string,
+  value: string,
+): Array<{ pid: number; args: string }> {
   const found: Array<{ pid: number; args: string }> = [];
   for (const entry of readdirSync("/proc")) {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
     try {
-      if (!readFileSync(`/proc/${pid}/environ`, "latin1").includes(`${TOKEN_NAME}=${token}`))
-        continue;
+      if (!readFileSync(`/proc/${pid}/environ`, "latin1").includes(`${name}=${value}`)) continue;
       const args = readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0").join(" ").trim();
       const state = /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, "latin1"))?.[1];
       // vitest's own workers carry the token too; zombies are dead already.
@@ -32,10 +35,10 @@ export function setup(): void {
 export async function teardown(): Promise<void> {
   const token = process.env[TOKEN_NAME] as string;
   // A process killed a moment ago may not be reaped yet: look again for up to 2 s.
-  let left = tagged(token);
+  let left = processesWithEnv(TOKEN_NAME, token);
   for (let i = 0; i < 20 && left.length > 0; i++) {
     await new Promise((r) => setTimeout(r, 100));
-    left = tagged(token);
+    left = processesWithEnv(TOKEN_NAME, token);
   }
   if (left.length > 0) {
     console.error(

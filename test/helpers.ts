@@ -1,9 +1,10 @@
 // Shared helpers for tests that run the real `faultline` binary in a subprocess.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { expect, onTestFinished } from "vitest";
+import { groupPids } from "../harness/process-groups.js";
 
 export const ROOT = resolve(import.meta.dirname, "..");
 export const CLI = join(ROOT, "dist", "harness", "cli.js");
@@ -25,26 +26,39 @@ export function tempStore(onFinished: (fn: () => void) => void = onTestFinished)
   return dir;
 }
 
+/** Where and with what the CLI runs: its working directory, and environment beyond ours. */
+export interface CliPlace {
+  cwd?: string;
+  env?: Record<string, string>;
+}
+
 /** Starts the CLI; it is SIGKILLed (its whole group) if it outlives `timeout_ms`. */
 export function startCli(
   args: readonly string[],
   timeout_ms = 60_000,
+  place: CliPlace = {},
 ): ResultPromise<{
   reject: false;
   timeout: number;
   killSignal: "SIGKILL";
-  env: { FORCE_COLOR: string };
+  cwd: string | undefined;
+  env: Record<string, string>;
 }> {
   return execa(process.execPath, [CLI, ...args], {
     reject: false,
     timeout: timeout_ms,
     killSignal: "SIGKILL",
-    env: { FORCE_COLOR: "0" },
+    cwd: place.cwd,
+    env: { FORCE_COLOR: "0", ...place.env },
   });
 }
 
-export async function runCli(args: readonly string[], timeout_ms = 60_000): Promise<CliResult> {
-  const result = await startCli(args, timeout_ms);
+export async function runCli(
+  args: readonly string[],
+  timeout_ms = 60_000,
+  place: CliPlace = {},
+): Promise<CliResult> {
+  const result = await startCli(args, timeout_ms, place);
   return {
     exitCode: result.exitCode,
     stdout: String(result.stdout),
@@ -76,6 +90,14 @@ export function runLine(line: string, store: string, timeout_ms = 60_000): Promi
   return runCli([...line.trim().split(/\s+/), "--store", store, "-q"], timeout_ms);
 }
 
+/**
+ * Runs `faultline <line>` quietly as a user does: from `cwd`, with the default store, which is
+ * then `<cwd>/store`.
+ */
+export function runLineIn(cwd: string, line: string, timeout_ms = 60_000): Promise<CliResult> {
+  return runCli([...line.trim().split(/\s+/), "-q"], timeout_ms, { cwd });
+}
+
 // biome-ignore lint/suspicious/noExplicitAny: tests poke at results.json freely
 export function readResults(store: string): Record<string, any> {
   return JSON.parse(readFileSync(join(store, "latest", "results.json"), "utf8"));
@@ -94,18 +116,7 @@ export function nodePids(store: string, nodes: readonly string[]): number[] {
  * this container's PID 1 can take seconds to reap orphans, and kill(-pgid, 0) still finds them.
  */
 export function groupAlive(pgid: number): boolean {
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // /proc/<pid>/stat: "pid (comm) state ppid pgrp ..."; comm may contain spaces.
-      const stat = readFileSync(`/proc/${entry}/stat`, "latin1");
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(pgrp) === pgid && state !== "Z") return true;
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return false;
+  return groupPids(pgid).length > 0;
 }
 
 /**

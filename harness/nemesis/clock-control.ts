@@ -2,9 +2,18 @@
 // of libfaketime and its own FAKETIME_TIMESTAMP_FILE; rewriting that file (e.g. "+250" or
 // "-3600", seconds) moves the node's wall clock at once, because FAKETIME_NO_CACHE makes
 // libfaketime re-read it. Monotonic clocks are left alone so timers keep working.
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { join, resolve } from "node:path";
 import { SetupError } from "../exit-codes.js";
+import { groupPids } from "../process-groups.js";
 
 const LIBFAKETIME_CANDIDATES = [
   "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
@@ -15,7 +24,8 @@ const LIBFAKETIME_CANDIDATES = [
 
 export function findLibfaketime(): string | undefined {
   const override = process.env.FAULTLINE_LIBFAKETIME;
-  if (override) return existsSync(override) ? override : undefined;
+  // LD_PRELOAD reads a relative path from each node's own working directory, not ours.
+  if (override) return existsSync(override) ? resolve(override) : undefined;
   return LIBFAKETIME_CANDIDATES.find((path) => existsSync(path));
 }
 
@@ -63,6 +73,23 @@ export class ClockControl {
     return moved;
   }
 
+  /**
+   * Of `nodes`, those whose clock this cannot move: running, yet no process of their group has
+   * libfaketime mapped (a statically linked binary, or a wrapper that cleared LD_PRELOAD).
+   * `group` gives a running node's process group. A group with any process mapping it counts
+   * as moved: which of its processes reads the clock is unknown, and a warning must not be
+   * false.
+   */
+  unmoved(nodes: readonly string[], group: (node: string) => number | undefined): string[] {
+    const library = realpathSync(this.library);
+    return nodes.filter((node) => {
+      const pgid = group(node);
+      if (pgid === undefined) return false;
+      const pids = groupPids(pgid);
+      return pids.length > 0 && !pids.some((pid) => maps(pid).includes(library));
+    });
+  }
+
   /** Removes the clock files (after the nodes have stopped). */
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });
@@ -79,5 +106,14 @@ export class ClockControl {
     writeFileSync(tmp, `${text}\n`);
     // rename is atomic: libfaketime never reads a half-written offset
     renameSync(tmp, this.file(node));
+  }
+}
+
+/** A process's memory map; "" once it has gone. */
+function maps(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/maps`, "utf8");
+  } catch {
+    return "";
   }
 }

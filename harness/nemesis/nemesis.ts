@@ -469,6 +469,9 @@ export class Nemesis {
       case "clock": {
         const clock = this.clock as ClockControl;
         const targets = this.pickNodes(random);
+        // Named in the event so the fault report can warn that this fault could not bite them.
+        const unmoved = clock.unmoved(targets, (node) => this.cluster.group(node));
+        const cannot = unmoved.length > 0 ? { unmoved } : {};
         if (random.chance(0.5)) {
           // Jepsen's bump: random sign × 1.5^(6 + U[0, 25)) ms, about 11 ms to 288 s.
           const offsets: Record<string, number> = {};
@@ -480,7 +483,7 @@ export class Nemesis {
           this.record(
             "start-clock",
             kind,
-            { mode: "bump", offsets_s: offsets },
+            { mode: "bump", offsets_s: offsets, ...cannot },
             `clock bump ${targets.join(",")}`,
           );
         } else {
@@ -495,7 +498,7 @@ export class Nemesis {
           this.record(
             "start-clock",
             kind,
-            { mode: "strobe", nodes: targets, delta_s, period_ms },
+            { mode: "strobe", nodes: targets, delta_s, period_ms, ...cannot },
             `clock strobe ${targets.join(",")}`,
           );
         }

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { type Op, parseHistory } from "../../checkers/history.js";
-import { FIXTURES, ROOT, readResults, runLine, tempStore } from "../helpers.js";
+import { FIXTURES, ROOT, readResults, runLine, runLineIn, tempStore } from "../helpers.js";
 
 function history(store: string): Op[] {
   return parseHistory(readFileSync(join(store, "latest", "history.jsonl"), "utf8"));
@@ -74,6 +74,22 @@ describe("kill and restart", () => {
     expect(readFileSync(join(store, "latest", "node-logs", "n0.log"), "utf8")).toMatch(
       /replayed \d+ changes/,
     );
+  });
+
+  it("a node persisting to $FAULTLINE_DATA_DIR/state.json stays valid with the default store", async () => {
+    // Run as a user does: from a fresh folder, no --store, so the store path is relative
+    // while the node runs in its own data dir.
+    const cwd = tempStore();
+    const r = await runLineIn(
+      cwd,
+      `test --bin ${join(FIXTURES, "persist-kv.mjs")} -w lin-kv --node-count 1 --time-limit 6 --rate 30 --nemesis kill --nemesis-interval 1 --seed 2`,
+    );
+    expect(r.exitCode, r.stdout).toBe(0);
+    const store = join(cwd, "store");
+    expect(
+      nemesisEvents(history(store)).filter((e) => e.f === "start-kill").length,
+    ).toBeGreaterThan(0);
+    expect(existsSync(join(store, "latest", "data", "n0", "state.json"))).toBe(true);
   });
 });
 
@@ -196,12 +212,15 @@ describe("nemesis scripts (--nemesis-script)", () => {
 
 describe("clock skew", () => {
   it("a node reporting Date.now() shows the injected offsets, and none after the reset", async () => {
-    const store = tempStore();
-    const r = await runLine(
+    // From a fresh folder with the default (relative) store, as a user runs it: the clock
+    // files must still reach the nodes, which run in their own data dirs.
+    const cwd = tempStore();
+    const r = await runLineIn(
+      cwd,
       `test --bin ${join(FIXTURES, "clock.mjs")} -w unique-ids --node-count 3 --time-limit 8 --rate 60 --nemesis clock --nemesis-interval 1 --seed 4`,
-      store,
     );
     expect(r.exitCode, r.stdout).toBe(0);
+    const store = join(cwd, "store");
     const ops = history(store);
     const test = JSON.parse(readFileSync(join(store, "latest", "test.json"), "utf8"));
     // The clock in force on each node at each moment, from the nemesis events.
@@ -249,6 +268,22 @@ describe("clock skew", () => {
     expect(skewed).toBeGreaterThan(5);
     expect(normal).toBeGreaterThan(5);
     expect(existsSync(join(store, "latest", "clock"))).toBe(false);
+    expect(readResults(store).warnings.join("\n")).not.toMatch(/could not move the clock/);
+  });
+
+  it("a clock fault on a node that never loaded libfaketime is a warning naming it", async () => {
+    const store = tempStore();
+    const r = await runLine(
+      `test --bin ${join(FIXTURES, "no-faketime.sh")} -w unique-ids --node-count 3 --time-limit 4 --rate 30 --nemesis clock --nemesis-interval 1 --seed 4`,
+      store,
+    );
+    expect(r.exitCode, r.stdout).toBe(0);
+    const starts = nemesisEvents(history(store)).filter((e) => e.f === "start-clock");
+    expect(starts.length).toBeGreaterThan(0);
+    const warnings = (readResults(store).warnings as string[]).filter((w) =>
+      /could not move the clock of n\d.*loaded libfaketime/.test(w),
+    );
+    expect(warnings, JSON.stringify(starts)).toHaveLength(starts.length);
   });
 
   it("asking for clock faults without libfaketime is exit 3 with the install command", async () => {

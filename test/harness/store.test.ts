@@ -122,6 +122,11 @@ describe("createRunDir", () => {
     expect(existsSync(dir)).toBe(true);
     expect(realpathSync(join(deep, "latest"))).toBe(realpathSync(dir));
   });
+
+  it("returns an absolute path for a relative store: targets run in other directories", () => {
+    const dir = createRunDir(relative(process.cwd(), store), "x", T0);
+    expect(dir).toBe(join(store, "x", "2024-03-05T060708"));
+  });
 });
 
 describe("writeJson", () => {
