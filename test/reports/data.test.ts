@@ -8,7 +8,7 @@ import type { Op } from "../../checkers/history.js";
 import { type FaultView, faultLabel, faultViews } from "../../reports/fault-labels.js";
 import { journalFocus } from "../../reports/journal-focus.js";
 import { ARROW, lamportPayload } from "../../reports/lamport-data.js";
-import { type JournalEvent, loadJournal } from "../../reports/load-run.js";
+import { type JournalEvent, type JournalLoad, loadJournal } from "../../reports/load-run.js";
 import { faultIntervalsTouched } from "../../reports/stored.js";
 import {
   OMITTED_VALUE,
@@ -124,6 +124,19 @@ describe("faults", () => {
   });
 });
 
+/** A journal drawn whole: no window, no focus. */
+function wholeJournal(events: JournalEvent[]): JournalLoad {
+  return {
+    events,
+    truncated: false,
+    total: events.length,
+    before: 0,
+    focus: undefined,
+    skipped: 0,
+    exists: true,
+  };
+}
+
 describe("message diagram", () => {
   const events: JournalEvent[] = [
     { time: 0, event: "send", id: 0, src: "c1", dest: "n0", body: { type: "read", msg_id: 1 } },
@@ -158,13 +171,12 @@ describe("message diagram", () => {
       { time: 2, event: "send", id: 1, src: "zeta", dest: "lin-kv", body: { type: "read" } },
       { time: 3, event: "send", id: 2, src: "alpha", dest: "zeta", body: { type: "gossip" } },
     ];
-    const d = lamportPayload({ events: named, truncated: false, skipped: 0, exists: true }, []);
+    const d = lamportPayload(wholeJournal(named), []);
     expect(d.participants).toEqual(["c1", "alpha", "zeta", "lin-kv"]);
   });
 
   it("orders columns clients, nodes, services; draws delivered, dropped and error messages", () => {
-    const journal = { events, truncated: false, total: events.length, before: 0, skipped: 0 };
-    const d = lamportPayload({ ...journal, focus: undefined, exists: true }, [
+    const d = lamportPayload(wholeJournal(events), [
       {
         kind: "partition",
         start_ns: 2,
@@ -199,7 +211,7 @@ describe("message diagram", () => {
       { time: 0, event: "send", id: 0, src: "c6", dest: "n0", via: "n1", body: { type: "read" } },
       { time: 1, event: "recv", id: 0, src: "c6", dest: "n0" },
     ];
-    const d = lamportPayload({ events: forwarded, truncated: false, skipped: 0, exists: true }, []);
+    const d = lamportPayload(wholeJournal(forwarded), []);
     expect(d.participants).toEqual(["n0", "n1"]);
     expect(d.arrows).toEqual([1, 0, 0, 1, ARROW.server]);
     expect(d.titles[0]).toMatch(/^c6 → n0 \(written by n1\) #0: /);
