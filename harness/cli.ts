@@ -12,9 +12,13 @@ import { Logger } from "./logger.js";
 import { findLibfaketime } from "./nemesis/clock-control.js";
 import {
   type CrashPoint,
+  DEFAULT_FAULT_CHANGES_PER_RUN,
   DEFAULT_PACKET_FAULTS,
+  defaultNemesisInterval,
   FAULT_KINDS,
   type FaultKind,
+  MAX_DEFAULT_INTERVAL_S,
+  MIN_DEFAULT_INTERVAL_S,
   type NemesisScript,
   parseCrashPoint,
   TARGETS,
@@ -119,7 +123,7 @@ interface TestFlags {
   store: string;
   quiet?: boolean;
   nemesis: FaultKind[];
-  nemesisInterval: number;
+  nemesisInterval?: number;
   nemesisSerial?: boolean;
   nemesisScript?: string;
   partitionShape?: PartitionShape;
@@ -180,7 +184,11 @@ function testCommand(): Command {
       faultList,
       [],
     )
-    .option("--nemesis-interval <s>", "mean seconds between fault changes", number(0.01), 10)
+    .option(
+      "--nemesis-interval <s>",
+      `mean seconds between fault changes (default: --time-limit / ${DEFAULT_FAULT_CHANGES_PER_RUN}, from ${MIN_DEFAULT_INTERVAL_S} to ${MAX_DEFAULT_INTERVAL_S})`,
+      number(0.01),
+    )
     .option(
       "--nemesis-script <script>",
       "an exact fault schedule: FILE[#EXPORT], an ES module exporting async (control) => {…}, or the name of a script the --system ships",
@@ -192,7 +200,7 @@ function testCommand(): Command {
     .addOption(
       new Option(
         "--partition-shape <shape>",
-        "partition shape (default: random each time)",
+        "partition shape (default: each in turn, seeded order, ones that split the cluster first)",
       ).choices(PARTITION_SHAPES),
     )
     .option(
@@ -410,7 +418,7 @@ async function test(nodeArgs: string[], flags: TestFlags): Promise<number> {
         command: repeat,
         nemesis: {
           faults: flags.nemesis,
-          interval_s: flags.nemesisInterval,
+          interval_s: flags.nemesisInterval ?? defaultNemesisInterval(flags.timeLimit),
           ...(flags.nemesisSerial && { serial: true }),
           ...(script && { script }),
           ...(flags.partitionShape && { partition_shape: flags.partitionShape }),

@@ -4,6 +4,7 @@ import { setMaxListeners } from "node:events";
 import { join } from "node:path";
 import { checkFaults } from "../checkers/faults.js";
 import type { Op } from "../checkers/history.js";
+import { partitionReachWarning } from "../checkers/partition-reach.js";
 import type { CheckResult, Validity } from "../checkers/result.js";
 import { checkStats } from "../checkers/stats.js";
 import { writeRunReports } from "../reports/index.js";
@@ -196,6 +197,11 @@ async function runMaelstromTest(
   );
 
   network.onNodeMessage((src, dest, body) => nemesis.observe(src, dest, body));
+  const talked = new Map<string, Set<string>>();
+  network.onNodeMessage((src, dest) => {
+    const dests = talked.get(src) ?? talked.set(src, new Set()).get(src);
+    dests?.add(dest);
+  });
 
   try {
     log.info(
@@ -347,7 +353,11 @@ async function runMaelstromTest(
   checkers.protocol = protocolCheck(network, malformed);
   checkers.crashes = crashCheck(cluster.crashes);
   const faultReport = checkFaults(history.ops, { requested: options.nemesis.faults });
-  const warnings = (faultReport.warnings as string[] | undefined) ?? [];
+  const reach = partitionReachWarning(history.ops, talked);
+  const warnings = [
+    ...((faultReport.warnings as string[] | undefined) ?? []),
+    ...(reach ? [reach] : []),
+  ];
   for (const warning of warnings) log.info(`warning: ${warning}`);
   const stats = checkStats(history.ops);
   const clientInvokes = history.ops.filter(
