@@ -5,6 +5,7 @@ import type { LspParams } from "../systems/lsp/params.js";
 import { WORKLOADS } from "../workloads/index.js";
 import { MR_APPS, type MrApp } from "../workloads/mapreduce.js";
 import { TOPOLOGIES } from "../workloads/topology.js";
+import { type BugRun, bugRunFor, describeBugRun } from "./bug-run.js";
 import { registerCheckCommand } from "./check-command.js";
 import { EXIT, SetupError } from "./exit-codes.js";
 import { LATENCY_DISTS, type LatencyDist } from "./links.js";
@@ -300,8 +301,9 @@ function testCommand(): Command {
     .option("--worker-bin <file>", "mapreduce: your worker program (default: ours)")
     .option("-q, --quiet", "no progress or log lines on stderr")
     .argument("[node-args...]", "arguments passed to --bin")
-    .action(async (nodeArgs: string[], flags: TestFlags) => {
-      process.exitCode = await test(nodeArgs, flags);
+    .action(async (nodeArgs: string[], flags: TestFlags, given: Command) => {
+      const run = await bugRunFor(flags.system, flags.bug, given, nodeArgs, testCommand);
+      process.exitCode = await test(run.nodeArgs, { ...flags, ...run.values }, run);
     });
 }
 
@@ -350,7 +352,7 @@ function resolveTarget(flags: TestFlags, nodeArgs: string[]): { target: Target; 
   return { target: resolveBin(flags.bin, nodeArgs), workload: flags.workload };
 }
 
-async function test(nodeArgs: string[], flags: TestFlags): Promise<number> {
+async function test(nodeArgs: string[], flags: TestFlags, run: BugRun): Promise<number> {
   const { target, workload } = resolveTarget(flags, nodeArgs);
   if (flags.nemesis.includes("clock") && !findLibfaketime()) {
     throw new SetupError(
@@ -384,6 +386,8 @@ async function test(nodeArgs: string[], flags: TestFlags): Promise<number> {
   };
   const log = new Logger(flags.quiet === true, clearLine);
   log.info(`seed ${seed}`);
+  const applied = flags.bug && describeBugRun(flags.bug, run);
+  if (applied) log.info(applied);
 
   const controller = new AbortController();
   let signals = 0;
@@ -400,7 +404,7 @@ async function test(nodeArgs: string[], flags: TestFlags): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  const repeat = repeatCommand(seed);
+  const repeat = repeatCommand(seed, run);
   try {
     const outcome = await runTest(
       {
@@ -455,15 +459,21 @@ function progressLine(p: Progress): string {
   return `[${p.elapsed_s.toFixed(1)}/${p.time_limit_s} s] ${p.phase} · ok ${p.ok} fail ${p.fail} info ${p.info} · faults: ${p.faults.join("; ") || "none"}`;
 }
 
-/** The command line that repeats this run, with its seed. */
-function repeatCommand(seed: number): string {
+/** The command line that repeats this run, with its seed and the bug run's flags spelt out. */
+function repeatCommand(seed: number, run: BugRun): string {
   const args = process.argv
     .slice(2)
     .filter((arg, i, all) => arg !== "--seed" && all[i - 1] !== "--seed");
   const dashes = args.indexOf("--");
   const head = dashes === -1 ? args : args.slice(0, dashes);
-  const tail = dashes === -1 ? [] : args.slice(dashes);
-  return ["faultline", ...head, "--seed", String(seed), ...tail].map(shellQuote).join(" ");
+  const tail = run.nodeArgsFromRun
+    ? ["--", ...run.nodeArgs]
+    : dashes === -1
+      ? []
+      : args.slice(dashes);
+  return ["faultline", ...head, ...run.words, "--seed", String(seed), ...tail]
+    .map(shellQuote)
+    .join(" ");
 }
 
 function shellQuote(arg: string): string {
