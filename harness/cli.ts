@@ -165,7 +165,10 @@ function testCommand(): Command {
     )
     .option("--bin <file>", "your node program (arguments for it go after --)")
     .option("--system <name>", `a built-in reference system (${systemNames().join(", ")})`)
-    .option("--bug <name>", "with --system: run one of its deliberately buggy variants")
+    .option(
+      "--bug <name>",
+      "with --system: run one of its deliberately buggy variants, with the faults and flags that expose it (printed; flags you give win)",
+    )
     .option("--node-count <n>", "number of nodes, named n0 … n(N-1)", integer(1, 1000), 5)
     .option("--time-limit <s>", "seconds of workload before the final phase", number(0), 30)
     .option("--rate <ops/s>", "total client operations per second", number(0), 10)
