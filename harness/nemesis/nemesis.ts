@@ -323,6 +323,9 @@ export class Nemesis {
           this.waiters.delete(waiter);
           reject(new Error(`no ${what} within ${timeout_ms} ms`));
         }, timeout_ms);
+        // A wait left pending when the run ends must not hold the process open (figure8's kept
+        // faultline alive 20 s after its summary).
+        timer.unref();
         this.waiters.add(waiter);
       });
     return {
@@ -383,7 +386,7 @@ export class Nemesis {
           this.scriptCut.length > 0 ? "partition script" : undefined,
         );
       },
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
     };
   }
 
