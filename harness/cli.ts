@@ -5,6 +5,7 @@ import type { LspParams } from "../systems/lsp/params.js";
 import { WORKLOADS } from "../workloads/index.js";
 import { MR_APPS, type MrApp } from "../workloads/mapreduce.js";
 import { TOPOLOGIES } from "../workloads/topology.js";
+import { type BugRun, bugRunFor, describeBugRun } from "./bug-run.js";
 import { registerCheckCommand } from "./check-command.js";
 import { EXIT, SetupError } from "./exit-codes.js";
 import { LATENCY_DISTS, type LatencyDist } from "./links.js";
@@ -19,9 +20,13 @@ import {
 import { findLibfaketime } from "./nemesis/clock-control.js";
 import {
   type CrashPoint,
+  DEFAULT_FAULT_CHANGES_PER_RUN,
   DEFAULT_PACKET_FAULTS,
+  defaultNemesisInterval,
   FAULT_KINDS,
   type FaultKind,
+  MAX_DEFAULT_INTERVAL_S,
+  MIN_DEFAULT_INTERVAL_S,
   type NemesisScript,
   parseCrashPoint,
   TARGETS,
@@ -125,7 +130,7 @@ interface TestFlags extends MaelstromFlags {
   store: string;
   quiet?: boolean;
   nemesis: FaultKind[];
-  nemesisInterval: number;
+  nemesisInterval?: number;
   nemesisSerial?: boolean;
   nemesisScript?: string;
   partitionShape?: PartitionShape;
@@ -166,7 +171,10 @@ function testCommand(): Command {
     )
     .option("--bin <file>", "your node program (arguments for it go after --)")
     .option("--system <name>", `a built-in reference system (${systemNames().join(", ")})`)
-    .option("--bug <name>", "with --system: run one of its deliberately buggy variants")
+    .option(
+      "--bug <name>",
+      "with --system: run one of its deliberately buggy variants, with the faults and flags that expose it (printed; flags you give win)",
+    )
     .option("--node-count <n>", "number of nodes, named n0 … n(N-1)", integer(1, 1000), 5)
     .option("--time-limit <s>", "seconds of workload before the final phase", number(0), 30)
     .option("--rate <ops/s>", "total client operations per second", number(0), 10)
@@ -186,7 +194,11 @@ function testCommand(): Command {
       faultList,
       [],
     )
-    .option("--nemesis-interval <s>", "mean seconds between fault changes", number(0.01), 10)
+    .option(
+      "--nemesis-interval <s>",
+      `mean seconds between fault changes (default: --time-limit / ${DEFAULT_FAULT_CHANGES_PER_RUN}, from ${MIN_DEFAULT_INTERVAL_S} to ${MAX_DEFAULT_INTERVAL_S})`,
+      number(0.01),
+    )
     .option(
       "--nemesis-script <script>",
       "an exact fault schedule: FILE[#EXPORT], an ES module exporting async (control) => {…}, or the name of a script the --system ships",
@@ -198,7 +210,7 @@ function testCommand(): Command {
     .addOption(
       new Option(
         "--partition-shape <shape>",
-        "partition shape (default: random each time)",
+        "partition shape (default: each in turn, seeded order, ones that split the cluster first)",
       ).choices(PARTITION_SHAPES),
     )
     .option(
@@ -298,8 +310,10 @@ function testCommand(): Command {
     .option("--worker-bin <file>", "mapreduce: your worker program (default: ours)")
     .option("-q, --quiet", "no progress or log lines on stderr")
     .argument("[node-args...]", "arguments passed to --bin")
-    .action(async (nodeArgs: string[], flags: TestFlags, command: Command) => {
-      process.exitCode = await test(nodeArgs, flags, command);
+    .action(async (nodeArgs: string[], flags: TestFlags, given: Command) => {
+      const fresh = () => addMaelstromOptions(testCommand());
+      const run = await bugRunFor(flags.system, flags.bug, given, nodeArgs, fresh);
+      process.exitCode = await test(run.nodeArgs, { ...flags, ...run.values }, given, run);
     });
 }
 
@@ -348,7 +362,12 @@ function resolveTarget(flags: TestFlags, nodeArgs: string[]): { target: Target; 
   return { target: resolveBin(flags.bin, nodeArgs), workload: flags.workload };
 }
 
-async function test(nodeArgs: string[], flags: TestFlags, command: Command): Promise<number> {
+async function test(
+  nodeArgs: string[],
+  flags: TestFlags,
+  command: Command,
+  run: BugRun,
+): Promise<number> {
   const { target, workload } = resolveTarget(flags, nodeArgs);
   const maelstrom = maelstromRunOptions(flags, workload, command);
   if (flags.nemesis.includes("clock") && !findLibfaketime()) {
@@ -382,6 +401,7 @@ async function test(nodeArgs: string[], flags: TestFlags, command: Command): Pro
   };
   // One logger per run: it attaches to that run's faultline.log.
   let log = new Logger(flags.quiet === true, clearLine);
+  const applied = flags.bug && describeBugRun(flags.bug, run);
 
   const controller = new AbortController();
   let signals = 0;
@@ -403,7 +423,8 @@ async function test(nodeArgs: string[], flags: TestFlags, command: Command): Pro
     if (index > 0) log = new Logger(flags.quiet === true, clearLine);
     if (maelstrom.test_count > 1) log.info(`run ${index + 1} of ${maelstrom.test_count}`);
     log.info(`seed ${seed}`);
-    const repeat = repeatCommand(seed);
+    if (applied) log.info(applied);
+    const repeat = repeatCommand(seed, run);
     const outcome = await runTest(
       {
         workload,
@@ -420,7 +441,7 @@ async function test(nodeArgs: string[], flags: TestFlags, command: Command): Pro
         command: repeat,
         nemesis: {
           faults: flags.nemesis,
-          interval_s: flags.nemesisInterval,
+          interval_s: flags.nemesisInterval ?? defaultNemesisInterval(flags.timeLimit),
           ...(flags.nemesisSerial && { serial: true }),
           ...(script && { script }),
           ...(flags.partitionShape && { partition_shape: flags.partitionShape }),
@@ -466,8 +487,8 @@ function progressLine(p: Progress): string {
 /** Flags (with their value) the repeat command drops: it repeats one run, with its own seed. */
 const ONE_RUN_FLAGS = ["--seed", "--test-count"];
 
-/** The command line that repeats this run, with its seed. */
-function repeatCommand(seed: number): string {
+/** The command line that repeats this run, with its seed and the bug run's flags spelt out. */
+function repeatCommand(seed: number, run: BugRun): string {
   const args = process.argv
     .slice(2)
     .filter(
@@ -475,8 +496,14 @@ function repeatCommand(seed: number): string {
     );
   const dashes = args.indexOf("--");
   const head = dashes === -1 ? args : args.slice(0, dashes);
-  const tail = dashes === -1 ? [] : args.slice(dashes);
-  return ["faultline", ...head, "--seed", String(seed), ...tail].map(shellQuote).join(" ");
+  const tail = run.nodeArgsFromRun
+    ? ["--", ...run.nodeArgs]
+    : dashes === -1
+      ? []
+      : args.slice(dashes);
+  return ["faultline", ...head, ...run.words, "--seed", String(seed), ...tail]
+    .map(shellQuote)
+    .join(" ");
 }
 
 function shellQuote(arg: string): string {

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { type Availability, checkAvailability } from "../checkers/availability.js";
 import { checkFaults } from "../checkers/faults.js";
 import type { Op } from "../checkers/history.js";
+import { partitionReachWarning } from "../checkers/partition-reach.js";
 import type { CheckResult, Validity } from "../checkers/result.js";
 import { checkStats } from "../checkers/stats.js";
 import { truncate } from "../reports/escape.js";
@@ -217,6 +218,11 @@ async function runMaelstromTest(
   );
 
   network.onNodeMessage((src, dest, body) => nemesis.observe(src, dest, body));
+  const talked = new Map<string, Set<string>>();
+  network.onNodeMessage((src, dest) => {
+    const dests = talked.get(src) ?? talked.set(src, new Set()).get(src);
+    dests?.add(dest);
+  });
 
   try {
     log.info(
@@ -371,7 +377,11 @@ async function runMaelstromTest(
   checkers.protocol = protocolCheck(network, malformed);
   checkers.crashes = crashCheck(cluster.crashes);
   const faultReport = checkFaults(history.ops, { requested: options.nemesis.faults });
-  const warnings = (faultReport.warnings as string[] | undefined) ?? [];
+  const reach = partitionReachWarning(history.ops, talked);
+  const warnings = [
+    ...((faultReport.warnings as string[] | undefined) ?? []),
+    ...(reach ? [reach] : []),
+  ];
   for (const warning of warnings) log.info(`warning: ${warning}`);
   const stats = checkStats(history.ops);
   const clientInvokes = history.ops.filter(

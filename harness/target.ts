@@ -18,7 +18,18 @@ export interface Manifest {
   workload_flag?: string;
   /** Programs for other roles (udp transport: "client", "miner"), argv like `command`. */
   roles?: Record<string, string[]>;
-  bugs: Record<string, { description: string; workloads?: string[]; caught_by?: string }>;
+  bugs: Record<
+    string,
+    {
+      description: string;
+      workloads?: string[];
+      caught_by?: string;
+      /** Fault kinds that expose it. */
+      nemesis?: string[];
+      /** The flags of a run that catches it, used when `--bug` comes without them. */
+      run?: string;
+    }
+  >;
   /** Nemesis scripts it ships, by name (`--nemesis-script NAME`). */
   scripts?: Record<string, ManifestScript>;
 }

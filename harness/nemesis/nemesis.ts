@@ -15,6 +15,7 @@ import {
   makePartition,
   type Partition,
   type PartitionShape,
+  shapeCycle,
   shapesFor,
 } from "./partition-shapes.js";
 
@@ -33,6 +34,24 @@ export interface PacketFaults {
 /** Jepsen's netem defaults (spec §2.2): 20% loss, 20% duplication, 50 ms delay. */
 export const DEFAULT_PACKET_FAULTS: PacketFaults = { loss: 0.2, duplicate: 0.2, delay_ms: 50 };
 
+/** Fault changes (starts and stops) per kind that a run's default interval aims for. */
+export const DEFAULT_FAULT_CHANGES_PER_RUN = 8;
+/** Bounds of the default interval: faults must last long enough to matter, and come at all. */
+export const MIN_DEFAULT_INTERVAL_S = 0.5;
+export const MAX_DEFAULT_INTERVAL_S = 10;
+
+/**
+ * `--nemesis-interval` when not given: the time limit over DEFAULT_FAULT_CHANGES_PER_RUN, within
+ * [MIN_DEFAULT_INTERVAL_S, MAX_DEFAULT_INTERVAL_S], so a 20–60 s run sees 8 changes per kind
+ * (a fixed 10 s gave one or two, and bugs went unseen for lack of a second fault).
+ */
+export function defaultNemesisInterval(time_limit_s: number): number {
+  return Math.min(
+    MAX_DEFAULT_INTERVAL_S,
+    Math.max(MIN_DEFAULT_INTERVAL_S, time_limit_s / DEFAULT_FAULT_CHANGES_PER_RUN),
+  );
+}
+
 export interface NemesisOptions {
   faults: FaultKind[];
   /** Mean seconds between fault changes. */
@@ -43,7 +62,7 @@ export interface NemesisOptions {
    * (primary/backup, a 3-node majority) but not two overlapping ones.
    */
   serial?: boolean;
-  /** A fixed partition shape; default a random shape each time. */
+  /** A fixed partition shape; default each shape in turn (see shapeCycle). */
   partition_shape?: PartitionShape;
   packet: PacketFaults;
   /** Which node sets kill and pause faults pick from (default all three). */
@@ -216,6 +235,8 @@ export class Nemesis {
   /** A script's pending waits for messages. */
   private readonly waiters = new Set<{ match: MessageMatch; fire: (sent: Sent) => void }>();
   private scriptCut: Array<[string, string]> = [];
+  /** Shapes still to come in the current cycle, next last. */
+  private shapesAhead: PartitionShape[] = [];
 
   constructor(
     private readonly options: NemesisOptions,
@@ -302,6 +323,9 @@ export class Nemesis {
           this.waiters.delete(waiter);
           reject(new Error(`no ${what} within ${timeout_ms} ms`));
         }, timeout_ms);
+        // A wait left pending when the run ends must not hold the process open (figure8's kept
+        // faultline alive 20 s after its summary).
+        timer.unref();
         this.waiters.add(waiter);
       });
     return {
@@ -362,7 +386,7 @@ export class Nemesis {
           this.scriptCut.length > 0 ? "partition script" : undefined,
         );
       },
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
     };
   }
 
@@ -388,6 +412,13 @@ export class Nemesis {
     this.active.clear();
     this.history.record({ process: "nemesis", type: "info", f: "heal", value });
     this.log.info(`nemesis: healed everything ${JSON.stringify(value)}`);
+  }
+
+  private nextShape(random: Random): PartitionShape {
+    if (this.shapesAhead.length === 0) {
+      this.shapesAhead = shapeCycle(this.nodes.length, random).reverse();
+    }
+    return this.shapesAhead.pop() as PartitionShape;
   }
 
   private wait(signal: AbortSignal, random: Random): Promise<boolean> {
@@ -417,7 +448,7 @@ export class Nemesis {
   private async start(kind: FaultKind, random: Random): Promise<void> {
     switch (kind) {
       case "partition": {
-        const shape = this.options.partition_shape ?? random.pick(shapesFor(this.nodes.length));
+        const shape = this.options.partition_shape ?? this.nextShape(random);
         const partition = makePartition(shape, this.nodes, random);
         for (const [src, dest] of partition.cut) this.links.set(src, dest, { partitioned: true });
         this.partition = partition;

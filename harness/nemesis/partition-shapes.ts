@@ -34,6 +34,25 @@ export function shapesFor(node_count: number): PartitionShape[] {
   return PARTITION_SHAPES.filter((shape) => node_count >= MIN_NODES[shape]);
 }
 
+/**
+ * Shapes that leave some node unable to reach another even through others. The rest
+ * (majorities-ring, bridge) keep every pair connected via a third node, which a system that
+ * relays (gossip, forwarding to a leader) survives without noticing.
+ */
+const DISCONNECTING: readonly PartitionShape[] = ["halves", "majority-minority", "isolate-one"];
+
+/**
+ * The order in which partitions draw their shapes when none is fixed: every shape the cluster
+ * allows once per cycle, the disconnecting ones first (each part shuffled), so a short run with
+ * only one or two partitions still splits the cluster.
+ */
+export function shapeCycle(node_count: number, rng: Rng): PartitionShape[] {
+  const shapes = shapesFor(node_count);
+  const first = shapes.filter((shape) => DISCONNECTING.includes(shape));
+  const rest = shapes.filter((shape) => !DISCONNECTING.includes(shape));
+  return [...shuffle(first, rng), ...shuffle(rest, rng)];
+}
+
 export function makePartition(
   shape: PartitionShape,
   nodes: readonly string[],

@@ -2,7 +2,8 @@
 // faultline's router, the nemesis scripts raft-kv ships (`--nemesis-script double-vote` and
 // `figure8`, systems/raft-kv/schedules.ts; the simulation tests drive the same schedules inside
 // one process), run with the flags its manifest recommends, and faultline's checkers giving the
-// verdict. The correct variant must survive the same script.
+// verdict. The correct variant must survive the same script; the buggy ones are caught by it in
+// test/e2e/bug-runs.test.ts (their manifest runs name the scripts).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -41,37 +42,17 @@ async function scripted(name: string, bug: string | undefined, store: string) {
   return { exitCode: r.exitCode, stdout: r.stdout, crashes: results.checkers.crashes, nemesis };
 }
 
-describe("raft-kv bugs that need an exact schedule, caught end to end by a nemesis script", () => {
+describe("raft-kv's nemesis scripts, end to end", () => {
   it("the manifest names both scripts with the runs they need", () => {
     expect(Object.keys(scripts).sort()).toEqual(["double-vote", "figure8"]);
     for (const script of Object.values(scripts)) expect(script.flags).toMatch(/ -- /);
   });
-
-  it.concurrent("no-persist-vote: a restarted voter votes twice in one term, and two leaders meet", async ({
-    onTestFinished,
-  }) => {
-    const run = await scripted("double-vote", "no-persist-vote", tempStore(onTestFinished));
-    expect(run.exitCode, run.stdout).toBe(1);
-    expect(run.crashes?.valid).toBe(false);
-    expect(run.crashes?.summary).toMatch(/exit code 70/);
-    expect(run.nemesis.filter((f) => f === "crashed")).toHaveLength(1);
-    expect(run.nemesis.filter((f) => f === "start-kill")).toHaveLength(1);
-    expect(run.nemesis).toContain("script-done");
-  }, 60_000);
 
   it.concurrent("the correct variant survives the same script", async ({ onTestFinished }) => {
     const run = await scripted("double-vote", undefined, tempStore(onTestFinished));
     expect(run.exitCode, run.stdout).toBe(0);
     expect(run.nemesis).toContain("script-done");
   }, 60_000);
-
-  it.concurrent("commit-old-term: the Figure 8 schedule overwrites an entry a follower saw committed", async ({
-    onTestFinished,
-  }) => {
-    const run = await scripted("figure8", "commit-old-term", tempStore(onTestFinished));
-    expect(run.exitCode, run.stdout).toBe(1);
-    expect(run.crashes?.summary).toMatch(/exit code 70/);
-  }, 100_000);
 
   it.concurrent("the correct variant survives the Figure 8 script", async ({ onTestFinished }) => {
     const run = await scripted("figure8", undefined, tempStore(onTestFinished));

@@ -1,7 +1,15 @@
 // The nemesis schedule shared by every transport: kinds overlap unless serial, a start that did
 // nothing is not stopped, and the loops end when the run does.
 import { describe, expect, it } from "vitest";
-import { type FaultKind, type FaultSteps, runFaultLoops } from "../../harness/nemesis/nemesis.js";
+import {
+  DEFAULT_FAULT_CHANGES_PER_RUN,
+  defaultNemesisInterval,
+  type FaultKind,
+  type FaultSteps,
+  MAX_DEFAULT_INTERVAL_S,
+  MIN_DEFAULT_INTERVAL_S,
+  runFaultLoops,
+} from "../../harness/nemesis/nemesis.js";
 import { Random } from "../../harness/random.js";
 
 const KINDS: FaultKind[] = ["partition", "kill", "pause"];
@@ -88,5 +96,22 @@ describe("runFaultLoops", () => {
     await runFaultLoops(KINDS, true, new Random(1), steps, controller.signal);
     await runFaultLoops([], false, new Random(1), steps, controller.signal);
     expect(log.starts).toEqual([]);
+  });
+});
+
+describe("the default --nemesis-interval fits the run's length", () => {
+  it.each([
+    [20, 2.5],
+    [30, 3.75],
+    [60, 7.5],
+  ])("a %i s run: %f s, so about 8 fault changes per kind", (time_limit_s, interval_s) => {
+    expect(defaultNemesisInterval(time_limit_s)).toBe(interval_s);
+    expect(time_limit_s / defaultNemesisInterval(time_limit_s)).toBe(DEFAULT_FAULT_CHANGES_PER_RUN);
+  });
+
+  it("stays within its bounds for very short and very long runs", () => {
+    expect(defaultNemesisInterval(0)).toBe(MIN_DEFAULT_INTERVAL_S);
+    expect(defaultNemesisInterval(2)).toBe(MIN_DEFAULT_INTERVAL_S);
+    expect(defaultNemesisInterval(3600)).toBe(MAX_DEFAULT_INTERVAL_S);
   });
 });

@@ -6,6 +6,7 @@ import {
   makePartition,
   PARTITION_SHAPES,
   type Partition,
+  shapeCycle,
   shapesFor,
 } from "../../harness/nemesis/partition-shapes.js";
 import { Random } from "../../harness/random.js";
@@ -149,4 +150,33 @@ it("every shape is known, and the same seed gives the same partition", () => {
       makePartition(shape, nodesOf(7), new Random(9)),
     );
   }
+});
+
+describe("shapeCycle: the order partitions take when no shape is fixed", () => {
+  const splitting = ["halves", "isolate-one", "majority-minority"];
+
+  it.each([2, 3, 5, 7])(
+    "%i nodes: every allowed shape once, the ones that split the cluster first",
+    (n) => {
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), (seed) => {
+          const cycle = shapeCycle(n, new Random(seed));
+          expect([...cycle].sort()).toEqual([...shapesFor(n)].sort());
+          const first = shapesFor(n).filter((s) => splitting.includes(s)).length;
+          expect([...cycle.slice(0, first)].sort()).toEqual(
+            splitting.filter((s) => shapesFor(n).includes(s as never)),
+          );
+        }),
+        { numRuns: 50 },
+      );
+    },
+  );
+
+  it("is seeded: the same seed, the same order; seeds differ in what comes first", () => {
+    expect(shapeCycle(5, new Random(3))).toEqual(shapeCycle(5, new Random(3)));
+    const firsts = new Set(
+      Array.from({ length: 30 }, (_, seed) => shapeCycle(5, new Random(seed))[0]),
+    );
+    expect([...firsts].sort()).toEqual(splitting);
+  });
 });
