@@ -17,6 +17,26 @@ export interface BugRun {
 }
 
 /**
+ * The options that make up a fault schedule, by commander attribute name. They go together: a
+ * user who names any of them has designed the schedule, and the bug's run adds none of its own
+ * (its `--kill-targets all` beside the user's `--nemesis kill` would be a third schedule).
+ */
+const FAULT_OPTIONS = [
+  "nemesis",
+  "nemesisInterval",
+  "nemesisSerial",
+  "nemesisScript",
+  "partitionShape",
+  "packetLoss",
+  "packetDup",
+  "packetDelay",
+  "packetMutate",
+  "packetSteady",
+  "killTargets",
+  "crashAfter",
+];
+
+/**
  * Applies `run` (the bug's flags) under what the user gave on `given`. `fresh` makes a command
  * with the same options, which parses the words that are kept, so the manifest's flags get the
  * same validation and defaults as the user's.
@@ -32,13 +52,17 @@ export async function applyBugRun(
   const flagWords = dashes === -1 ? all : all.slice(0, dashes);
   const runNodeArgs = dashes === -1 ? [] : all.slice(dashes + 1);
   const words: string[] = [];
+  const gave = (key: string) => given.getOptionValueSource(key) === "cli";
+  const userChoseFaults = FAULT_OPTIONS.some(gave);
   for (let i = 0; i < flagWords.length; i++) {
     const word = flagWords[i] as string;
     const option = given.options.find((o) => o.long === word || o.short === word);
     if (!option) throw new SetupError(`a bug's run in its manifest has an unknown flag ${word}`);
     const takesValue = option.required || option.optional;
     const chunk = takesValue ? [word, flagWords[++i] ?? ""] : [word];
-    if (given.getOptionValueSource(option.attributeName()) !== "cli") words.push(...chunk);
+    const key = option.attributeName();
+    const yours = gave(key) || (FAULT_OPTIONS.includes(key) && userChoseFaults);
+    if (!yours) words.push(...chunk);
   }
   const parser = fresh()
     .exitOverride()

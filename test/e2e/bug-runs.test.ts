@@ -189,4 +189,21 @@ describe("a bug's run", () => {
       `faultline test --system lin-kv --bug stale-read --time-limit 1 ${kept} --seed 3`,
     );
   });
+
+  it("leaves its whole fault schedule out once the user names a fault flag", async ({
+    onTestFinished,
+  }) => {
+    const cwd = tempStore(onTestFinished);
+    const given = ["--nemesis", "kill", "--time-limit", "1", "--seed", "3"];
+    const r = await faultline(["test", "--system", "lin-kv", "--bug", "no-persist", ...given], cwd);
+    const run = loadManifest("lin-kv").bugs["no-persist"]?.run as string;
+    expect(run).toMatch(/--kill-targets all --nemesis-interval 1 /);
+    const kept = run
+      .replace(/--(nemesis|kill-targets|nemesis-interval|time-limit) \S+ ?/g, "")
+      .trim();
+    expect(r.stderr).toContain(`--bug no-persist: using its run: ${kept} (flags you give`);
+    const test = JSON.parse(readFileSync(join(cwd, "store", "latest", "test.json"), "utf8"));
+    expect(test.nemesis.faults).toEqual(["kill"]);
+    expect(test.nemesis.targets).toBeUndefined();
+  });
 });
