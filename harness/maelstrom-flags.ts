@@ -171,6 +171,11 @@ function checkNodeNames(names: string[]): string[] {
         `node name "${name}": use letters, digits, _, . and - (it names the node's log file)`,
       );
     }
+    // `--nodes 5` reads as a count to anyone who has not met Maelstrom's meaning (names).
+    if (/^[0-9]+$/.test(name))
+      throw new SetupError(
+        `node name "${name}": --nodes takes node names (Maelstrom's meaning); for a count use --node-count ${name}`,
+      );
     // Maelstrom's rule: an id starting with c is a client.
     if (name.startsWith("c"))
       throw new SetupError(`node name "${name}": ids starting with c are clients`);

@@ -167,6 +167,7 @@ describe("--nodes, --node, --nodes-file: node names", () => {
   it.concurrent.for([
     [["--nodes", "a,a"], /node name "a" is given twice/],
     [["--nodes", "c7"], /node name "c7": ids starting with c are clients/],
+    [["--nodes", "5"], /node name "5": --nodes takes node names .*use --node-count 5/],
     [["--nodes", "lin-kv"], /node name "lin-kv" is a service's/],
     [["--node", "../up"], /node name "..\/up": use letters, digits/],
     [["--nodes-file", "/nonexistent/nodes"], /--nodes-file \/nonexistent\/nodes: ENOENT/],
