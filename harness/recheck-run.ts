@@ -16,13 +16,13 @@ import type { CheckResult, Validity } from "../checkers/result.js";
 import { checkStats } from "../checkers/stats.js";
 import { writeRunReports } from "../reports/index.js";
 import type { StoredTest } from "../reports/stored.js";
-import { DEFAULT_PARAMS, type LspParams } from "../systems/lsp/params.js";
 import { TCP_WORKLOADS, WORKLOADS } from "../workloads/index.js";
 import { checkLsp } from "../workloads/lsp.js";
 import { Logger } from "./logger.js";
 import { Random } from "./random.js";
 import { runCheckers } from "./run.js";
 import { readHistory, STORE_FILES, writeJson } from "./store.js";
+import { lspParams, type UdpOptions } from "./udp/context.js";
 import { lspCheckOptions } from "./udp/lsp-run.js";
 import { UDP_WORKLOADS } from "./udp/run.js";
 import { runVerdict, runWarnings, verdictSummary } from "./verdict.js";
@@ -65,7 +65,7 @@ export async function recheckRun(dirArg: string): Promise<Recheck> {
   if (typeof workload !== "string")
     throw new CannotRecheck(`${dirArg}/test.json names no workload`);
   // lsp's delivery checker reads the history alone; the others need the live run's state.
-  const udp = test.udp as { conformance?: unknown; lsp?: Partial<LspParams> } | undefined;
+  const udp = test.udp as UdpOptions | undefined;
   const lsp = workload === "lsp" && !udp?.conformance;
   if (
     !lsp &&
@@ -112,7 +112,7 @@ export async function recheckRun(dirArg: string): Promise<Recheck> {
     });
     checkers = await runCheckers(w, ops, new Logger(true));
   } else {
-    checkers = checkLsp(ops, lspCheckOptions({ ...DEFAULT_PARAMS, ...udp?.lsp }, faultKinds));
+    checkers = checkLsp(ops, lspCheckOptions(lspParams(udp), faultKinds));
   }
   const faults = checkFaults(ops, { requested: faultKinds });
   const valid = runVerdict(checkers, false);

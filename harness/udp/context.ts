@@ -19,6 +19,11 @@ import { type ProcessHooks, UdpNemesis } from "./nemesis.js";
 import type { Program, ProgramExit, ProtocolProblem } from "./program.js";
 import type { UdpProxy } from "./proxy.js";
 
+/** The LSP parameters a run used: the ones given, the programs' defaults for the rest. */
+export function lspParams(udp: UdpOptions | undefined): LspParams {
+  return { ...DEFAULT_PARAMS, ...udp?.lsp };
+}
+
 /** Options only the udp transport has (CLI flags the lead wires; see harness/udp/README.md). */
 export interface UdpOptions {
   /**
@@ -77,7 +82,7 @@ export class RunContext {
     readonly signal: AbortSignal,
   ) {
     const given = options.udp?.lsp ?? {};
-    this.params = { ...DEFAULT_PARAMS, ...given };
+    this.params = lspParams(options.udp);
     this.paramFlags = paramFlags(given);
   }
 
