@@ -17,9 +17,10 @@ export interface BugRun {
 }
 
 /**
- * The options that make up a fault schedule, by commander attribute name. They go together: a
- * user who names any of them has designed the schedule, and the bug's run adds none of its own
- * (its `--kill-targets all` beside the user's `--nemesis kill` would be a third schedule).
+ * The options that make up a fault schedule, by commander attribute name. Naming your own faults
+ * (`--nemesis`, `--nemesis-script`) replaces the run's whole schedule: the run's knobs for its
+ * faults (its `--kill-targets all` beside your `--nemesis kill`) would make a third schedule
+ * neither of you chose. A knob alone (`--nemesis-interval 0.4`) tunes the run's schedule.
  */
 const FAULT_OPTIONS = [
   "nemesis",
@@ -35,6 +36,7 @@ const FAULT_OPTIONS = [
   "killTargets",
   "crashAfter",
 ];
+const FAULT_CHOICES = ["nemesis", "nemesisScript"];
 
 /**
  * Applies `run` (the bug's flags) under what the user gave on `given`. `fresh` makes a command
@@ -53,7 +55,7 @@ export async function applyBugRun(
   const runNodeArgs = dashes === -1 ? [] : all.slice(dashes + 1);
   const words: string[] = [];
   const gave = (key: string) => given.getOptionValueSource(key) === "cli";
-  const userChoseFaults = FAULT_OPTIONS.some(gave);
+  const userChoseFaults = FAULT_CHOICES.some(gave);
   for (let i = 0; i < flagWords.length; i++) {
     const word = flagWords[i] as string;
     const option = given.options.find((o) => o.long === word || o.short === word);
