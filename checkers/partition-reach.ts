@@ -26,6 +26,9 @@ export function partitionReachWarning(
     .filter((p) => p.shape !== "script" && Array.isArray(p.cut));
   if (partitions.length === 0) return undefined;
   if (partitions.some((p) => disconnectsTalkers(p.cut, talked))) return undefined;
+  if ([...talked.values()].every((dests) => dests.size === 0)) {
+    return `no partition cut anything the run used: its nodes sent each other no messages (partitions cut only node-to-node links)`;
+  }
   const counts = new Map<string, number>();
   for (const p of partitions) counts.set(p.shape, (counts.get(p.shape) ?? 0) + 1);
   const shapes = [...counts].map(([shape, n]) => `${shape} ×${n}`).join(", ");

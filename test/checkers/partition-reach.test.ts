@@ -28,6 +28,12 @@ describe("partitionReachWarning", () => {
     expect(partitionReachWarning(history(["bridge"]), EVERYONE)).toMatch(/bridge ×1 kept/);
   });
 
+  it("says so plainly when the nodes never talked to each other (e.g. only to a kv service)", () => {
+    expect(partitionReachWarning(history(["halves"]), new Map())).toBe(
+      "no partition cut anything the run used: its nodes sent each other no messages (partitions cut only node-to-node links)",
+    );
+  });
+
   it("is silent once a partition cut talking nodes apart (halves, even after a ring)", () => {
     expect(partitionReachWarning(history(["majorities-ring", "halves"]), EVERYONE)).toBeUndefined();
     expect(partitionReachWarning(history(["isolate-one"]), EVERYONE)).toBeUndefined();
