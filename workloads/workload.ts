@@ -10,6 +10,9 @@ export interface Rng {
   int(from: number, to: number): number;
   chance(p: number): boolean;
   pick<T>(items: readonly T[]): T;
+  shuffle<T>(items: readonly T[]): T[];
+  /** An independent stream for one purpose, so adding draws elsewhere changes nothing here. */
+  fork(label: string): Rng;
 }
 
 /** An operation to perform: what ends up as the invoke's `f` and `value`. */

@@ -3,6 +3,13 @@
 // kinds overlap freely, unless `serial` (one fault at a time). Every start and stop is a
 // history event saying exactly what was done.
 
+import {
+  FAULT_KINDS,
+  type FaultKind,
+  pickTargets,
+  TARGETS,
+  type Targets,
+} from "../../workloads/faults.js";
 import type { Body } from "../../workloads/protocol.js";
 import { sleepUnlessAborted } from "../clock.js";
 import type { Cluster } from "../cluster.js";
@@ -19,8 +26,7 @@ import {
   shapesFor,
 } from "./partition-shapes.js";
 
-export const FAULT_KINDS = ["partition", "packet", "kill", "pause", "clock", "crash"] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+export { FAULT_KINDS, type FaultKind, pickTargets, TARGETS, type Targets };
 
 export interface PacketFaults {
   /** Probability a message is dropped. */
@@ -199,21 +205,6 @@ export async function runFaultLoops(
 /** The stream a kind's own fault loop draws from (also for a fault held on outside the loops). */
 export function faultStream(random: Random, kind: FaultKind): Random {
   return random.fork(`nemesis-${kind}`);
-}
-
-export const TARGETS = ["one", "minority", "all"] as const;
-export type Targets = (typeof TARGETS)[number];
-
-/** One random item, a random minority (at least one), or all of them; sorted. */
-export function pickTargets(items: readonly string[], targets: Targets, random: Random): string[] {
-  const order = random.shuffle(items);
-  const count =
-    targets === "one"
-      ? 1
-      : targets === "all"
-        ? order.length
-        : Math.max(1, Math.floor((order.length - 1) / 2));
-  return order.slice(0, count).sort();
 }
 
 /** Strobe periods below this would rewrite clock files faster than is useful. */

@@ -1,0 +1,319 @@
+// The plugin API: what a workload driver is given by the one run lifecycle (harness/run.ts) and
+// what it gives back (ARCHITECTURE.md "Plugins"). Drivers see the engine only through these
+// interfaces, so workloads/ never imports harness/: the harness implements them.
+import type { CompletionType, Op } from "../checkers/history.js";
+import type { CheckResult } from "../checkers/result.js";
+import type { LspMessage } from "../systems/lsp/message.js";
+import type { FaultKind, Targets } from "./faults.js";
+import type { Body } from "./protocol.js";
+import type { Rng } from "./workload.js";
+
+/** An error that ends the command with exit 3 and one line saying why and what to do. */
+export class SetupError extends Error {
+  override name = "SetupError";
+}
+
+export type TransportName = "maelstrom" | "udp" | "tcp";
+
+export interface NodeCommand {
+  file: string;
+  args: readonly string[];
+}
+
+/** What a driver may read of the test's options (harness/test-options.ts extends it). */
+export interface RunSettings {
+  workload: string;
+  target: {
+    name: string;
+    /** The system's program (a node, the LSP server, the MapReduce coordinator). */
+    command: NodeCommand;
+    bug?: string;
+    /** The system's manifest.json when it is a built-in system (`roles` names other programs). */
+    manifest?: { roles?: Record<string, string[]> };
+  };
+  node_count: number;
+  /** Node names (Maelstrom's --nodes); default n0 … n(node_count-1). */
+  nodes?: string[];
+  time_limit_s: number;
+  /** Total client ops per second across all workers. */
+  rate: number;
+  concurrency: number;
+  /** Wait after the final heal before the final ops (drivers with `recovers_before_final`). */
+  recovery_s: number;
+  seed: number;
+  topology: string;
+  latency: { mean_ms: number };
+  nemesis: { faults: readonly FaultKind[] };
+}
+
+/** One history record before the recorder stamps its index and time. */
+export type HistoryEvent = Omit<Op, "index" | "time">;
+
+/** An invoked op, waiting for its completion. */
+export interface OpHandle {
+  /**
+   * Completes the op (with the invoke's value unless given); later calls are ignored (a reply
+   * that races a timeout).
+   */
+  complete(type: CompletionType, value?: unknown, error?: unknown): void;
+  readonly done: boolean;
+}
+
+export type Json = Record<string, unknown>;
+
+export interface ProgramExit {
+  id: string;
+  code: number | null;
+  signal: string | null;
+  /** True when the harness stopped or killed it; false when it died on its own. */
+  expected: boolean;
+  time_ns: number;
+  stderr_tail: string[];
+}
+
+/** How a program is started: its own process group, stderr to node-logs/<id>.log. */
+export interface SpawnSpec {
+  id: string;
+  command: NodeCommand;
+  /**
+   * "control": stdout is a JSON-lines control channel (commands carry an id, replies an
+   * in_reply_to, the rest are events); "text": stdout lines are kept (the last MAX_TEXT_LINES).
+   */
+  stdout: "control" | "text";
+  /** Working directory; default data/<id>/ of the run directory. */
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Every control-channel event (a JSON line without in_reply_to). */
+  onEvent?: (event: Json) => void;
+  onExit?: (exit: ProgramExit) => void;
+}
+
+export interface ProtocolProblem {
+  program: string;
+  line: number;
+  reason: string;
+  raw: string;
+}
+
+/** A started-or-not program: the handle `DriverContext.spawn` returns. */
+export interface Program {
+  readonly id: string;
+  readonly exit: ProgramExit | undefined;
+  readonly running: boolean;
+  readonly stderrTail: string[];
+  /** Text mode: stdout lines kept. */
+  readonly lines: string[];
+  /** Control mode: malformed lines (the first few kept, all counted). */
+  readonly problems: ProtocolProblem[];
+  readonly problem_count: number;
+  start(): Promise<void>;
+  /** Control mode: sends a command, resolves with its reply (undefined on timeout or exit). */
+  call(command: Json, timeout_ms?: number): Promise<Json | undefined>;
+  /** Control mode: the first event matching, or undefined after `timeout_ms` or an exit. */
+  waitEvent(match: (event: Json) => boolean, timeout_ms: number): Promise<Json | undefined>;
+  waitExit(timeout_ms: number): Promise<ProgramExit | undefined>;
+  kill(): Promise<void>;
+  /** SIGTERM, then SIGKILL after the grace period. */
+  stop(grace_ms?: number): Promise<void>;
+  pause(): boolean;
+  resume(): boolean;
+  close(): Promise<void>;
+}
+
+/** Programs a driver tracks for the process contract; `ctx.stopPrograms` marks them ended. */
+export interface ProgramEntry {
+  program: Program;
+  ended_by_us: boolean;
+}
+
+/** What the star nemesis (udp, tcp) asks the driver for process faults; names are participants. */
+export interface ProcessHooks {
+  /** Participants the link faults may touch (never the hub itself). */
+  peers(): string[];
+  /** Which participants a kill with this target set hits; [] when none can be killed now. */
+  chooseKill(targets: Targets, random: Rng): string[];
+  /** Kills them; returns what to record (e.g. the LSP client instances that died). */
+  kill(names: string[]): Promise<Record<string, unknown>>;
+  /** Brings killed participants back (a new client, a new miner, the server). */
+  restart(names: string[]): Promise<Record<string, unknown>>;
+  choosePause(targets: Targets, random: Rng): string[];
+  pause(names: string[]): string[];
+  /** The process instances behind paused names (e.g. "c1" → "c1.2"), for the history. */
+  pausedInstances?(names: string[]): string[];
+  resume(names: string[]): string[];
+}
+
+// ---- the networks a driver sees, one per transport ------------------------------------------
+
+/** The maelstrom transport: the router, its nodes (started with init) and its clients. */
+export interface MaelstromNet {
+  readonly nodes: readonly string[];
+  /** Starts every node and waits for init_ok (a SetupError names a node that fails). */
+  startNodes(): Promise<void>;
+  /** A client `c<N>` on the router; `call` resolves undefined on timeout. */
+  openClient(): {
+    call(node: string, body: Body, timeout_ms: number): Promise<Body | undefined>;
+    close(): void;
+  };
+  stopNodes(kill: boolean): Promise<void>;
+}
+
+export type Direction = "to-server" | "from-server";
+
+/** One datagram through the UDP proxy, as an observer sees it. */
+export interface DatagramEvent {
+  id: number;
+  /** The client-side participant (frontend name). */
+  peer: string;
+  direction: Direction;
+  src: string;
+  dest: string;
+  time_ns: number;
+  bytes: number;
+  /** Decoded as it arrived at the proxy; undefined when it is not LSP JSON. */
+  message: LspMessage | undefined;
+  fate: "forwarded" | "dropped";
+}
+
+/** The udp transport: one proxy frontend per client-side participant, all to one server port. */
+export interface UdpNet {
+  /** The loopback address frontends listen on. */
+  readonly host: string;
+  /** The server's participant name (the hub of link faults). */
+  readonly server: string;
+  /** A frontend for participant `name`; resolves with its port. */
+  addFrontend(name: string): Promise<number>;
+  frontendPort(name: string): number | undefined;
+  /** Where the server listens (a restart may change it). */
+  setUpstream(port: number): void;
+  /** Holds the participant's datagrams at the proxy until `release`. */
+  gate(name: string): void;
+  release(name: string): void;
+  observe(fn: (event: DatagramEvent) => void): () => void;
+  /** A line in messages.jsonl (e.g. "server-listening"). */
+  note(event: string, detail: Record<string, unknown>): void;
+}
+
+/** The tcp transport: a proxy listener per link, between programs that dial each other. */
+export interface TcpNet {
+  /** A loopback listener for link src→dst that forwards to dst's port; resolves with its port. */
+  listen(src: string, dst: string, dst_port: number): Promise<number>;
+  /** Resets every connection through `node`'s links; returns how many. */
+  resetConnections(node: string): number;
+  /** A free loopback port for a program to listen on. */
+  freePort(): Promise<number>;
+  /** Resolves true once something accepts connections on the port, false after `timeout_ms`. */
+  waitListening(port: number, timeout_ms: number, signal: AbortSignal): Promise<boolean>;
+}
+
+// ---- the context and the driver -------------------------------------------------------------
+
+export interface DriverContext<Net = unknown> {
+  readonly settings: RunSettings;
+  /** The run directory (data/<id>/ for programs, node-logs/, history.jsonl …). */
+  readonly dir: string;
+  readonly net: Net;
+  /** Nanoseconds since the run started (the history's clock). */
+  readonly clock: { now_ns(): number };
+  /** The run's seeded randomness for this workload; fork a stream per purpose. */
+  readonly random: Rng;
+  readonly log: { info(message: string): void };
+  /** Fires on Ctrl-C; everything a driver waits on must end when it does. */
+  readonly signal: AbortSignal;
+  readonly interrupted: boolean;
+  readonly history: { readonly ops: readonly Op[]; record(event: HistoryEvent): Op };
+  /**
+   * Records an invoke now (`extra` fields go on both records, e.g. `final: true`); the handle
+   * records its completion. Completions are counted for the progress line.
+   */
+  invoke(process: number, f: string, value: unknown, node?: string, extra?: Json): OpHandle;
+  /** A fresh Jepsen process id (one per sequential actor). */
+  nextProcess(): number;
+  /** The phase the progress line shows ("running", "final", …). */
+  setPhase(phase: string): void;
+  /** Paces client ops at `settings.rate` across all callers (a Poisson stream). */
+  scheduler(): { claim_ms(): number | undefined };
+  spawn(spec: SpawnSpec): Program;
+  /**
+   * Stops every program still running in `entries` (SIGKILL when `kill`), marking each ended by
+   * us, then closes them all; repeats while exit handlers start replacements.
+   */
+  stopPrograms(entries: readonly ProgramEntry[], kill: boolean): Promise<void>;
+}
+
+/** A crash or other per-program record in results.json's `nodes`. */
+export type NodeRecord = { crashes: unknown[] };
+
+/**
+ * One run of one workload. The lifecycle calls, in order: start → load (the nemesis beside it,
+ * until the time limit or until load returns) → heal → final (unless interrupted) → stop →
+ * check (unless interrupted) → report. After an error it calls stop(true) and nothing else.
+ */
+export interface Driver {
+  /** Starts the programs and their handshake; a SetupError when one will not start. */
+  start(): Promise<void>;
+  /** Kills, pauses and restarts of this workload's participants (star transports). */
+  readonly hooks?: ProcessHooks;
+  /**
+   * Drives the workload until `stop` fires (the time limit or Ctrl-C). It may return earlier
+   * when the workload is done (a MapReduce job); the faults then stop too.
+   */
+  load(stop: AbortSignal): Promise<void>;
+  /** After the heal: the final phase (final reads, closes, a last fault on purpose …). */
+  final?(): Promise<void>;
+  /** udp: LSP Data mutations during packet faults, and packet faults for the whole run. */
+  readonly packet_options?: { mutate: number; steady: boolean };
+  /** When true, the lifecycle waits `recovery_s` between the heal and `final`. */
+  readonly recovers_before_final?: boolean;
+  /** Stops every program it started; SIGKILL when `kill` (interrupt, error). */
+  stop(kill: boolean): Promise<void>;
+  /** The workload's checkers over the finished history (a checker name → its result). */
+  check(ops: readonly Op[]): Promise<Record<string, CheckResult>>;
+  /**
+   * After stop, interrupted or not: per-program records, errors (e.g. node-crashed), and
+   * checkers that hold even for an interrupted run (e.g. the protocol check).
+   */
+  report(): {
+    nodes: Record<string, NodeRecord>;
+    errors: Array<{ kind: string; message: string }>;
+    checkers?: Record<string, CheckResult>;
+  };
+}
+
+/** A command-line option a workload declares; the CLI, --help and validation come from it. */
+export interface OptionSpec {
+  /** Commander flags, e.g. "--epoch-millis <ms>" or "--conformance". */
+  flags: string;
+  description: string;
+  /** How the text is read; a bare switch is "flag". */
+  type: "integer" | "number" | "probability" | "string" | "flag" | "program" | readonly string[];
+  /** Bounds for integer and number. */
+  min?: number;
+  max?: number;
+}
+
+export interface WorkloadPlugin<Net = unknown, Options = unknown> {
+  readonly name: string;
+  readonly transport: TransportName;
+  /** One line for `faultline workloads` and `--help`. */
+  readonly summary: string;
+  /** Fault kinds it can take, when fewer than its transport's. */
+  readonly faults?: readonly FaultKind[];
+  /** The key of its options in the test's options (TestOptions), e.g. "udp"; none: no options. */
+  readonly options_key?: string;
+  readonly options?: readonly OptionSpec[];
+  /**
+   * Its options from the parsed flags (camelCase keys as commander gives them); `program`
+   * resolves a --*-bin path to a command. Throws SetupError on a bad combination.
+   */
+  fromFlags?(
+    flags: Readonly<Record<string, unknown>>,
+    program: (file: string) => NodeCommand,
+  ): Options;
+  /**
+   * Checks its options before anything starts (SetupError), and says what test.json and the
+   * store name add: `name` replaces the workload in "<name>-<target>".
+   */
+  prepare?(settings: RunSettings, options: Options | undefined): { name?: string; extra?: Json };
+  create(ctx: DriverContext<Net>, options: Options | undefined): Driver;
+}
