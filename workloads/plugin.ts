@@ -235,6 +235,12 @@ export interface DriverContext<Net = unknown> {
   scheduler(): { claim_ms(): number | undefined };
   spawn(spec: SpawnSpec): Program;
   /**
+   * The command for a role other than the target's (an LSP client, a miner, a MapReduce
+   * worker): the system manifest's `roles[role]`, else `fallback` (argv relative to the package
+   * root, "node" meaning this Node). Undefined when neither names one.
+   */
+  role(role: string, fallback?: readonly string[]): NodeCommand | undefined;
+  /**
    * Stops every program still running in `entries` (SIGKILL when `kill`), marking each ended by
    * us, then closes them all; repeats while exit handlers start replacements.
    */
