@@ -318,8 +318,13 @@ export interface WorkloadPlugin<Net = unknown, Options = unknown> {
   ): Options;
   /**
    * Checks its options before anything starts (SetupError), and says what test.json and the
-   * store name add: `name` replaces the workload in "<name>-<target>".
+   * store name add: `name` replaces the workload in "<name>-<target>". `role` is
+   * `DriverContext.role`, so test.json can name the programs a run will start.
    */
-  prepare?(settings: RunSettings, options: Options | undefined): { name?: string; extra?: Json };
+  prepare?(
+    settings: RunSettings,
+    options: Options | undefined,
+    role: DriverContext["role"],
+  ): { name?: string; extra?: Json };
   create(ctx: DriverContext<Net>, options: Options | undefined): Driver;
 }
