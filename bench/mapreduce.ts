@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { distFile } from "../harness/paths.js";
 import { Random } from "../harness/random.js";
 import { sequential } from "../systems/mapreduce/sequential.js";
-import { writeCorpus } from "../workloads/mapreduce.js";
+import { writeCorpus } from "../workloads/mapreduce/job.js";
 
 const SEED = 1;
 const FILES = 8;

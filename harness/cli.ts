@@ -3,7 +3,8 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import type { LspParams } from "../systems/lsp/params.js";
 import { WORKLOADS } from "../workloads/index.js";
-import { MR_APPS, type MrApp } from "../workloads/mapreduce.js";
+import { MR_APPS, type MrApp } from "../workloads/mapreduce/job.js";
+import type { MapReduceOptions } from "../workloads/mapreduce/options.js";
 import { TOPOLOGIES } from "../workloads/topology.js";
 import { type BugRun, bugRunFor, describeBugRun } from "./bug-run.js";
 import { registerCheckCommand } from "./check-command.js";
@@ -40,7 +41,6 @@ import { registerReportCommands } from "./report-command.js";
 import { type Progress, runTest } from "./run.js";
 import { printSummary } from "./summary.js";
 import { loadManifest, resolveBin, resolveSystem, systemNames, type Target } from "./target.js";
-import type { MapReduceOptions } from "./tcp/options.js";
 import { isTcpWorkload, TCP_WORKLOADS } from "./tcp/run.js";
 import type { UdpOptions } from "./udp/context.js";
 import { isUdpWorkload, UDP_WORKLOADS } from "./udp/run.js";

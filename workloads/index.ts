@@ -20,7 +20,7 @@ export const WORKLOADS: Readonly<Record<string, WorkloadFactory>> = {
 };
 
 /**
- * Workloads of the tcp transport: each has a runner of its own in harness/tcp/ (processes and a
- * job, not a stream of client ops). `mapreduce`: workloads/mapreduce.ts.
+ * Workloads of the tcp transport (processes and a job, not a stream of client ops).
+ * `mapreduce`: workloads/mapreduce/.
  */
 export const TCP_WORKLOADS = ["mapreduce"] as const;

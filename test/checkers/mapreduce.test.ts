@@ -14,7 +14,7 @@ import {
   outputLines,
   type ProcessEnd,
 } from "../../checkers/mapreduce.js";
-import { describeOutput } from "../../harness/tcp/output-watcher.js";
+import { describeOutput } from "../../workloads/mapreduce/output-watcher.js";
 
 const S = 1e9;
 

@@ -21,7 +21,7 @@ import {
   writeFileAtomic,
 } from "../../systems/mapreduce/storage.js";
 import { TaskTable } from "../../systems/mapreduce/tasks.js";
-import { inputName, writeCorpus } from "../../workloads/mapreduce.js";
+import { inputName, writeCorpus } from "../../workloads/mapreduce/job.js";
 
 let dir = "";
 const home = process.cwd();

@@ -15,7 +15,7 @@ import { distFile } from "../../harness/paths.js";
 import { Random } from "../../harness/random.js";
 import { words } from "../../systems/mapreduce/apps/words.js";
 import { sequential } from "../../systems/mapreduce/sequential.js";
-import { writeCorpus } from "../../workloads/mapreduce.js";
+import { writeCorpus } from "../../workloads/mapreduce/job.js";
 
 interface Proc {
   name: string;

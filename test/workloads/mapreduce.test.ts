@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { RunClock } from "../../harness/clock.js";
 import { Random } from "../../harness/random.js";
-import { OutputWatcher } from "../../harness/tcp/output-watcher.js";
 import { ihash } from "../../systems/mapreduce/apps/index.js";
-import { inputName, makeCorpus, requiredOutputs } from "../../workloads/mapreduce.js";
+import { inputName, makeCorpus, requiredOutputs } from "../../workloads/mapreduce/job.js";
+import { OutputWatcher } from "../../workloads/mapreduce/output-watcher.js";
 
 describe("makeCorpus", () => {
   it("is the same for the same seed, different for another, about the size asked", () => {

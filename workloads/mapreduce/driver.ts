@@ -1,4 +1,4 @@
-// The `mapreduce` workload's runner (shared/specs/mit-labs.md §1.4, the MIT test script's shape):
+// The `mapreduce` workload's driver (shared/specs/mit-labs.md §1.4, the MIT test script's shape):
 // a seeded input corpus in <run>/job/, the coordinator (the target) started there on a loopback
 // port, one TCP proxy listener per worker slot (link wK→coordinator), and `node-count` workers
 // w0 … started 1 s later, each told its proxy's address. A worker that crashes (the crash app),
@@ -20,56 +20,41 @@ import { join } from "node:path";
 import type { Op } from "../../checkers/history.js";
 import { type OutputSnapshot, outputLines, type ProcessEnd } from "../../checkers/mapreduce.js";
 import type { CheckResult } from "../../checkers/result.js";
+import { type FaultKind, pickTargets, type Targets } from "../faults.js";
+import {
+  type Driver,
+  type DriverContext,
+  type OpHandle,
+  type ProcessHooks,
+  type Program,
+  type ProgramExit,
+  SetupError,
+  type SpawnSpec,
+  type TcpNet,
+} from "../plugin.js";
+import { sleepUnlessAborted, untilAborted } from "../timing.js";
+import type { Rng } from "../workload.js";
 import {
   checkMapReduce,
   expectationFor,
   isDeterministicReduce,
   requiredOutputs,
   writeCorpus,
-} from "../../workloads/mapreduce.js";
-import type { RunClock } from "../clock.js";
-import { sleepUnlessAborted, untilAborted } from "../clock.js";
-import { SetupError } from "../exit-codes.js";
-import type { HistoryRecorder, OpHandle } from "../history-recorder.js";
-import type { LinkTable } from "../links.js";
-import type { Logger } from "../logger.js";
-import { type FaultKind, pickTargets, type Targets } from "../nemesis/nemesis.js";
-import { type ProcessHooks, StarNemesis } from "../nemesis/star-nemesis.js";
-import type { NodeCommand } from "../node-process.js";
-import { stopPrograms } from "../program-process.js";
-import type { Random } from "../random.js";
-import type { TestOptions } from "../run.js";
+} from "./job.js";
 import type { MapReduceRoles, ResolvedMapReduceOptions } from "./options.js";
 import { OutputWatcher } from "./output-watcher.js";
-import { freeTcpPort, waitListening } from "./ports.js";
-import { TcpProgram, type TcpProgramExit } from "./program.js";
-import type { TcpProxy } from "./proxy.js";
 
 export const TCP_FAULT_KINDS: readonly FaultKind[] = ["partition", "kill", "pause"];
 /** The coordinator's name in the link table and the history. */
 export const COORDINATOR = "coordinator";
 /** MIT: "sleep 1" between starting the coordinator and the workers. */
-export const WORKER_START_DELAY_MS = 1_000;
+const WORKER_START_DELAY_MS = 1_000;
 /** A crashed (or given-up) worker is relaunched after this, as test-mr.sh's loops do. */
-export const RELAUNCH_DELAY_MS = 1_000;
+const RELAUNCH_DELAY_MS = 1_000;
 /** Workers must exit this soon after the job ends (the reference gives up after 5 s). */
-export const WORKER_EXIT_GRACE_MS = 10_000;
+const WORKER_EXIT_GRACE_MS = 10_000;
 /** The coordinator must listen within this. */
 const LISTEN_TIMEOUT_MS = 10_000;
-
-export interface MapReduceRunDeps {
-  options: TestOptions;
-  mr: ResolvedMapReduceOptions;
-  roles: MapReduceRoles;
-  dir: string;
-  clock: RunClock;
-  random: Random;
-  history: HistoryRecorder;
-  links: LinkTable;
-  proxy: TcpProxy;
-  log: Logger;
-  signal: AbortSignal;
-}
 
 interface Slot {
   name: string;
@@ -88,7 +73,7 @@ interface Instance {
   id: string;
   role: "coordinator" | "worker";
   slot: Slot | undefined;
-  program: TcpProgram;
+  program: Program;
   op: OpHandle;
   started_ns: number;
   /** The nemesis killed it. */
@@ -97,21 +82,11 @@ interface Instance {
   ended_by_us: boolean;
 }
 
-export interface MapReduceRunResult {
-  checkers: Record<string, CheckResult>;
-  /** Every program instance and how it ended, for results.json's nodes. */
-  instances: Array<{
-    id: string;
-    role: string;
-    exit: TcpProgramExit | undefined;
-    ended_by_us: boolean;
-  }>;
-}
+/** How `load` saw the job end. */
+type JobEnd = "exited" | "deadline" | "stopped";
 
-export class MapReduceRun {
-  readonly nemesis: StarNemesis;
-  readonly counts = { ok: 0, fail: 0, info: 0 };
-  phase = "starting";
+export class MapReduceDriver implements Driver {
+  readonly hooks: ProcessHooks;
   private readonly slots: Slot[];
   private readonly instances: Instance[] = [];
   private readonly jobDir: string;
@@ -119,20 +94,21 @@ export class MapReduceRun {
   private readonly files: string[] = [];
   private coordinator: Instance | undefined;
   private coordinatorPort = 0;
-  private coordinatorExit: Promise<TcpProgramExit> | undefined;
+  private coordinatorExit: Promise<ProgramExit> | undefined;
   private firstExit: { time_ns: number; process: string; files: OutputSnapshot } | undefined;
   private atCoordinatorExit: OutputSnapshot | undefined;
-  /** The job ended (coordinator exited, deadline, interrupt): nothing new starts. */
+  private ended: JobEnd | undefined;
+  /** The job ended (coordinator exited, deadline, stop): nothing new starts. */
   private over = false;
   /** The job ran out of time: what is still running is killed at the deadline. */
   private deadlineHit = false;
-  /** Ends the nemesis's schedule (the job ended). */
-  private readonly faultsStop = new AbortController();
-  private readonly deps: MapReduceRunDeps;
 
-  constructor(deps: MapReduceRunDeps) {
-    this.deps = deps;
-    const count = Math.max(1, deps.options.node_count);
+  constructor(
+    private readonly ctx: DriverContext<TcpNet>,
+    private readonly mr: ResolvedMapReduceOptions,
+    private readonly roles: MapReduceRoles,
+  ) {
+    const count = Math.max(1, ctx.settings.node_count);
     // Process 0 is the job; each slot's instances are processes k+1, k+1+(W+1), … so the
     // timeline (rows = process mod concurrency, concurrency W+1 in test.json) gives a row each.
     this.slots = Array.from({ length: count }, (_, index) => ({
@@ -146,114 +122,117 @@ export class MapReduceRun {
       started: false,
       relaunch: undefined,
     }));
-    this.jobDir = join(deps.dir, "job");
-    this.watcher = new OutputWatcher(this.jobDir, deps.clock);
-    this.nemesis = new StarNemesis(
-      deps.options.nemesis,
-      { transport: "tcp", kinds: TCP_FAULT_KINDS, hub: COORDINATOR },
-      this.hooks(),
-      deps.links,
-      deps.history,
-      deps.random.fork("nemesis"),
-      deps.log,
-    );
+    this.jobDir = join(ctx.dir, "job");
+    this.watcher = new OutputWatcher(this.jobDir, ctx.clock);
+    this.hooks = this.processHooks();
   }
 
-  get interrupted(): boolean {
-    return this.deps.signal.aborted;
-  }
-
-  async run(): Promise<MapReduceRunResult> {
-    const { mr, log, clock, signal, options } = this.deps;
+  /** The corpus, the coordinator, the workers' proxy listeners, then MIT's pause before workers. */
+  async start(): Promise<void> {
+    const { mr, ctx } = this;
     mkdirSync(this.jobDir, { recursive: true });
-    this.files.push(
-      ...writeCorpus(this.jobDir, this.deps.random.fork("corpus"), mr.files, mr.file_kib),
-    );
-    log.info(
+    this.files.push(...writeCorpus(this.jobDir, ctx.random.fork("corpus"), mr.files, mr.file_kib));
+    ctx.log.info(
       `job: ${mr.app} over ${this.files.length} files of ${mr.file_kib} KiB in ${this.jobDir}, ${mr.n_reduce} reduce tasks, ${this.slots.length} workers, task timeout ${mr.task_timeout_ms} ms`,
     );
-
     await this.startCoordinator();
-    const coordinator = this.coordinator as Instance;
-    const deadline_ms = options.time_limit_s * 1000;
     for (const slot of this.slots) {
-      slot.proxy_port = await this.deps.proxy.listen(slot.name, COORDINATOR, this.coordinatorPort);
+      slot.proxy_port = await ctx.net.listen(slot.name, COORDINATOR, this.coordinatorPort);
     }
     this.watcher.start();
-    const since_start_ms = (clock.now_ns() - coordinator.started_ns) / 1e6;
-    await sleepUnlessAborted(Math.max(0, WORKER_START_DELAY_MS - since_start_ms), signal);
+    await sleepUnlessAborted(
+      Math.max(0, WORKER_START_DELAY_MS - this.sinceCoordinatorMs()),
+      ctx.signal,
+    );
+  }
 
-    this.phase = "running";
+  /** Starts the workers; returns when the coordinator exits, at the deadline or on `stop`. */
+  async load(stop: AbortSignal): Promise<void> {
+    this.ctx.setPhase("running");
     // jobcount: test-mr.sh starts half the workers, the rest once one of those has exited.
-    const first = mr.app === "jobcount" ? Math.ceil(this.slots.length / 2) : this.slots.length;
+    const first = this.mr.app === "jobcount" ? Math.ceil(this.slots.length / 2) : this.slots.length;
     for (const slot of this.slots.slice(0, first)) await this.startWorker(slot);
+    this.ended = await this.jobEnd(stop);
+    this.endJob();
+    if (this.ended === "deadline") this.recordDeadline();
+  }
 
-    const faults = this.nemesis.run(this.faultsStop.signal);
-    const remaining_ms = Math.max(0, deadline_ms - (clock.now_ns() - coordinator.started_ns) / 1e6);
+  /** The coordinator exited, the deadline (time limit after the coordinator started) or `stop`. */
+  private async jobEnd(stop: AbortSignal): Promise<JobEnd> {
+    const deadline_ms = this.ctx.settings.time_limit_s * 1000;
+    const remaining_ms = Math.max(0, deadline_ms - this.sinceCoordinatorMs());
     let deadlineTimer: NodeJS.Timeout | undefined;
     const ended = await Promise.race([
-      (this.coordinatorExit as Promise<TcpProgramExit>).then(() => "exited" as const),
+      (this.coordinatorExit as Promise<ProgramExit>).then(() => "exited" as const),
       new Promise<"deadline">((resolve) => {
         deadlineTimer = setTimeout(() => resolve("deadline"), remaining_ms);
       }),
-      untilAborted(signal).then(() => "interrupted" as const),
+      untilAborted(stop).then(() => "stopped" as const),
     ]);
     clearTimeout(deadlineTimer);
-    this.endJob();
-    await faults;
+    return ended;
+  }
 
-    if (ended === "deadline") {
-      this.phase = "deadline";
-      this.deadlineHit = true;
-      log.info(`the job did not finish within ${options.time_limit_s} s: killing every process`);
-      this.deps.history.record({
-        process: "nemesis",
-        type: "info",
-        f: "deadline",
-        value: { time_limit_s: options.time_limit_s },
-      });
-    }
-    if (!this.interrupted) await this.nemesis.heal();
-    if (ended === "exited") {
-      // Workers learn the job is done (or that the coordinator is gone) and must exit.
-      this.phase = "workers-exiting";
-      const running = this.instances.filter((i) => i.program.running);
-      await Promise.all(running.map((i) => i.program.waitExit(WORKER_EXIT_GRACE_MS)));
-    }
-    this.phase = "stopping";
-    await this.stopAll(true);
+  private recordDeadline(): void {
+    const { ctx } = this;
+    const time_limit_s = ctx.settings.time_limit_s;
+    ctx.setPhase("deadline");
+    this.deadlineHit = true;
+    ctx.log.info(`the job did not finish within ${time_limit_s} s: killing every process`);
+    ctx.history.record({
+      process: "nemesis",
+      type: "info",
+      f: "deadline",
+      value: { time_limit_s },
+    });
+  }
+
+  /** After the coordinator's exit, workers learn the job is done (or the coordinator is gone). */
+  async final(): Promise<void> {
+    if (this.ended !== "exited") return;
+    this.ctx.setPhase("workers-exiting");
+    const running = this.instances.filter((i) => i.program.running);
+    await Promise.all(running.map((i) => i.program.waitExit(WORKER_EXIT_GRACE_MS)));
+  }
+
+  /**
+   * SIGKILLs whatever still runs, even when `kill` is not asked for: past the deadline the job
+   * has failed, and after the coordinator's exit the workers had their grace in `final`.
+   */
+  async stop(): Promise<void> {
+    this.ctx.setPhase("stopping");
+    this.endJob();
+    await this.ctx.stopPrograms(this.instances, true);
     this.watcher.stop();
     this.watcher.poll();
-    if (this.interrupted) return { checkers: {}, instances: this.instanceReport() };
+  }
 
-    this.phase = "checking";
+  async check(ops: readonly Op[]): Promise<Record<string, CheckResult>> {
+    this.ctx.setPhase("checking");
+    const { mr } = this;
     const contents = this.watcher.contents();
     const final = this.watcher.snapshot();
     const lines = outputLines(contents.values());
     const expectation = await expectationFor(mr.app, this.files, this.jobDir);
-    const coordinatorEnd = this.endOf(coordinator);
-    const checkers = checkMapReduce({
+    const deterministic = isDeterministicReduce(mr.app);
+    return checkMapReduce({
       app: mr.app,
       lines,
       expectation,
       map_tasks: this.files.length,
       workers: this.slots.length,
-      process_faults: this.disturbed(),
-      early_exit: {
-        ...(this.firstExit && { snapshot: this.firstExit }),
-        final,
-        deterministic: isDeterministicReduce(mr.app),
-      },
+      process_faults: this.disturbed(ops),
+      early_exit: { ...(this.firstExit && { snapshot: this.firstExit }), final, deterministic },
       atomic: {
         versions: this.watcher.versions,
         final,
         polls: this.watcher.polls,
         interval_ms: this.watcher.interval_ms,
-        deterministic: isDeterministicReduce(mr.app),
+        deterministic,
       },
       completion: {
-        deadline_s: options.time_limit_s,
-        coordinator: coordinatorEnd,
+        deadline_s: this.ctx.settings.time_limit_s,
+        coordinator: this.endOf(this.coordinator as Instance),
         required: requiredOutputs(expectation, mr.n_reduce, Object.keys(final)),
         final,
         ...(this.atCoordinatorExit && { at_coordinator_exit: this.atCoordinatorExit }),
@@ -264,26 +243,33 @@ export class MapReduceRun {
         crashes_expected: mr.app === "crash",
       },
     });
-    return { checkers, instances: this.instanceReport() };
   }
 
-  /** Stops every program still running (SIGKILL when `kill`) and closes them all (stopPrograms). */
-  async stopAll(kill: boolean): Promise<void> {
-    this.endJob();
-    await stopPrograms(this.instances, kill);
+  /** Every program instance; a crash is an exit on its own with a non-zero code. */
+  report(): ReturnType<Driver["report"]> {
+    const nodes = this.instances.map((i) => {
+      const exit = i.program.exit;
+      const byUs = i.ended_by_us || i.fault_killed;
+      const crashed = exit && !byUs && exit.code !== 0;
+      return [i.id, { crashes: crashed ? [{ ...exit, role: i.role }] : [] }];
+    });
+    return { nodes: Object.fromEntries(nodes), errors: [] };
   }
 
-  /** No worker starts and no fault begins after this. */
+  /** No worker starts and no fault touches a worker after this. */
   private endJob(): void {
     this.over = true;
     for (const slot of this.slots) clearTimeout(slot.relaunch);
-    this.faultsStop.abort();
+  }
+
+  private sinceCoordinatorMs(): number {
+    return (this.ctx.clock.now_ns() - (this.coordinator as Instance).started_ns) / 1e6;
   }
 
   // ---- programs ----------------------------------------------------------------------------
 
   private env(): Record<string, string> {
-    const scale = this.deps.mr.time_scale;
+    const scale = this.mr.time_scale;
     return scale === undefined ? {} : { FAULTLINE_MR_TIME_SCALE: String(scale) };
   }
 
@@ -292,10 +278,7 @@ export class MapReduceRun {
    * op; the caller starts it.
    */
   private newInstance(
-    program: Pick<Instance, "id" | "role" | "slot"> & {
-      command: NodeCommand;
-      onExit?: (exit: TcpProgramExit) => void;
-    },
+    program: Pick<Instance, "id" | "role" | "slot"> & Pick<SpawnSpec, "command" | "onExit">,
     invoke: () => OpHandle,
   ): Instance {
     const { id, role, slot, command, onExit } = program;
@@ -303,12 +286,11 @@ export class MapReduceRun {
       id,
       role,
       slot,
-      program: new TcpProgram({
+      program: this.ctx.spawn({
         id,
         command,
-        runDir: this.deps.dir,
+        stdout: "text",
         cwd: this.jobDir,
-        clock: this.deps.clock,
         env: this.env(),
         onExit: (exit) => {
           this.onExit(instance, exit);
@@ -316,7 +298,7 @@ export class MapReduceRun {
         },
       }),
       op: invoke(),
-      started_ns: this.deps.clock.now_ns(),
+      started_ns: this.ctx.clock.now_ns(),
       fault_killed: false,
       ended_by_us: false,
     };
@@ -325,11 +307,12 @@ export class MapReduceRun {
   }
 
   private async startCoordinator(): Promise<void> {
-    const { roles, mr, signal } = this.deps;
-    this.coordinatorPort = await freeTcpPort();
-    let resolveExit: (exit: TcpProgramExit) => void = () => {};
+    const { roles, mr, ctx } = this;
+    this.coordinatorPort = await ctx.net.freePort();
+    // A coordinator that exits ends the wait for it to listen, as it ends the job.
+    const gone = new AbortController();
     this.coordinatorExit = new Promise((resolve) => {
-      resolveExit = resolve;
+      gone.signal.addEventListener("abort", () => resolve(gone.signal.reason), { once: true });
     });
     const instance = this.newInstance(
       {
@@ -349,43 +332,45 @@ export class MapReduceRun {
             ...this.files,
           ],
         },
-        onExit: (exit) => resolveExit(exit),
+        onExit: (exit) => gone.abort(exit),
       },
       () =>
-        this.invoke(0, "job", COORDINATOR, {
-          app: mr.app,
-          files: this.files.length,
-          n_reduce: mr.n_reduce,
-          workers: this.slots.length,
-          task_timeout_ms: mr.task_timeout_ms,
-        }),
+        ctx.invoke(
+          0,
+          "job",
+          {
+            app: mr.app,
+            files: this.files.length,
+            n_reduce: mr.n_reduce,
+            workers: this.slots.length,
+            task_timeout_ms: mr.task_timeout_ms,
+          },
+          COORDINATOR,
+        ),
     );
-    const program = instance.program;
     this.coordinator = instance;
-    await program.start();
-    this.deps.log.info(`coordinator started on 127.0.0.1:${this.coordinatorPort}`);
-    if (
-      !(await waitListening(
-        this.coordinatorPort,
-        LISTEN_TIMEOUT_MS,
-        () => program.running,
-        signal,
-      )) &&
-      !signal.aborted
-    ) {
-      const exit = program.exit;
-      const why = exit
-        ? `it exited (code ${exit.code}, signal ${exit.signal})`
-        : `it did not listen within ${LISTEN_TIMEOUT_MS / 1000} s`;
-      throw new SetupError(
-        `the coordinator (${roles.coordinator.file} ${roles.coordinator.args.join(" ")}) did not start serving on 127.0.0.1:${this.coordinatorPort}: ${why}${tail(program.stderrTail)}`,
-      );
-    }
+    await instance.program.start();
+    ctx.log.info(`coordinator started on 127.0.0.1:${this.coordinatorPort}`);
+    await this.waitCoordinatorListening(instance.program, gone.signal);
+  }
+
+  private async waitCoordinatorListening(program: Program, gone: AbortSignal): Promise<void> {
+    const { ctx, roles } = this;
+    const signal = AbortSignal.any([ctx.signal, gone]);
+    if (await ctx.net.waitListening(this.coordinatorPort, LISTEN_TIMEOUT_MS, signal)) return;
+    if (ctx.signal.aborted) return;
+    const exit = program.exit;
+    const why = exit
+      ? `it exited (code ${exit.code}, signal ${exit.signal})`
+      : `it did not listen within ${LISTEN_TIMEOUT_MS / 1000} s`;
+    throw new SetupError(
+      `the coordinator (${roles.coordinator.file} ${roles.coordinator.args.join(" ")}) did not start serving on 127.0.0.1:${this.coordinatorPort}: ${why}${tail(program.stderrTail)}`,
+    );
   }
 
   private async startWorker(slot: Slot): Promise<void> {
-    if (this.over || this.deps.signal.aborted || slot.current?.program.running) return;
-    const { roles, mr } = this.deps;
+    if (this.over || this.ctx.signal.aborted || slot.current?.program.running) return;
+    const { roles, mr } = this;
     slot.started = true;
     const generation = ++slot.generation;
     // A new process per instance, in the slot's timeline row (rows = process mod (W + 1)).
@@ -408,14 +393,14 @@ export class MapReduceRun {
           ],
         },
       },
-      () => this.invoke(process, "worker", slot.name, { instance: id }),
+      () => this.ctx.invoke(process, "worker", { instance: id }, slot.name),
     );
     slot.current = instance;
     await instance.program.start();
   }
 
-  private onExit(instance: Instance, exit: TcpProgramExit): void {
-    const { log } = this.deps;
+  private onExit(instance: Instance, exit: ProgramExit): void {
+    const { log } = this.ctx;
     const byUs = instance.fault_killed || instance.ended_by_us;
     const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
     // The first process to exit by itself with code 0 claims the job is done: the output must
@@ -468,16 +453,16 @@ export class MapReduceRun {
   }
 
   private startFailed(slot: Slot, err: unknown): void {
-    this.deps.log.info(`could not start worker ${slot.name}: ${(err as Error).message}`);
+    this.ctx.log.info(`could not start worker ${slot.name}: ${(err as Error).message}`);
   }
 
   /** True when a partition or pause named this instance's slot during its life. */
   private faultTouched(instance: Instance): boolean {
     const slot = instance.slot;
     if (!slot) return false;
-    const end = instance.program.exit?.time_ns ?? this.deps.clock.now_ns();
+    const end = instance.program.exit?.time_ns ?? this.ctx.clock.now_ns();
     const open = new Map<string, Op>();
-    for (const op of this.deps.history.ops) {
+    for (const op of this.ctx.history.ops) {
       if (op.process !== "nemesis") continue;
       if (op.f === "start-partition" || op.f === "start-pause") {
         const nodes = (op.value as { nodes?: string[] }).nodes ?? [];
@@ -494,10 +479,8 @@ export class MapReduceRun {
   }
 
   /** Re-executed tasks are legitimate: a fault was injected, or a worker crashed. */
-  private disturbed(): boolean {
-    const faulted = this.deps.history.ops.some(
-      (op) => op.process === "nemesis" && op.f.startsWith("start-"),
-    );
+  private disturbed(ops: readonly Op[]): boolean {
+    const faulted = ops.some((op) => op.process === "nemesis" && op.f.startsWith("start-"));
     return (
       faulted ||
       this.instances.some(
@@ -519,27 +502,14 @@ export class MapReduceRun {
     };
   }
 
-  private instanceReport(): MapReduceRunResult["instances"] {
-    return this.instances.map((i) => ({
-      id: i.id,
-      role: i.role,
-      exit: i.program.exit,
-      ended_by_us: i.ended_by_us || i.fault_killed,
-    }));
-  }
-
-  private invoke(process: number, f: string, node: string, value: unknown): OpHandle {
-    return this.deps.history.invoke(process, f, value, node, (type) => this.counts[type]++);
-  }
-
   // ---- process faults ------------------------------------------------------------------------
 
-  private hooks(): ProcessHooks {
+  private processHooks(): ProcessHooks {
     const live = () =>
       this.over
         ? []
         : this.slots.filter((s) => !s.blocked && s.current?.program.running).map((s) => s.name);
-    const choose = (targets: Targets, random: Random) => pickTargets(live(), targets, random);
+    const choose = (targets: Targets, random: Rng) => pickTargets(live(), targets, random);
     const slotOf = (name: string) => this.slots.find((s) => s.name === name);
     return {
       peers: () => this.slots.map((s) => s.name),

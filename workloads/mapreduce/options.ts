@@ -1,10 +1,7 @@
-// Options of the tcp transport's `mapreduce` workload (CLI flags in harness/cli.ts; documented in
+// Options of the tcp transport's `mapreduce` workload (its flags in ./index.ts; documented in
 // harness/tcp/README.md "MapReduce") and the programs that play each role.
-import { MR_DEFAULTS, type MrApp } from "../../workloads/mapreduce.js";
-import { SetupError } from "../exit-codes.js";
-import type { NodeCommand } from "../node-process.js";
-import type { Target } from "../target.js";
-import { commandFrom } from "../udp/context.js";
+import { type DriverContext, type NodeCommand, type RunSettings, SetupError } from "../plugin.js";
+import { MR_DEFAULTS, type MrApp } from "./job.js";
 
 export interface MapReduceOptions {
   /** --mr-app: the application every worker runs. */
@@ -60,12 +57,12 @@ const DEFAULT_WORKER = ["node", "dist/systems/mapreduce/worker.js"];
  * `--worker-bin`, else the system manifest's `roles.worker`, else faultline's reference worker.
  */
 export function resolveMapReduceRoles(
-  target: Target,
-  given: MapReduceOptions = {},
+  target: RunSettings["target"],
+  given: MapReduceOptions | undefined,
+  role: DriverContext["role"],
 ): MapReduceRoles {
-  const manifestWorker = (target.manifest as { roles?: Record<string, string[]> } | undefined)
-    ?.roles?.worker;
-  const worker = given.worker_command ?? commandFrom(manifestWorker ?? DEFAULT_WORKER);
+  const worker = given?.worker_command ?? role("worker", DEFAULT_WORKER);
+  if (!worker) throw new SetupError("workload mapreduce needs a worker program");
   if (target.bug !== undefined) {
     // target.ts appended `--bug NAME` to the coordinator; the worker gets it too.
     return {

@@ -1,9 +1,9 @@
 // Workload `mapreduce` (shared/specs/mit-labs.md §1): one MapReduce job over a generated input
-// corpus, run by a coordinator and N workers over the tcp transport. The runner is
-// harness/tcp/mapreduce-run.ts; this module makes the seeded corpus, knows what each app's
-// output must look like, and composes the checkers of checkers/mapreduce.ts from what the
-// runner observed. The oracle is the system's sequential run (systems/mapreduce/sequential.ts),
-// as test-mr.sh compares against mrsequential.
+// corpus, run by a coordinator and N workers over the tcp transport. The driver is ./driver.ts;
+// this module makes the seeded corpus, knows what each app's output must look like, and
+// composes the checkers of checkers/mapreduce.ts from what the driver observed. The oracle is
+// the system's sequential run (systems/mapreduce/sequential.ts), as test-mr.sh compares against
+// mrsequential.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -18,11 +18,11 @@ import {
   type EarlyExitCheckOptions,
   type OutputCheckOptions,
   splitLine,
-} from "../checkers/mapreduce.js";
-import type { CheckResult } from "../checkers/result.js";
-import { APP_NAMES, type AppName, ihash } from "../systems/mapreduce/apps/index.js";
-import { sequential } from "../systems/mapreduce/sequential.js";
-import type { Rng } from "./workload.js";
+} from "../../checkers/mapreduce.js";
+import type { CheckResult } from "../../checkers/result.js";
+import { APP_NAMES, type AppName, ihash } from "../../systems/mapreduce/apps/index.js";
+import { sequential } from "../../systems/mapreduce/sequential.js";
+import type { Rng } from "../workload.js";
 
 export const MR_APPS = APP_NAMES;
 export type MrApp = AppName;
@@ -166,7 +166,7 @@ export function requiredOutputs(
   return [...partitions].sort((a, b) => a - b).map((y) => `mr-out-${y}`);
 }
 
-/** Everything the runner observed that the checkers judge. */
+/** Everything the driver observed that the checkers judge. */
 export interface MapReduceObservations {
   app: MrApp;
   /** Sorted non-blank lines of every mr-out* at the end. */

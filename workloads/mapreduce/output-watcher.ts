@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { OutputFile, OutputSnapshot, OutputVersion } from "../../checkers/mapreduce.js";
 import { splitLine } from "../../checkers/mapreduce.js";
-import type { RunClock } from "../clock.js";
+import type { DriverContext } from "../plugin.js";
 
 export const OUTPUT_POLL_MS = 25;
 /** Distinct versions remembered (a correct run has one per output file). */
@@ -48,7 +48,7 @@ export class OutputWatcher {
 
   constructor(
     private readonly dir: string,
-    private readonly clock: RunClock,
+    private readonly clock: DriverContext["clock"],
     readonly interval_ms = OUTPUT_POLL_MS,
   ) {}
 
