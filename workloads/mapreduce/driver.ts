@@ -256,7 +256,7 @@ export class MapReduceDriver implements Driver {
     return { nodes: Object.fromEntries(nodes), errors: [] };
   }
 
-  /** No worker starts and no fault touches a worker after this. */
+  /** No worker starts, and kills and pauses find no worker, after this. */
   private endJob(): void {
     this.over = true;
     for (const slot of this.slots) clearTimeout(slot.relaunch);
