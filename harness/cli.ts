@@ -39,7 +39,7 @@ import { registerReportCommands } from "./report-command.js";
 import { type Progress, runTest } from "./run.js";
 import { printSummary } from "./summary.js";
 import { loadManifest, resolveBin, resolveSystem, systemNames, type Target } from "./target.js";
-import { addWorkloadOptions, workloadOptions } from "./workload-options.js";
+import { addWorkloadOptions, describeWorkloads, workloadOptions } from "./workload-options.js";
 
 /** `--nemesis` takes a comma list of fault kinds, or `all`. */
 function faultList(text: string): FaultKind[] {
@@ -384,6 +384,13 @@ export function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError(false);
   program.addCommand(addMaelstromOptions(testCommand()).exitOverride());
+  program.addCommand(
+    new Command("workloads")
+      .description("list the workloads: transport, what each does, and its own options")
+      .action(() => {
+        process.stdout.write(describeWorkloads());
+      }),
+  );
   registerCheckCommand(program);
   registerReportCommands(program);
   for (const sub of program.commands) sub.exitOverride();

@@ -47,3 +47,17 @@ export function workloadOptions(
   const program = (file: string) => resolveBin(file, []).command;
   return { [plugin.options_key]: plugin.fromFlags(flags, program) };
 }
+
+/** `faultline workloads`: each workload, its transport, what it does, and its own options. */
+export function describeWorkloads(): string {
+  const plugins = Object.values(PLUGINS);
+  const width = Math.max(...plugins.map((p) => p.name.length));
+  const lines: string[] = [];
+  for (const plugin of plugins) {
+    lines.push(`${plugin.name.padEnd(width)}  ${plugin.transport.padEnd(9)}  ${plugin.summary}`);
+    for (const spec of plugin.options ?? []) {
+      lines.push(`${" ".repeat(width + 4)}${spec.flags.padEnd(24)} ${spec.description}`);
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}
