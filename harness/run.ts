@@ -86,7 +86,9 @@ async function lifecycle(
   const workloadOptions = plugin.options_key
     ? (options as unknown as Record<string, unknown>)[plugin.options_key]
     : undefined;
-  const prepared = plugin.prepare?.(options, workloadOptions) ?? {};
+  const role: DriverContext["role"] = (name, fallback) =>
+    roleCommand(options.target, name, fallback);
+  const prepared = plugin.prepare?.(options, workloadOptions, role) ?? {};
 
   const clock = new RunClock();
   const random = new Random(options.seed);

@@ -20,7 +20,7 @@ import { join } from "node:path";
 import type { Op } from "../../checkers/history.js";
 import { type OutputSnapshot, outputLines, type ProcessEnd } from "../../checkers/mapreduce.js";
 import type { CheckResult } from "../../checkers/result.js";
-import { type FaultKind, pickTargets, type Targets } from "../faults.js";
+import { pickTargets, type Targets } from "../faults.js";
 import {
   type Driver,
   type DriverContext,
@@ -44,7 +44,6 @@ import {
 import type { MapReduceRoles, ResolvedMapReduceOptions } from "./options.js";
 import { OutputWatcher } from "./output-watcher.js";
 
-export const TCP_FAULT_KINDS: readonly FaultKind[] = ["partition", "kill", "pause"];
 /** The coordinator's name in the link table and the history. */
 export const COORDINATOR = "coordinator";
 /** MIT: "sleep 1" between starting the coordinator and the workers. */
@@ -87,6 +86,7 @@ type JobEnd = "exited" | "deadline" | "stopped";
 
 export class MapReduceDriver implements Driver {
   readonly hooks: ProcessHooks;
+  readonly hub = COORDINATOR;
   private readonly slots: Slot[];
   private readonly instances: Instance[] = [];
   private readonly jobDir: string;
@@ -309,10 +309,9 @@ export class MapReduceDriver implements Driver {
   private async startCoordinator(): Promise<void> {
     const { roles, mr, ctx } = this;
     this.coordinatorPort = await ctx.net.freePort();
-    // A coordinator that exits ends the wait for it to listen, as it ends the job.
-    const gone = new AbortController();
+    let resolveExit: (exit: ProgramExit) => void = () => {};
     this.coordinatorExit = new Promise((resolve) => {
-      gone.signal.addEventListener("abort", () => resolve(gone.signal.reason), { once: true });
+      resolveExit = resolve;
     });
     const instance = this.newInstance(
       {
@@ -332,7 +331,7 @@ export class MapReduceDriver implements Driver {
             ...this.files,
           ],
         },
-        onExit: (exit) => gone.abort(exit),
+        onExit: (exit) => resolveExit(exit),
       },
       () =>
         ctx.invoke(
@@ -351,13 +350,14 @@ export class MapReduceDriver implements Driver {
     this.coordinator = instance;
     await instance.program.start();
     ctx.log.info(`coordinator started on 127.0.0.1:${this.coordinatorPort}`);
-    await this.waitCoordinatorListening(instance.program, gone.signal);
+    await this.waitCoordinatorListening(instance.program);
   }
 
-  private async waitCoordinatorListening(program: Program, gone: AbortSignal): Promise<void> {
+  private async waitCoordinatorListening(program: Program): Promise<void> {
     const { ctx, roles } = this;
-    const signal = AbortSignal.any([ctx.signal, gone]);
-    if (await ctx.net.waitListening(this.coordinatorPort, LISTEN_TIMEOUT_MS, signal)) return;
+    const port = this.coordinatorPort;
+    const alive = () => program.running;
+    if (await ctx.net.waitListening(port, LISTEN_TIMEOUT_MS, alive, ctx.signal)) return;
     if (ctx.signal.aborted) return;
     const exit = program.exit;
     const why = exit

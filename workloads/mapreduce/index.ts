@@ -7,7 +7,7 @@ import {
   type TcpNet,
   type WorkloadPlugin,
 } from "../plugin.js";
-import { MapReduceDriver, TCP_FAULT_KINDS } from "./driver.js";
+import { MapReduceDriver } from "./driver.js";
 import { MR_APPS, type MrApp } from "./job.js";
 import {
   type MapReduceOptions,
@@ -94,7 +94,6 @@ export const mapreducePlugin: WorkloadPlugin<TcpNet, MapReduceOptions> = {
   transport: "tcp",
   summary:
     "one MapReduce job (the MIT lab's test-mr.sh): a coordinator and --node-count workers through the TCP proxy",
-  faults: TCP_FAULT_KINDS,
   options_key: "mapreduce",
   options: OPTIONS,
   fromFlags,
