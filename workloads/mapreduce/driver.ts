@@ -148,7 +148,6 @@ export class MapReduceDriver implements Driver {
 
   /** Starts the workers; returns when the coordinator exits, at the deadline or on `stop`. */
   async load(stop: AbortSignal): Promise<void> {
-    this.ctx.setPhase("running");
     // jobcount: test-mr.sh starts half the workers, the rest once one of those has exited.
     const first = this.mr.app === "jobcount" ? Math.ceil(this.slots.length / 2) : this.slots.length;
     for (const slot of this.slots.slice(0, first)) await this.startWorker(slot);
@@ -200,7 +199,6 @@ export class MapReduceDriver implements Driver {
    * has failed, and after the coordinator's exit the workers had their grace in `final`.
    */
   async stop(): Promise<void> {
-    this.ctx.setPhase("stopping");
     this.endJob();
     await this.ctx.stopPrograms(this.instances, true);
     this.watcher.stop();
@@ -208,7 +206,6 @@ export class MapReduceDriver implements Driver {
   }
 
   async check(ops: readonly Op[]): Promise<Record<string, CheckResult>> {
-    this.ctx.setPhase("checking");
     const { mr } = this;
     const contents = this.watcher.contents();
     const final = this.watcher.snapshot();
