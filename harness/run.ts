@@ -109,7 +109,18 @@ async function lifecycle(
     throw err;
   }
   const live: Live = { phase: "starting", counts: { ok: 0, fail: 0, info: 0 }, nemesis: undefined };
-  const ctx = driverContext(options, dir, open, clock, random, history, log, signal, live);
+  const ctx = driverContext({
+    options,
+    dir,
+    open,
+    clock,
+    random,
+    history,
+    log,
+    signal,
+    live,
+    role,
+  });
   const stopProgress = reportProgress(onProgress, clock, options.time_limit_s, () => ({
     phase: live.phase,
     faults: [...(live.nemesis?.active.values() ?? [])],
@@ -247,17 +258,19 @@ function clientInvokes(ops: readonly Op[]): number {
 }
 
 /** The engine as a driver sees it (workloads/plugin.ts). */
-function driverContext(
-  options: TestOptions,
-  dir: string,
-  open: OpenTransport<unknown>,
-  clock: RunClock,
-  random: Random,
-  history: HistoryRecorder,
-  log: Logger,
-  signal: AbortSignal,
-  live: Live,
-): DriverContext<unknown> {
+function driverContext(parts: {
+  options: TestOptions;
+  dir: string;
+  open: OpenTransport<unknown>;
+  clock: RunClock;
+  random: Random;
+  history: HistoryRecorder;
+  log: Logger;
+  signal: AbortSignal;
+  live: Live;
+  role: DriverContext["role"];
+}): DriverContext<unknown> {
+  const { options, dir, open, clock, random, history, log, signal, live, role } = parts;
   let next_process = 0;
   return {
     settings: options,
@@ -300,6 +313,6 @@ function driverContext(
         ...(spec.onExit && { onExit: spec.onExit }),
       }),
     stopPrograms,
-    role: (role, fallback) => roleCommand(options.target, role, fallback),
+    role,
   };
 }
