@@ -17,13 +17,12 @@ import { checkStats } from "../checkers/stats.js";
 import { writeRunReports } from "../reports/index.js";
 import type { StoredTest } from "../reports/stored.js";
 import { TCP_WORKLOADS, WORKLOADS } from "../workloads/index.js";
-import { checkLsp } from "../workloads/lsp.js";
+import { lspParams, type UdpOptions } from "../workloads/lsp/common.js";
+import { checkLsp, lspCheckOptions } from "../workloads/lsp/workload.js";
 import { Logger } from "./logger.js";
 import { Random } from "./random.js";
 import { runCheckers } from "./run.js";
 import { readHistory, STORE_FILES, writeJson } from "./store.js";
-import { lspParams, type UdpOptions } from "./udp/context.js";
-import { lspCheckOptions } from "./udp/lsp-run.js";
 import { UDP_WORKLOADS } from "./udp/run.js";
 import { runVerdict, runWarnings, verdictSummary } from "./verdict.js";
 

@@ -1,12 +1,13 @@
-// What every udp-transport driver (lsp, mining, conformance) shares during one run: options,
-// clock, seeded randomness, the history, the link table, the proxy, the programs it started,
-// and a small helper that turns "a command was sent / its reply came" into history ops.
+// What the udp transport gives a workload driver during one run (until the one run lifecycle in
+// harness/run.ts replaces this): options, clock, seeded randomness, the history, the link table,
+// the proxy, and the plugin API's DriverContext over them.
 import { existsSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
-import { DEFAULT_PARAMS, type LspParams, paramFlags } from "../../systems/lsp/params.js";
+import type { UdpOptions } from "../../workloads/lsp/common.js";
+import type { DriverContext, ProcessHooks, UdpNet } from "../../workloads/plugin.js";
 import type { RunClock } from "../clock.js";
 import { SetupError } from "../exit-codes.js";
-import type { HistoryRecorder, OpHandle } from "../history-recorder.js";
+import type { HistoryRecorder } from "../history-recorder.js";
 import type { LinkTable } from "../links.js";
 import type { Logger } from "../logger.js";
 import type { NodeCommand } from "../node-process.js";
@@ -14,61 +15,19 @@ import { packageRoot } from "../paths.js";
 import { stopPrograms } from "../program-process.js";
 import type { Random } from "../random.js";
 import type { TestOptions } from "../run.js";
-import type { Target } from "../target.js";
-import { type ProcessHooks, UdpNemesis } from "./nemesis.js";
-import type { Program, ProgramExit, ProtocolProblem } from "./program.js";
+import { RateScheduler } from "../scheduler.js";
+import { UdpNemesis } from "./nemesis.js";
+import { Program } from "./program.js";
 import type { UdpProxy } from "./proxy.js";
 
-/** The LSP parameters a run used: the ones given, the programs' defaults for the rest. */
-export function lspParams(udp: UdpOptions | undefined): LspParams {
-  return { ...DEFAULT_PARAMS, ...udp?.lsp };
-}
-
-/** Options only the udp transport has (CLI flags the lead wires; see harness/udp/README.md). */
-export interface UdpOptions {
-  /**
-   * LSP parameters passed to every program as flags (`--epoch-millis 200` …). Unset ones are not
-   * passed, so programs that do not take them (a student's bitcoin binaries) use the defaults.
-   */
-  lsp?: Partial<LspParams>;
-  /** Run the LSP wire-conformance checks against the server instead of the workload. */
-  conformance?: boolean;
-  /** Probability per datagram of each LSP Data mutation during packet faults (default 0.05). */
-  mutate?: number;
-  /** Packet faults on every link for the whole run instead of on and off on the schedule. */
-  steady_packet?: boolean;
-  /** The client program for `lsp` / `mining` (default: ours, or the system manifest's). */
-  client_command?: NodeCommand;
-  /** The miner program for `mining` (default: ours, or the system manifest's). */
-  miner_command?: NodeCommand;
-  /** mining: seconds a job may take before its client is killed and the job is `info`. */
-  job_timeout_s?: number;
-}
+export type { UdpOptions } from "../../workloads/lsp/common.js";
 
 export type UdpTestOptions = TestOptions & { udp?: UdpOptions };
 
-export const DEFAULT_MUTATE_P = 0.05;
-
-export type { OpHandle } from "../history-recorder.js";
-
-export interface ProgramRecord {
-  program: Program;
-  role: string;
-  /** When the harness asked it to end (close command, kill, stop), for crash attribution. */
-  ended_by_us: boolean;
-  /** Time (ns) a `close` reply arrived: the program must exit within 1 s after it (§12.2). */
-  close_replied_ns?: number;
-  /** True when the program may exit on its own (a bitcoin client after printing). */
-  may_exit: boolean;
-}
-
 export class RunContext {
-  readonly programs: ProgramRecord[] = [];
   readonly counts = { ok: 0, fail: 0, info: 0 };
   phase = "starting";
   private next_process = 0;
-  readonly params: LspParams;
-  readonly paramFlags: string[];
 
   constructor(
     readonly options: UdpTestOptions,
@@ -80,39 +39,65 @@ export class RunContext {
     readonly proxy: UdpProxy,
     readonly log: Logger,
     readonly signal: AbortSignal,
-  ) {
-    const given = options.udp?.lsp ?? {};
-    this.params = lspParams(options.udp);
-    this.paramFlags = paramFlags(given);
-  }
+  ) {}
 
   get interrupted(): boolean {
     return this.signal.aborted;
   }
 
-  /** A fresh Jepsen process id (one per sequential actor: a client's writer, its reader, …). */
-  nextProcess(): number {
-    return this.next_process++;
+  /** The plugin API over this run: what a workload driver is given. */
+  driverContext(): DriverContext<UdpNet> {
+    const { options, clock, history } = this;
+    const manifestRoles = (
+      options.target.manifest as { roles?: Record<string, string[]> } | undefined
+    )?.roles;
+    const run = this;
+    return {
+      settings: options,
+      dir: this.dir,
+      net: this.proxy,
+      clock,
+      random: this.random,
+      log: this.log,
+      signal: this.signal,
+      get interrupted() {
+        return run.interrupted;
+      },
+      history,
+      invoke: (process, f, value, node) =>
+        history.invoke(process, f, value, node, (type) => this.counts[type]++),
+      nextProcess: () => this.next_process++,
+      setPhase: (phase) => {
+        this.phase = phase;
+      },
+      scheduler: () => new RateScheduler(options.rate, clock, this.random.fork("scheduler")),
+      spawn: (spec) =>
+        new Program({
+          id: spec.id,
+          command: spec.command,
+          runDir: this.dir,
+          clock,
+          mode: spec.stdout,
+          ...(spec.onEvent && { onEvent: spec.onEvent }),
+          ...(spec.onExit && { onExit: spec.onExit }),
+        }),
+      role: (role, fallback) => {
+        const argv = manifestRoles?.[role] ?? fallback;
+        return argv ? commandFrom(argv) : undefined;
+      },
+      // Every entry's program came from `spawn` above: a ProgramProcess.
+      stopPrograms: (entries, kill) =>
+        stopPrograms(entries as unknown as Parameters<typeof stopPrograms>[0], kill),
+    };
   }
 
-  /** Records an invoke now; the handle records the completion. */
-  invoke(process: number, f: string, value: unknown, node?: string): OpHandle {
-    return this.history.invoke(process, f, value, node, (type) => this.counts[type]++);
-  }
-
-  track(program: Program, role: string, may_exit = false): ProgramRecord {
-    const record: ProgramRecord = { program, role, ended_by_us: false, may_exit };
-    this.programs.push(record);
-    return record;
-  }
-
-  /** The run's nemesis: its fault options, the UDP proxy's mutations, the runner's hooks. */
-  createNemesis(hooks: ProcessHooks): UdpNemesis {
+  /** The run's nemesis: its fault options, the UDP proxy's mutations, the driver's hooks. */
+  createNemesis(hooks: ProcessHooks, packet: { mutate: number; steady: boolean }): UdpNemesis {
     return new UdpNemesis(
       {
         ...this.options.nemesis,
-        mutate: this.options.udp?.mutate ?? DEFAULT_MUTATE_P,
-        steady_packet: this.options.udp?.steady_packet === true,
+        mutate: packet.mutate,
+        steady_packet: packet.steady,
       },
       this.proxy.server,
       hooks,
@@ -148,66 +133,6 @@ export class RunContext {
       this.signal.removeEventListener("abort", onInterrupt);
     }
   }
-
-  /** Set by stopAll: runners start no new program after it. */
-  stopping = false;
-
-  /** Stops every program still running and closes them all (stopPrograms). */
-  async stopAll(kill: boolean): Promise<void> {
-    this.stopping = true;
-    await stopPrograms(this.programs, kill);
-  }
-
-  /** Epoch length and limit in force (flags given, else the LSP defaults). */
-  get epoch_ms(): number {
-    return this.params.epochMillis;
-  }
-
-  get epoch_limit(): number {
-    return this.params.epochLimit;
-  }
-}
-
-export interface ProgramsReport {
-  crashes: Array<ProgramExit & { role: string }>;
-  slow_exits: Array<{ program: string; role: string; waited_ms: number }>;
-  problems: ProtocolProblem[];
-  problem_count: number;
-}
-
-/** Roles a udp system can have, and the commands that start them. */
-export interface RoleCommands {
-  server: NodeCommand;
-  client: NodeCommand;
-  miner?: NodeCommand;
-}
-
-const DEFAULT_ROLES: Record<string, Record<string, string[]>> = {
-  lsp: { client: ["node", "dist/systems/lsp/client-main.js"] },
-  mining: {
-    client: ["node", "dist/systems/bitcoin/client.js"],
-    miner: ["node", "dist/systems/bitcoin/miner.js"],
-  },
-};
-
-/**
- * The server is the target's command (`--system X` or `--bin`). The other roles come from the
- * udp options, else the system manifest's `roles`, else faultline's reference programs.
- */
-export function resolveRoles(target: Target, workload: string, udp: UdpOptions = {}): RoleCommands {
-  const manifestRoles = (target.manifest as { roles?: Record<string, string[]> } | undefined)
-    ?.roles;
-  const pick = (role: string, override: NodeCommand | undefined): NodeCommand | undefined => {
-    if (override) return override;
-    const argv = manifestRoles?.[role] ?? DEFAULT_ROLES[workload]?.[role];
-    return argv ? commandFrom(argv) : undefined;
-  };
-  const client = pick("client", udp.client_command);
-  if (!client) throw new SetupError(`workload ${workload} has no client program`);
-  const miner = pick("miner", udp.miner_command);
-  if (workload === "mining" && !miner)
-    throw new SetupError("workload mining needs a miner program");
-  return { server: target.command, client, ...(miner && { miner }) };
 }
 
 /** argv from a manifest: "node" is this Node binary; relative paths are from the package root. */

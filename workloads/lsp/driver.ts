@@ -1,4 +1,4 @@
-// The `lsp` workload's runner: one LSP server (the target, speaking the §12 control channel) and
+// The `lsp` workload's driver: one LSP server (the target, speaking the §12 control channel) and
 // `concurrency` client workers c0 … c(N-1), each running our LSP client program through its own
 // proxy frontend. Every control-channel command becomes a history op (invoke when written,
 // completion when answered); the delivery checker reads them.
@@ -10,29 +10,37 @@
 // clients write FINAL_MESSAGES and Close at once, the server writes FINAL_MESSAGES to the other
 // half and CloseConns them at once, then the server Closes. Every Close must deliver what was
 // pending, and every program must exit within 1 s of answering close.
-import type { DeliveryOptions } from "../../checkers/delivery.js";
+import type { Op } from "../../checkers/history.js";
+import { EXIT_AFTER_CLOSE_MS } from "../../checkers/programs.js";
 import type { CheckResult } from "../../checkers/result.js";
-import type { LspParams } from "../../systems/lsp/params.js";
-import { checkLsp, FINAL_MESSAGES, lspPayload } from "../../workloads/lsp.js";
-import { sleepUnlessAborted } from "../clock.js";
-import { SetupError } from "../exit-codes.js";
-import type { Targets } from "../nemesis/nemesis.js";
-import type { Random } from "../random.js";
-import { RateScheduler } from "../scheduler.js";
-import type { ProgramRecord, RoleCommands, RunContext } from "./context.js";
-import type { ProcessHooks, UdpNemesis } from "./nemesis.js";
-import { type Json, Program } from "./program.js";
+import { pickTargets, type Targets } from "../faults.js";
+import {
+  type DriverContext,
+  type Json,
+  type NodeCommand,
+  type ProcessHooks,
+  type Program,
+  SetupError,
+  type UdpNet,
+} from "../plugin.js";
+import { sleepUnlessAborted, until } from "../timing.js";
+import type { Rng } from "../workload.js";
+import {
+  EXIT_SLACK_MS,
+  LspFamilyDriver,
+  PROCESS_SLACK_MS,
+  type ProgramRecord,
+  packetOptions,
+  SERVER_START_TIMEOUT_MS,
+  tail,
+  type UdpOptions,
+} from "./common.js";
+import { checkLsp, FINAL_MESSAGES, lspCheckOptions, lspPayload } from "./workload.js";
 
-/** How long a started server has to report `listening`. */
-export const SERVER_START_TIMEOUT_MS = 10_000;
 /** A write or close_conn reply is immediate by contract; no reply in this time is `info`. */
 const IMMEDIATE_REPLY_TIMEOUT_MS = 5_000;
-/** Grace for process start-up on a loaded machine, added to protocol-derived bounds. */
-const PROCESS_SLACK_MS = 3_000;
-/** §12.2: a program exits within 1 s of replying to close; we allow this much for scheduling. */
-export const EXIT_AFTER_CLOSE_MS = 1_000;
-const EXIT_SLACK_MS = 1_000;
-const POLL_MS = 20;
+/** Our LSP client, when neither --client-bin nor the system manifest names one. */
+export const LSP_CLIENT = ["node", "dist/systems/lsp/client-main.js"] as const;
 
 interface Worker {
   index: number;
@@ -75,33 +83,28 @@ interface ServerState {
   reader_done: Promise<void>;
 }
 
-/** The delivery checker's bounds for a run with these LSP parameters and faults. */
-export function lspCheckOptions(params: LspParams, faults: readonly string[]): DeliveryOptions {
-  return {
-    epoch_limit: params.epochLimit,
-    epoch_ms: params.epochMillis,
-    slack_ms: 2 * params.epochMillis + PROCESS_SLACK_MS,
-    faults_injected: faults.length > 0,
-  };
-}
+type Scheduler = ReturnType<DriverContext["scheduler"]>;
 
-export class LspRun {
+export class LspDriver extends LspFamilyDriver {
+  readonly hooks: ProcessHooks;
+  readonly packet_options: { mutate: number; steady: boolean };
   private readonly workers: Worker[];
+  private readonly server_command: NodeCommand;
+  private readonly client_command: NodeCommand;
   private server: ServerState | undefined;
   private server_generation = 0;
   private server_blocked = false;
   private echo = true;
-  private readonly rng: Random;
+  private readonly rng: Rng;
   private readonly instances: ClientInstance[] = [];
   private serverPort = 0;
-  readonly nemesis: UdpNemesis;
 
-  constructor(
-    private readonly ctx: RunContext,
-    private readonly roles: RoleCommands,
-  ) {
+  constructor(ctx: DriverContext<UdpNet>, options: UdpOptions) {
+    super(ctx, options);
+    this.server_command = ctx.settings.target.command;
+    this.client_command = this.role("client", options.client_command, LSP_CLIENT);
     this.rng = ctx.random.fork("workload");
-    this.workers = Array.from({ length: ctx.options.concurrency }, (_, index) => ({
+    this.workers = Array.from({ length: ctx.settings.concurrency }, (_, index) => ({
       index,
       name: `c${index}`,
       generation: 0,
@@ -109,28 +112,32 @@ export class LspRun {
       blocked: false,
       next_payload: 0,
     }));
-    this.nemesis = ctx.createNemesis(this.hooks());
+    this.hooks = this.processHooks();
+    this.packet_options = packetOptions(options);
   }
 
   /** Longest a Close may take on a healthy network: K epochs to lose the peer, plus slack. */
   private get closeBound_ms(): number {
-    return (this.ctx.epoch_limit + 3) * this.ctx.epoch_ms + PROCESS_SLACK_MS;
+    return (this.epoch_limit + 3) * this.epoch_ms + PROCESS_SLACK_MS;
   }
 
-  async run(): Promise<Record<string, CheckResult>> {
+  async start(): Promise<void> {
     const { ctx } = this;
-    for (const worker of this.workers) await ctx.proxy.addFrontend(worker.name);
+    for (const worker of this.workers) await ctx.net.addFrontend(worker.name);
     await this.startServer();
-    ctx.phase = "running";
+    ctx.setPhase("running");
     ctx.log.info(
-      `running lsp for ${ctx.options.time_limit_s} s: ${this.workers.length} clients, ${ctx.options.rate} msgs/s, params ${JSON.stringify(ctx.params)}`,
+      `running lsp for ${ctx.settings.time_limit_s} s: ${this.workers.length} clients, ${ctx.settings.rate} msgs/s, params ${JSON.stringify(this.params)}`,
     );
-    const scheduler = new RateScheduler(ctx.options.rate, ctx.clock, ctx.random.fork("scheduler"));
-    await ctx.runTimed(this.nemesis, async (stop) => {
-      await Promise.all(this.workers.map((w) => this.writerLoop(w, scheduler, stop)));
-    });
-    if (!ctx.interrupted) await this.finalPhase();
-    return checkLsp(ctx.history.ops, lspCheckOptions(ctx.params, ctx.options.nemesis.faults));
+  }
+
+  async load(stop: AbortSignal): Promise<void> {
+    const scheduler = this.ctx.scheduler();
+    await Promise.all(this.workers.map((w) => this.writerLoop(w, scheduler, stop)));
+  }
+
+  protected checkers(ops: readonly Op[]): Record<string, CheckResult> {
+    return checkLsp(ops, lspCheckOptions(this.params, this.ctx.settings.nemesis.faults));
   }
 
   // ---- the server ------------------------------------------------------------------------
@@ -141,17 +148,18 @@ export class LspRun {
     const id = generation === 1 ? "server" : `server.${generation}`;
     // The first start picks a free port; restarts reuse it, as a restarted server would.
     const portArg = this.serverPort; // 0 until the first start chose one
-    const program = new Program({
-      id,
-      command: {
-        file: this.roles.server.file,
-        args: [...this.roles.server.args, "--port", String(portArg), ...ctx.paramFlags],
+    const record = this.spawn(
+      {
+        id,
+        command: {
+          file: this.server_command.file,
+          args: [...this.server_command.args, "--port", String(portArg), ...this.paramFlags],
+        },
+        stdout: "control",
       },
-      runDir: ctx.dir,
-      clock: ctx.clock,
-      mode: "control",
-    });
-    const record = ctx.track(program, "server");
+      "server",
+    );
+    const { program } = record;
     await program.start();
     const listening = await program.waitEvent(
       (e) => e.event === "listening",
@@ -165,8 +173,8 @@ export class LspRun {
       throw new SetupError(`the LSP server ${why}${tail(program.stderrTail)}`);
     }
     this.serverPort = port as number;
-    ctx.proxy.setUpstream(this.serverPort);
-    ctx.proxy.note("server-listening", { server: id, port: this.serverPort });
+    ctx.net.setUpstream(this.serverPort);
+    ctx.net.note("server-listening", { server: id, port: this.serverPort });
     const state: ServerState = {
       program,
       record,
@@ -246,36 +254,37 @@ export class LspRun {
   private async spawnClient(worker: Worker): Promise<ClientInstance | undefined> {
     const { ctx } = this;
     const server = this.server;
-    if (!server?.alive || ctx.stopping) return undefined;
+    if (!server?.alive || this.stopping) return undefined;
     const id = `${worker.name}.${++worker.generation}`;
-    const port = ctx.proxy.frontendPort(worker.name) as number;
+    const port = ctx.net.frontendPort(worker.name) as number;
     const isn = this.rng.int(0, 255);
-    const program = new Program({
-      id,
-      command: {
-        file: this.roles.client.file,
-        args: [
-          ...this.roles.client.args,
-          "--host",
-          ctx.proxy.host,
-          "--port",
-          String(port),
-          "--isn",
-          String(isn),
-          ...ctx.paramFlags,
-        ],
+    const record = this.spawn(
+      {
+        id,
+        command: {
+          file: this.client_command.file,
+          args: [
+            ...this.client_command.args,
+            "--host",
+            ctx.net.host,
+            "--port",
+            String(port),
+            "--isn",
+            String(isn),
+            ...this.paramFlags,
+          ],
+        },
+        stdout: "control",
       },
-      runDir: ctx.dir,
-      clock: ctx.clock,
-      mode: "control",
-    });
-    const record = ctx.track(program, "client");
+      "client",
+    );
+    const { program } = record;
     await program.start();
     const writer = ctx.nextProcess();
     const op = ctx.invoke(writer, "connect", { client: id, isn }, worker.name);
     const event = await program.waitEvent(
       (e) => e.event === "connected" || e.event === "connect_failed",
-      (ctx.epoch_limit + 2) * ctx.epoch_ms + PROCESS_SLACK_MS,
+      (this.epoch_limit + 2) * this.epoch_ms + PROCESS_SLACK_MS,
     );
     if (event?.event !== "connected" || !Number.isSafeInteger(event.conn)) {
       record.ended_by_us = true; // connect_failed exits 1 by contract
@@ -383,14 +392,10 @@ export class LspRun {
     await inst.reader_done;
   }
 
-  private async writerLoop(
-    worker: Worker,
-    scheduler: RateScheduler,
-    stop: AbortSignal,
-  ): Promise<void> {
+  private async writerLoop(worker: Worker, scheduler: Scheduler, stop: AbortSignal): Promise<void> {
     const { ctx } = this;
     while (!stop.aborted) {
-      const wait_ms = scheduler.claim_ms() ?? ctx.options.time_limit_s * 1000;
+      const wait_ms = scheduler.claim_ms() ?? ctx.settings.time_limit_s * 1000;
       if (!(await sleepUnlessAborted(wait_ms, stop))) return;
       if (worker.blocked || !this.server?.alive) continue;
       let inst = worker.instance;
@@ -404,7 +409,7 @@ export class LspRun {
       if (!inst) {
         inst = await this.spawnClient(worker);
         if (!inst) {
-          await sleepUnlessAborted(ctx.epoch_ms, stop);
+          await sleepUnlessAborted(this.epoch_ms, stop);
           continue;
         }
       }
@@ -421,9 +426,13 @@ export class LspRun {
 
   // ---- the final phase -----------------------------------------------------------------
 
-  private async finalPhase(): Promise<void> {
+  /**
+   * After the heal: drain, then half the clients write and Close at once, the server writes to
+   * and CloseConns the other half, then the server Closes.
+   */
+  async final(): Promise<void> {
     const { ctx } = this;
-    ctx.phase = "recovering";
+    ctx.setPhase("recovering");
     if (!this.server?.alive) await this.startServer();
     const server = this.server as ServerState;
     // Every worker gets a live connection for the final ops.
@@ -440,7 +449,7 @@ export class LspRun {
     }
     const live = this.workers.flatMap((w) => (w.instance ? [w.instance] : []));
     // Drain: every echo read, or the recovery time (at least K epochs) is up.
-    const drain_ms = Math.max(ctx.options.recovery_s * 1000, ctx.epoch_limit * ctx.epoch_ms);
+    const drain_ms = Math.max(ctx.settings.recovery_s * 1000, this.epoch_limit * this.epoch_ms);
     await until(
       () =>
         live.every(
@@ -451,7 +460,7 @@ export class LspRun {
     );
     await server.write_chain;
     if (ctx.interrupted) return;
-    ctx.phase = "final";
+    ctx.setPhase("final");
     this.echo = false;
     ctx.log.info(
       `final phase: ${live.length} connections close with ${FINAL_MESSAGES} messages pending`,
@@ -501,14 +510,17 @@ export class LspRun {
 
   // ---- process faults --------------------------------------------------------------------
 
-  private hooks(): ProcessHooks {
+  private processHooks(): ProcessHooks {
     const liveWorkers = () =>
       this.workers.filter((w) => !w.blocked && w.instance?.program.running === true);
-    const pickSome = (targets: Targets, random: Random): string[] => {
+    // "all" is the server; "one" and "minority" are clients.
+    const pickSome = (targets: Targets, random: Rng): string[] => {
       if (targets === "all") return this.server?.alive && !this.server_blocked ? ["server"] : [];
-      const live = random.shuffle(liveWorkers().map((w) => w.name));
-      const count = targets === "one" ? 1 : Math.max(1, Math.floor((live.length - 1) / 2));
-      return live.slice(0, count).sort();
+      return pickTargets(
+        liveWorkers().map((w) => w.name),
+        targets,
+        random,
+      );
     };
     return {
       peers: () => this.workers.map((w) => w.name),
@@ -581,24 +593,4 @@ function complete(
   if (!reply) op.complete("info", { ...value, error: "timeout" });
   else if (reply.ok === true) op.complete("ok", value);
   else op.complete("fail", { ...value, error: String(reply.error ?? "error") });
-}
-
-/** Polls `done` until it holds, `timeout_ms` passes, or the run is interrupted. */
-export async function until(
-  done: () => boolean,
-  timeout_ms: number,
-  signal: AbortSignal,
-): Promise<boolean> {
-  const deadline = Date.now() + timeout_ms;
-  while (!done()) {
-    if (Date.now() >= deadline || signal.aborted) return false;
-    await sleepUnlessAborted(POLL_MS, signal);
-  }
-  return true;
-}
-
-function tail(lines: readonly string[]): string {
-  return lines.length === 0
-    ? " (stderr was empty)"
-    : `; last stderr lines:\n  ${lines.join("\n  ")}`;
 }

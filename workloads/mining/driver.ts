@@ -1,4 +1,4 @@
-// The `mining` workload's runner (shared/specs/bitcoin.md §7): the bitcoin server (the target,
+// The `mining` workload's driver (shared/specs/bitcoin.md §7): the bitcoin server (the target,
 // `server <port>`), `node-count` miners m0 … (`miner <host:port>`) and `concurrency` client
 // workers c0 … each running one `client <host:port> <message> <maxNonce>` process per job, every
 // participant through its own proxy frontend.
@@ -14,26 +14,44 @@ import type { Dispatch, LoadReport } from "../../checkers/mining.js";
 import type { CheckResult } from "../../checkers/result.js";
 import { BitcoinType, decodeBitcoin } from "../../systems/bitcoin/message.js";
 import { MsgType } from "../../systems/lsp/message.js";
-import { checkMining, type JobSpec, MiningJobs } from "../../workloads/mining.js";
-import { sleepUnlessAborted } from "../clock.js";
-import { SetupError } from "../exit-codes.js";
-import type { Targets } from "../nemesis/nemesis.js";
-import type { Random } from "../random.js";
-import type { OpHandle, ProgramRecord, RoleCommands, RunContext } from "./context.js";
-import { until } from "./lsp-run.js";
-import type { ProcessHooks, UdpNemesis } from "./nemesis.js";
-import { Program } from "./program.js";
+import type { Targets } from "../faults.js";
+import {
+  LspFamilyDriver,
+  PROCESS_SLACK_MS,
+  type ProgramRecord,
+  packetOptions,
+  tail,
+  type UdpOptions,
+} from "../lsp/common.js";
+import type {
+  DatagramEvent,
+  DriverContext,
+  NodeCommand,
+  OpHandle,
+  ProcessHooks,
+  Program,
+  SpawnSpec,
+  UdpNet,
+} from "../plugin.js";
+import { SetupError } from "../plugin.js";
+import { sleepUnlessAborted, until } from "../timing.js";
+import type { Rng } from "../workload.js";
+import { checkMining, type JobSpec, MiningJobs } from "./workload.js";
 
 /** The probe's small job reaches the server this long after the large one. */
 const PROBE_GAP_MS = 100;
 /** Burst jobs go in this far apart, so their arrival order is unambiguous. */
 const BURST_GAP_MS = 40;
-const PROCESS_SLACK_MS = 3_000;
 /** The job the final server kill interrupts (the kill comes before it can finish). */
 const SERVER_KILL_JOB_NONCE = 2_000_000;
 const SERVER_KILL_DELAY_MS = 300;
 /** Chunk dispatches remembered for the checkers. */
 const MAX_DISPATCHES_KEPT = 1_000_000;
+/** Our client and miner, when neither a flag nor the system manifest names one. */
+export const MINING_ROLES = {
+  client: ["node", "dist/systems/bitcoin/client.js"],
+  miner: ["node", "dist/systems/bitcoin/miner.js"],
+} as const;
 
 interface Miner {
   name: string;
@@ -54,14 +72,18 @@ interface ClientWorker {
   running: { program: Program; killed: boolean } | undefined;
 }
 
-export class MiningRun {
-  readonly nemesis: UdpNemesis;
+export class MiningDriver extends LspFamilyDriver {
+  readonly hooks: ProcessHooks;
+  readonly packet_options: { mutate: number; steady: boolean };
+  private readonly server_command: NodeCommand;
+  private readonly client_command: NodeCommand;
+  private readonly miner_command: NodeCommand;
   private readonly miners: Miner[];
   private readonly workers: ClientWorker[];
   private readonly jobs: MiningJobs;
   private server: { program: Program; record: ProgramRecord } | undefined;
   private serverPort = 0;
-  private readonly load: LoadReport = {};
+  private readonly loads: LoadReport = {};
   /** Chunks handed to miners, bounded (the drop check needs the late ones, not all). */
   private readonly dispatches: Dispatch[] = [];
   private readonly seenRequests = new Set<string>();
@@ -69,13 +91,15 @@ export class MiningRun {
   /** Per client worker: when the proxy saw its job's Request reach the server, and the Result leave. */
   private readonly requestSeen = new Map<string, number>();
   private readonly resultSeen = new Map<string, number>();
-  private stopping = false;
+  /** The final phase killed the server: miners exiting now do so by contract. */
+  private server_killed = false;
 
-  constructor(
-    private readonly ctx: RunContext,
-    private readonly roles: RoleCommands,
-  ) {
-    this.miners = Array.from({ length: Math.max(1, ctx.options.node_count) }, (_, i) => ({
+  constructor(ctx: DriverContext<UdpNet>, options: UdpOptions) {
+    super(ctx, options);
+    this.server_command = ctx.settings.target.command;
+    this.client_command = this.role("client", options.client_command, MINING_ROLES.client);
+    this.miner_command = this.role("miner", options.miner_command, MINING_ROLES.miner);
+    this.miners = Array.from({ length: Math.max(1, ctx.settings.node_count) }, (_, i) => ({
       name: `m${i}`,
       generation: 0,
       joined: false,
@@ -83,7 +107,7 @@ export class MiningRun {
       record: undefined,
       blocked: false,
     }));
-    this.workers = Array.from({ length: ctx.options.concurrency }, (_, index) => ({
+    this.workers = Array.from({ length: ctx.settings.concurrency }, (_, index) => ({
       index,
       name: `c${index}`,
       process: ctx.nextProcess(),
@@ -91,56 +115,26 @@ export class MiningRun {
       running: undefined,
     }));
     this.jobs = new MiningJobs(ctx.random.fork("workload"));
-    this.nemesis = ctx.createNemesis(this.hooks());
+    this.hooks = this.processHooks();
+    this.packet_options = packetOptions(options);
   }
 
   private get jobTimeout_ms(): number {
-    const given = this.ctx.options.udp?.job_timeout_s;
+    const given = this.options.job_timeout_s;
     if (given !== undefined) return given * 1000;
     // Room to detect a dead miner (K epochs), reassign and recompute, several times over.
-    return Math.max(10_000, 4 * (this.ctx.epoch_limit + 2) * this.ctx.epoch_ms + 5_000);
+    return Math.max(10_000, 4 * (this.epoch_limit + 2) * this.epoch_ms + 5_000);
   }
 
-  async run(): Promise<Record<string, CheckResult>> {
+  /** Frontends, the server, and the miners joining it. */
+  async start(): Promise<void> {
     const { ctx } = this;
-    for (const m of this.miners) await ctx.proxy.addFrontend(m.name);
-    for (const w of this.workers) await ctx.proxy.addFrontend(w.name);
-    ctx.proxy.observe((event) => {
-      const m = event.message;
-      if (!m || m.type !== MsgType.Data || !m.payload || event.fate !== "forwarded") return;
-      const message = decodeBitcoin(Buffer.from(m.payload).toString("utf8"));
-      if (!message) return;
-      if (!event.peer.startsWith("m")) {
-        // A client's job as the server saw it: latency without process start-up and exit.
-        const seen = event.direction === "to-server" ? this.requestSeen : this.resultSeen;
-        const expected = event.direction === "to-server" ? BitcoinType.Request : BitcoinType.Result;
-        if (message.type === expected && !seen.has(event.peer)) seen.set(event.peer, event.time_ns);
-        return;
-      }
-      if (event.direction === "to-server" && message.type === BitcoinType.Join)
-        this.joined.add(event.peer);
-      if (event.direction === "from-server" && message.type === BitcoinType.Request) {
-        // Retransmissions repeat (ConnID, SeqNum): count each assignment once.
-        const key = `${event.peer}|${m.connId}|${m.seqNum}`;
-        if (this.seenRequests.has(key)) return;
-        this.seenRequests.add(key);
-        if (this.dispatches.length < MAX_DISPATCHES_KEPT) {
-          this.dispatches.push({
-            message: message.data,
-            time_ns: event.time_ns,
-            miner: event.peer,
-          });
-        }
-        const entry = this.load[event.peer] ?? { nonces: 0, chunks: 0 };
-        entry.nonces += Number(message.upper - message.lower + 1n);
-        entry.chunks++;
-        this.load[event.peer] = entry;
-      }
-    });
-
+    for (const m of this.miners) await ctx.net.addFrontend(m.name);
+    for (const w of this.workers) await ctx.net.addFrontend(w.name);
+    ctx.net.observe((event) => this.observe(event));
     await this.startServer();
     for (const m of this.miners) await this.startMiner(m);
-    const joinWait = (ctx.epoch_limit + 2) * ctx.epoch_ms + PROCESS_SLACK_MS;
+    const joinWait = (this.epoch_limit + 2) * this.epoch_ms + PROCESS_SLACK_MS;
     if (!(await until(() => this.joined.size === this.miners.length, joinWait, ctx.signal))) {
       if (this.joined.size === 0 && !ctx.interrupted) {
         throw new SetupError(
@@ -149,46 +143,81 @@ export class MiningRun {
       }
       ctx.log.info(`only ${this.joined.size} of ${this.miners.length} miners joined; going on`);
     }
-
-    ctx.phase = "running";
+    ctx.setPhase("running");
     ctx.log.info(
-      `running mining for ${ctx.options.time_limit_s} s: ${this.miners.length} miners, ${this.workers.length} client workers, job timeout ${this.jobTimeout_ms / 1000} s`,
+      `running mining for ${ctx.settings.time_limit_s} s: ${this.miners.length} miners, ${this.workers.length} client workers, job timeout ${this.jobTimeout_ms / 1000} s`,
     );
-    await ctx.runTimed(this.nemesis, (stop) => this.generate(stop));
-    if (!ctx.interrupted) await this.killServerOnPurpose();
-    return checkMining(ctx.history.ops, {
-      load: this.load,
+  }
+
+  protected checkers(ops: readonly Op[]): Record<string, CheckResult> {
+    return checkMining(ops, {
+      load: this.loads,
       dispatches: this.dispatches,
-      drop_bound_ms: (ctx.epoch_limit + 2) * ctx.epoch_ms + PROCESS_SLACK_MS,
-      faults_injected: ctx.options.nemesis.faults.length > 0,
+      drop_bound_ms: (this.epoch_limit + 2) * this.epoch_ms + PROCESS_SLACK_MS,
+      faults_injected: this.ctx.settings.nemesis.faults.length > 0,
     });
   }
 
-  private async generate(stop: AbortSignal): Promise<void> {
+  /** What the proxy sees of the bitcoin messages: job timing, joins, chunks handed out. */
+  private observe(event: DatagramEvent): void {
+    const m = event.message;
+    if (!m || m.type !== MsgType.Data || !m.payload || event.fate !== "forwarded") return;
+    const message = decodeBitcoin(Buffer.from(m.payload).toString("utf8"));
+    if (!message) return;
+    if (!event.peer.startsWith("m")) {
+      // A client's job as the server saw it: latency without process start-up and exit.
+      const seen = event.direction === "to-server" ? this.requestSeen : this.resultSeen;
+      const expected = event.direction === "to-server" ? BitcoinType.Request : BitcoinType.Result;
+      if (message.type === expected && !seen.has(event.peer)) seen.set(event.peer, event.time_ns);
+      return;
+    }
+    if (event.direction === "to-server" && message.type === BitcoinType.Join)
+      this.joined.add(event.peer);
+    if (event.direction === "from-server" && message.type === BitcoinType.Request) {
+      // Retransmissions repeat (ConnID, SeqNum): count each assignment once.
+      const key = `${event.peer}|${m.connId}|${m.seqNum}`;
+      if (this.seenRequests.has(key)) return;
+      this.seenRequests.add(key);
+      if (this.dispatches.length < MAX_DISPATCHES_KEPT) {
+        this.dispatches.push({
+          message: message.data,
+          time_ns: event.time_ns,
+          miner: event.peer,
+        });
+      }
+      const entry = this.loads[event.peer] ?? { nonces: 0, chunks: 0 };
+      entry.nonces += Number(message.upper - message.lower + 1n);
+      entry.chunks++;
+      this.loads[event.peer] = entry;
+    }
+  }
+
+  /** The probe pair, the burst, then mixed jobs back to back until `stop`. */
+  async load(stop: AbortSignal): Promise<void> {
     const workers = this.workers;
     if (workers.length >= 2 && !stop.aborted) {
       const [large, small] = this.jobs.probePair();
       const [first, second] = workers as [ClientWorker, ClientWorker];
       // Both clients start now, but the small one's datagrams are held at the proxy until the
       // large job has reached the server: a known arrival order, and no process start-up gap.
-      this.ctx.proxy.gate(second.name);
+      this.ctx.net.gate(second.name);
       const jobs = [this.runJob(first, large), this.runJob(second, small)];
       await this.requestArrived(first);
       await sleepUnlessAborted(PROBE_GAP_MS, this.ctx.signal);
-      this.ctx.proxy.release(second.name);
+      this.ctx.net.release(second.name);
       await Promise.all(jobs);
     }
     if (workers.length >= 3 && !stop.aborted) {
       const burst = this.jobs.burst(workers.length);
       // All clients start at once, held at the proxy; released one by one, each once the
       // previous job has reached the server: a known arrival order.
-      for (const w of workers.slice(1)) this.ctx.proxy.gate(w.name);
+      for (const w of workers.slice(1)) this.ctx.net.gate(w.name);
       const jobs = workers.map((w, i) => this.runJob(w, burst[i] as JobSpec));
       for (const [i, w] of workers.entries()) {
         if (i === 0) continue;
         await this.requestArrived(workers[i - 1] as ClientWorker);
         await sleepUnlessAborted(BURST_GAP_MS, this.ctx.signal);
-        this.ctx.proxy.release(w.name);
+        this.ctx.net.release(w.name);
       }
       await Promise.all(jobs);
     }
@@ -201,7 +230,7 @@ export class MiningRun {
 
   /** Waits until the worker's current job's Request has reached the server (bounded). */
   private async requestArrived(worker: ClientWorker): Promise<boolean> {
-    const bound_ms = (this.ctx.epoch_limit + 2) * this.ctx.epoch_ms + PROCESS_SLACK_MS;
+    const bound_ms = (this.epoch_limit + 2) * this.epoch_ms + PROCESS_SLACK_MS;
     await until(() => worker.running !== undefined, bound_ms, this.ctx.signal);
     return until(() => this.requestSeen.has(worker.name), bound_ms, this.ctx.signal);
   }
@@ -211,21 +240,22 @@ export class MiningRun {
   private async startServer(): Promise<void> {
     const { ctx } = this;
     this.serverPort = await freeUdpPort();
-    const program = new Program({
-      id: "server",
-      command: {
-        file: this.roles.server.file,
-        args: [...this.roles.server.args, String(this.serverPort), ...ctx.paramFlags],
+    const record = this.spawn(
+      {
+        id: "server",
+        command: {
+          file: this.server_command.file,
+          args: [...this.server_command.args, String(this.serverPort), ...this.paramFlags],
+        },
+        stdout: "text",
       },
-      runDir: ctx.dir,
-      clock: ctx.clock,
-      mode: "text",
-    });
-    const record = ctx.track(program, "server");
+      "server",
+    );
+    const { program } = record;
     await program.start();
     this.server = { program, record };
-    ctx.proxy.setUpstream(this.serverPort);
-    ctx.proxy.note("server-started", { port: this.serverPort });
+    ctx.net.setUpstream(this.serverPort);
+    ctx.net.note("server-started", { port: this.serverPort });
     // The server has no ready signal; LSP clients resend Connect every epoch anyway.
     await sleepUnlessAborted(300, ctx.signal);
     if (!program.running) {
@@ -237,63 +267,63 @@ export class MiningRun {
 
   private async startMiner(miner: Miner): Promise<void> {
     const { ctx } = this;
-    if (ctx.stopping) return;
+    if (this.stopping) return;
     const generation = ++miner.generation;
     const id = generation === 1 ? miner.name : `${miner.name}.${generation}`;
     miner.joined = false;
-    const program = new Program({
+    const spec: SpawnSpec = {
       id,
       command: {
-        file: (this.roles.miner ?? this.roles.client).file,
+        file: this.miner_command.file,
         args: [
-          ...(this.roles.miner ?? this.roles.client).args,
-          `${ctx.proxy.host}:${ctx.proxy.frontendPort(miner.name)}`,
-          ...ctx.paramFlags,
+          ...this.miner_command.args,
+          `${ctx.net.host}:${ctx.net.frontendPort(miner.name)}`,
+          ...this.paramFlags,
         ],
       },
-      runDir: ctx.dir,
-      clock: ctx.clock,
-      mode: "text",
+      stdout: "text",
       onExit: (exit) => {
-        if (record.ended_by_us || this.stopping || ctx.stopping) return;
+        if (record.ended_by_us || this.server_killed || this.stopping) return;
         // A miner that lost the server shuts down by contract: when a fault cut it off, that
         // is expected, and it is replaced; otherwise it crashed (reported), and is replaced too.
         // One that never joined could not reach the server (still starting, or cut off).
         if (!miner.joined || this.recentlyFaulted(miner.name, exit.time_ns)) record.may_exit = true;
         ctx.log.info(`miner ${id} exited on its own (code ${exit.code}); starting a replacement`);
         if (!miner.blocked) {
-          setTimeout(() => void this.startMiner(miner).catch(() => {}), ctx.epoch_ms).unref();
+          setTimeout(() => void this.startMiner(miner).catch(() => {}), this.epoch_ms).unref();
         }
       },
-    });
-    const record = ctx.track(program, "miner");
-    miner.program = program;
+    };
+    const record = this.spawn(spec, "miner");
+    miner.program = record.program;
     miner.record = record;
-    await program.start();
+    await record.program.start();
   }
 
   /** Runs one client process for one job and records it as a `mine` op. */
   private async runJob(worker: ClientWorker, spec: JobSpec): Promise<void> {
     const { ctx } = this;
-    if (ctx.interrupted || ctx.stopping) return;
+    if (ctx.interrupted || this.stopping) return;
     const id = `${worker.name}.${++worker.generation}`;
-    const program = new Program({
-      id,
-      command: {
-        file: this.roles.client.file,
-        args: [
-          ...this.roles.client.args,
-          `${ctx.proxy.host}:${ctx.proxy.frontendPort(worker.name)}`,
-          spec.message,
-          String(spec.max_nonce),
-          ...ctx.paramFlags,
-        ],
+    const record = this.spawn(
+      {
+        id,
+        command: {
+          file: this.client_command.file,
+          args: [
+            ...this.client_command.args,
+            `${ctx.net.host}:${ctx.net.frontendPort(worker.name)}`,
+            spec.message,
+            String(spec.max_nonce),
+            ...this.paramFlags,
+          ],
+        },
+        stdout: "text",
       },
-      runDir: ctx.dir,
-      clock: ctx.clock,
-      mode: "text",
-    });
-    const record = ctx.track(program, "client", true);
+      "client",
+      true,
+    );
+    const { program } = record;
     const value = {
       message: spec.message,
       max_nonce: spec.max_nonce,
@@ -371,12 +401,12 @@ export class MiningRun {
   }
 
   /** The last phase: kill the server while a job runs; its client and every miner must notice. */
-  private async killServerOnPurpose(): Promise<void> {
+  async final(): Promise<void> {
     const { ctx } = this;
     const server = this.server;
     const worker = this.workers[0];
     if (!server?.program.running || !worker) return;
-    ctx.phase = "server-kill";
+    ctx.setPhase("server-kill");
     ctx.log.info("final phase: killing the server on purpose while a job runs");
     const spec: JobSpec = {
       message: `server-kill-${ctx.random.fork("server-kill").int(0, 999_999)}`,
@@ -389,7 +419,7 @@ export class MiningRun {
     const live = this.miners.filter((m) => m.program?.running);
     for (const m of live) if (m.record) m.record.may_exit = true;
     server.record.ended_by_us = true;
-    this.stopping = true;
+    this.server_killed = true;
     await server.program.kill();
     ctx.history.record({
       process: "nemesis",
@@ -398,7 +428,7 @@ export class MiningRun {
       value: { nodes: ["server"], final: true },
     });
     const killedAt = ctx.clock.now_ns();
-    const bound_ms = (ctx.epoch_limit + 2) * ctx.epoch_ms + PROCESS_SLACK_MS;
+    const bound_ms = (this.epoch_limit + 2) * this.epoch_ms + PROCESS_SLACK_MS;
     await Promise.all(
       live.map(async (m) => {
         const program = m.program as Program;
@@ -421,7 +451,7 @@ export class MiningRun {
 
   /** True when a link fault or pause touched `peer` within the last K + 3 epochs. */
   private recentlyFaulted(peer: string, at_ns: number): boolean {
-    const window_ns = (this.ctx.epoch_limit + 3) * this.ctx.epoch_ms * 1e6 + PROCESS_SLACK_MS * 1e6;
+    const window_ns = (this.epoch_limit + 3) * this.epoch_ms * 1e6 + PROCESS_SLACK_MS * 1e6;
     const open = new Map<string, Op>();
     for (const op of this.ctx.history.ops) {
       if (op.process !== "nemesis") continue;
@@ -442,12 +472,12 @@ export class MiningRun {
 
   // ---- process faults ------------------------------------------------------------------------
 
-  private hooks(): ProcessHooks {
+  private processHooks(): ProcessHooks {
     const liveMiners = () => this.miners.filter((m) => !m.blocked && m.program?.running);
     const busyClients = () => this.workers.filter((w) => w.running?.program.running);
     // "one" kills one running client (its job is lost with it), or a miner when no job runs;
     // "minority" a minority of the miners; "all" every miner (jobs wait for the restart).
-    const choose = (targets: Targets, random: Random): string[] => {
+    const choose = (targets: Targets, random: Rng): string[] => {
       const miners = random.shuffle(liveMiners().map((m) => m.name));
       if (targets === "one") {
         const clients = busyClients().map((w) => w.name);
@@ -516,10 +546,4 @@ async function freeUdpPort(): Promise<number> {
   const port = socket.address().port;
   await new Promise<void>((resolve) => socket.close(() => resolve()));
   return port;
-}
-
-function tail(lines: readonly string[]): string {
-  return lines.length === 0
-    ? " (stderr was empty)"
-    : `; last stderr lines:\n  ${lines.join("\n  ")}`;
 }

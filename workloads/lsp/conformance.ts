@@ -1,4 +1,5 @@
-// LSP wire conformance (issue 7; shared/specs/lsp.md §1–9): faultline plays scripted LSP clients
+// LSP wire conformance (issue 7; shared/specs/lsp.md §1–9), the second driver of the `lsp`
+// workload (--conformance): faultline plays scripted LSP clients
 // from raw UDP sockets (through the proxy, so every datagram is journaled) against the target
 // server, which it drives over the §12 control channel, and reports each deviation by name.
 // The checks run concurrently, one connection each, so the whole suite takes about a dozen
@@ -21,6 +22,15 @@
 //   heartbeat          an idle connection gets Ack(id, 0) every epoch             heartbeat
 //   loss-detection     a silent client is reported lost by Read after K epochs     loss-detection
 import { createSocket, type Socket } from "node:dgram";
+import type { Op } from "../../checkers/history.js";
+import {
+  conformanceResult,
+  type Deviation,
+  type DeviationName,
+  expectedSends,
+  scheduleText,
+} from "../../checkers/lsp-conformance.js";
+import { EXIT_AFTER_CLOSE_MS } from "../../checkers/programs.js";
 import type { CheckResult } from "../../checkers/result.js";
 import {
   ackMessage,
@@ -33,43 +43,22 @@ import {
   type LspMessage,
   MsgType,
 } from "../../systems/lsp/message.js";
-import { sleepUnlessAborted } from "../clock.js";
-import { SetupError } from "../exit-codes.js";
-import type { RoleCommands, RunContext } from "./context.js";
-import { SERVER_START_TIMEOUT_MS, until } from "./lsp-run.js";
-import { type Json, Program } from "./program.js";
-
-export const DEVIATIONS = [
-  "handshake-ack",
-  "duplicate-connect",
-  "data-ack",
-  "delivery",
-  "server-first-seq",
-  "server-checksum",
-  "checksum-verification",
-  "size-short",
-  "size-truncate",
-  "duplicate-ack",
-  "duplicate-delivery",
-  "in-order-delivery",
-  "retransmission",
-  "backoff",
-  "window-limit",
-  "window-progress",
-  "cack-accepted",
-  "heartbeat",
-  "loss-detection",
-  /** A check could not run to its end (e.g. the server stopped answering the control channel). */
-  "check-error",
-] as const;
-export type DeviationName = (typeof DEVIATIONS)[number];
-
-export interface Deviation {
-  name: DeviationName;
-  check: string;
-  expected: string;
-  observed: string;
-}
+import {
+  type DriverContext,
+  type Json,
+  type NodeCommand,
+  type Program,
+  SetupError,
+  type UdpNet,
+} from "../plugin.js";
+import { sleepUnlessAborted, until } from "../timing.js";
+import {
+  EXIT_SLACK_MS,
+  LspFamilyDriver,
+  type ProgramRecord,
+  SERVER_START_TIMEOUT_MS,
+  type UdpOptions,
+} from "./common.js";
 
 /** Epochs the retransmission check watches an unacknowledged message. */
 const BACKOFF_WATCH_EPOCHS = 8;
@@ -197,89 +186,146 @@ interface ServerRead {
   error?: string;
 }
 
-export async function runConformance(
-  ctx: RunContext,
-  roles: RoleCommands,
-): Promise<Record<string, CheckResult>> {
-  const epoch = ctx.epoch_ms;
-  const K = ctx.epoch_limit;
-  const omega = ctx.params.windowSize;
-  const M = ctx.params.maxUnackedMessages;
-  const cap = ctx.params.maxBackOffInterval;
-  const server = new Program({
-    id: "server",
-    command: {
-      file: roles.server.file,
-      args: [...roles.server.args, "--port", "0", ...ctx.paramFlags],
-    },
-    runDir: ctx.dir,
-    clock: ctx.clock,
-    mode: "control",
-  });
-  const record = ctx.track(server, "server");
-  await server.start();
-  const listening = await server.waitEvent((e) => e.event === "listening", SERVER_START_TIMEOUT_MS);
-  if (!Number.isSafeInteger(listening?.port)) {
-    throw new SetupError(
-      `the LSP server did not print {"event":"listening","port":N} within ${SERVER_START_TIMEOUT_MS / 1000} s`,
-    );
-  }
-  ctx.proxy.setUpstream(listening?.port as number);
-  ctx.phase = "conformance";
-  ctx.log.info(`conformance checks against the LSP server, params ${JSON.stringify(ctx.params)}`);
+/** What the scripted checks share: the parameters, the server, the peers, the findings. */
+interface Session {
+  epoch: number;
+  K: number;
+  omega: number;
+  M: number;
+  cap: number;
+  signal: AbortSignal;
+  /** A fresh connected peer for one check; undefined (with a deviation) if the handshake fails. */
+  openPeer(check: string): Promise<RawPeer | undefined>;
+  serverWrite(conn: number, data: Buffer): Promise<Json | undefined>;
+  readsOf(conn: number): ServerRead[];
+  /** `epochs` epochs, plus the grace for a loaded machine. */
+  within(epochs: number): number;
+  deviate(check: string, name: DeviationName, expected: string, observed: string): void;
+}
 
-  const reads: ServerRead[] = [];
-  const readerProcess = ctx.nextProcess();
-  const writerProcess = ctx.nextProcess();
-  let reading = true;
-  const reader = (async () => {
-    while (reading) {
-      const op = ctx.invoke(readerProcess, "server-read", {}, "server");
+export class ConformanceDriver extends LspFamilyDriver {
+  private readonly server_command: NodeCommand;
+  private server: ProgramRecord | undefined;
+  private readonly reads: ServerRead[] = [];
+  private reading = true;
+  private reader: Promise<void> = Promise.resolve();
+  private readerProcess = 0;
+  private writerProcess = 0;
+  private writeChain = Promise.resolve<Json | undefined>(undefined);
+  private readonly deviations: Deviation[] = [];
+  private readonly peers: RawPeer[] = [];
+  private next_isn: number;
+  private result: CheckResult | undefined;
+
+  constructor(ctx: DriverContext<UdpNet>, options: UdpOptions) {
+    super(ctx, options);
+    this.server_command = ctx.settings.target.command;
+    this.next_isn = ctx.random.fork("conformance").int(1, 200);
+  }
+
+  async start(): Promise<void> {
+    const { ctx } = this;
+    this.server = this.spawn(
+      {
+        id: "server",
+        command: {
+          file: this.server_command.file,
+          args: [...this.server_command.args, "--port", "0", ...this.paramFlags],
+        },
+        stdout: "control",
+      },
+      "server",
+    );
+    const server = this.server.program;
+    await server.start();
+    const listening = await server.waitEvent(
+      (e) => e.event === "listening",
+      SERVER_START_TIMEOUT_MS,
+    );
+    if (!Number.isSafeInteger(listening?.port)) {
+      throw new SetupError(
+        `the LSP server did not print {"event":"listening","port":N} within ${SERVER_START_TIMEOUT_MS / 1000} s`,
+      );
+    }
+    ctx.net.setUpstream(listening?.port as number);
+    ctx.setPhase("conformance");
+    ctx.log.info(
+      `conformance checks against the LSP server, params ${JSON.stringify(this.params)}`,
+    );
+    this.readerProcess = ctx.nextProcess();
+    this.writerProcess = ctx.nextProcess();
+    this.reader = this.serverReader(server);
+  }
+
+  /** The checks, concurrently, one connection each; then the server's close. No faults stop them. */
+  async load(): Promise<void> {
+    const checks = scriptedChecks(this.session());
+    const names = Object.keys(checks);
+    await Promise.all(
+      names.map(async (name) => {
+        try {
+          await (checks[name] as () => Promise<void>)();
+        } catch (err) {
+          this.deviate(
+            name,
+            "check-error",
+            "the check completes",
+            `error: ${(err as Error).message}`,
+          );
+        }
+      }),
+    );
+    for (const peer of this.peers) peer.close();
+    await this.closeServer();
+    this.result = conformanceResult(names, this.deviations, this.params);
+  }
+
+  protected checkers(_ops: readonly Op[]): Record<string, CheckResult> {
+    return this.result ? { conformance: this.result } : {};
+  }
+
+  private async serverReader(server: Program): Promise<void> {
+    const { ctx } = this;
+    while (this.reading) {
+      const op = ctx.invoke(this.readerProcess, "server-read", {}, "server");
       const reply = await server.call({ op: "read" });
       if (!reply) return;
       const conn = typeof reply.conn === "number" ? reply.conn : 0;
       if (reply.ok === true && typeof reply.data === "string") {
         op.complete("ok", { conn, data: reply.data });
-        reads.push({ time_ms: Date.now(), conn, data: Buffer.from(reply.data, "base64") });
+        this.reads.push({ time_ms: Date.now(), conn, data: Buffer.from(reply.data, "base64") });
       } else {
         op.complete("fail", { conn, error: String(reply.error ?? "error") });
-        reads.push({ time_ms: Date.now(), conn, error: String(reply.error ?? "error") });
+        this.reads.push({ time_ms: Date.now(), conn, error: String(reply.error ?? "error") });
         if (conn === 0) return;
       }
     }
-  })();
-  let writeChain = Promise.resolve<Json | undefined>(undefined);
-  const serverWrite = (conn: number, data: Buffer): Promise<Json | undefined> => {
-    writeChain = writeChain.then(async () => {
+  }
+
+  private serverWrite(conn: number, data: Buffer): Promise<Json | undefined> {
+    const { ctx } = this;
+    const server = (this.server as ProgramRecord).program;
+    this.writeChain = this.writeChain.then(async () => {
       const value = { conn, data: data.toString("base64") };
-      const op = ctx.invoke(writerProcess, "server-write", value, "server");
+      const op = ctx.invoke(this.writerProcess, "server-write", value, "server");
       const reply = await server.call({ op: "write", conn, data: value.data }, 5_000);
       if (!reply) op.complete("info", { ...value, error: "timeout" });
       else if (reply.ok === true) op.complete("ok", value);
       else op.complete("fail", { ...value, error: String(reply.error) });
       return reply;
     });
-    return writeChain;
-  };
-  const readsOf = (conn: number) => reads.filter((r) => r.conn === conn);
-  const within = (epochs: number) => epochs * epoch + TIMING_SLACK_MS;
+    return this.writeChain;
+  }
 
-  const deviations: Deviation[] = [];
-  const passed = new Set<string>();
-  const deviate = (check: string, name: DeviationName, expected: string, observed: string) =>
-    deviations.push({ name, check, expected, observed });
-  const peers: RawPeer[] = [];
-  let next_isn = ctx.random.fork("conformance").int(1, 200);
-
-  /** A fresh connected peer for one check; undefined (with a deviation) if the handshake fails. */
-  const openPeer = async (check: string): Promise<RawPeer | undefined> => {
-    const port = await ctx.proxy.addFrontend(`probe-${check}`);
-    const peer = await RawPeer.open(port, next_isn, epoch);
-    next_isn += 7;
-    peers.push(peer);
+  private async openPeer(check: string): Promise<RawPeer | undefined> {
+    const K = this.epoch_limit;
+    const port = await this.ctx.net.addFrontend(`probe-${check}`);
+    const peer = await RawPeer.open(port, this.next_isn, this.epoch_ms);
+    this.next_isn += 7;
+    this.peers.push(peer);
     const ack = await peer.connect(K);
     if (!ack || ack.connId === 0) {
-      deviate(
+      this.deviate(
         check,
         "handshake-ack",
         `Ack(id ≠ 0, ${peer.isn}) within ${K} epochs`,
@@ -289,9 +335,58 @@ export async function runConformance(
     }
     peer.startHeartbeats();
     return peer;
-  };
+  }
 
-  const checks: Record<string, () => Promise<void>> = {
+  private session(): Session {
+    const epoch = this.epoch_ms;
+    return {
+      epoch,
+      K: this.epoch_limit,
+      omega: this.params.windowSize,
+      M: this.params.maxUnackedMessages,
+      cap: this.params.maxBackOffInterval,
+      signal: this.ctx.signal,
+      openPeer: (check) => this.openPeer(check),
+      serverWrite: (conn, data) => this.serverWrite(conn, data),
+      readsOf: (conn) => this.reads.filter((r) => r.conn === conn),
+      within: (epochs) => epochs * epoch + TIMING_SLACK_MS,
+      deviate: (check, name, expected, observed) => this.deviate(check, name, expected, observed),
+    };
+  }
+
+  private deviate(check: string, name: DeviationName, expected: string, observed: string): void {
+    this.deviations.push({ name, check, expected, observed });
+  }
+
+  /** Closes the server: it must answer and exit within 1 s (the programs check). */
+  private async closeServer(): Promise<void> {
+    const { ctx } = this;
+    const record = this.server as ProgramRecord;
+    const server = record.program;
+    this.reading = false;
+    record.ended_by_us = true;
+    const op = ctx.invoke(this.writerProcess, "server-close", {}, "server");
+    const reply = await server.call(
+      { op: "close" },
+      (this.epoch_limit + 3) * this.epoch_ms + 3_000,
+    );
+    if (!reply) op.complete("info", { error: "timeout" });
+    else {
+      op.complete(
+        reply.ok === true ? "ok" : "fail",
+        reply.ok === true ? {} : { error: String(reply.error) },
+      );
+      record.close_replied_ns = ctx.clock.now_ns();
+      await server.waitExit(EXIT_AFTER_CLOSE_MS + EXIT_SLACK_MS);
+    }
+    await Promise.race([this.reader, sleepUnlessAborted(1_000, ctx.signal)]);
+  }
+}
+
+/** The checks by name (the module comment lists them and what each reports). */
+function scriptedChecks(s: Session): Record<string, () => Promise<void>> {
+  const { epoch, K, omega, M, cap, signal, openPeer, serverWrite, readsOf, within, deviate } = s;
+  return {
     handshake: async () => {
       const peer = await openPeer("handshake");
       if (!peer) return;
@@ -314,7 +409,7 @@ export async function runConformance(
       if (!peer) return;
       const before = peer.received.length;
       peer.send(connectMessage(peer.isn));
-      await sleepUnlessAborted(within(1), ctx.signal);
+      await sleepUnlessAborted(within(1), signal);
       const other = peer.received
         .slice(before)
         .find(
@@ -348,7 +443,7 @@ export async function runConformance(
           `Ack(${peer.connId}, ${peer.isn + 1}) within 1 epoch`,
           "no Ack",
         );
-      await until(() => readsOf(peer.connId).length > 0, within(2), ctx.signal);
+      await until(() => readsOf(peer.connId).length > 0, within(2), signal);
       const got = readsOf(peer.connId)[0];
       if (!got?.data?.equals(payload)) {
         deviate(
@@ -408,7 +503,7 @@ export async function runConformance(
         within(2),
       );
       peer.send(dataMessage(peer.connId, peer.isn + 1, Buffer.from("good")));
-      await until(() => readsOf(peer.connId).length > 0, within(2), ctx.signal);
+      await until(() => readsOf(peer.connId).length > 0, within(2), signal);
       const first = readsOf(peer.connId)[0];
       if (acked || (first?.data && first.data.toString() === "bad")) {
         deviate(
@@ -438,7 +533,7 @@ export async function runConformance(
       peer.send(full);
       const longer = dataMessage(peer.connId, peer.isn + 2, Buffer.from("xyz"));
       peer.send({ ...longer, payload: Buffer.from([0x78, 0x79, 0x7a, 0x02, 0x03, 0x04]) });
-      await until(() => readsOf(peer.connId).length >= 2, within(3), ctx.signal);
+      await until(() => readsOf(peer.connId).length >= 2, within(3), signal);
       const got = readsOf(peer.connId);
       if (got[0]?.data?.toString() !== "abcdef") {
         deviate(
@@ -465,7 +560,7 @@ export async function runConformance(
       await peer.waitFor((m) => m.type === MsgType.Ack && m.seqNum === peer.isn + 1, within(1));
       const before = peer.received.length;
       peer.send(message);
-      await sleepUnlessAborted(within(1), ctx.signal);
+      await sleepUnlessAborted(within(1), signal);
       const reacked = peer.received
         .slice(before)
         .some((r) => r.message.type === MsgType.Ack && r.message.seqNum === peer.isn + 1);
@@ -476,7 +571,7 @@ export async function runConformance(
           "every Data is acknowledged, duplicates too",
           "the duplicate was not acknowledged",
         );
-      await sleepUnlessAborted(within(1), ctx.signal);
+      await sleepUnlessAborted(within(1), signal);
       const n = readsOf(peer.connId).length;
       if (n !== 1)
         deviate(
@@ -497,10 +592,10 @@ export async function runConformance(
       const acked = (m: LspMessage) =>
         peer.received.some((r) => r.message.type === MsgType.Ack && r.message.seqNum === m.seqNum);
       for (let e = 0; e < K - 1 && !messages.every(acked); e++) {
-        await sleepUnlessAborted(epoch, ctx.signal);
+        await sleepUnlessAborted(epoch, signal);
         for (const m of messages) if (!acked(m)) peer.send(m);
       }
-      await until(() => readsOf(peer.connId).length >= 3, within(2), ctx.signal);
+      await until(() => readsOf(peer.connId).length >= 3, within(2), signal);
       const order = readsOf(peer.connId).map((r) => r.data?.toString() ?? `<${r.error}>`);
       if (order.join(",") !== "m1,m2,m3") {
         deviate(
@@ -525,7 +620,7 @@ export async function runConformance(
         );
         return;
       }
-      await sleepUnlessAborted(BACKOFF_WATCH_EPOCHS * epoch, ctx.signal);
+      await sleepUnlessAborted(BACKOFF_WATCH_EPOCHS * epoch, signal);
       const sends = peer
         .data()
         .filter(
@@ -557,7 +652,7 @@ export async function runConformance(
       const limit = Math.min(omega, M);
       const count = limit + 3;
       for (let k = 0; k < count; k++) await serverWrite(peer.connId, Buffer.from(`w${k}`));
-      await sleepUnlessAborted(within(2), ctx.signal);
+      await sleepUnlessAborted(within(2), signal);
       const distinct = new Set(peer.data().map((r) => r.message.seqNum));
       if (distinct.size > limit) {
         deviate(
@@ -573,7 +668,7 @@ export async function runConformance(
       const all = await until(
         () => new Set(peer.data().map((r) => r.message.seqNum)).size >= count,
         within(count + 3),
-        ctx.signal,
+        signal,
       );
       const seqs = [...new Set(peer.data().map((r) => r.message.seqNum))];
       const expectedSeqs = Array.from({ length: count }, (_, k) => peer.isn + 1 + k);
@@ -594,13 +689,13 @@ export async function runConformance(
       await until(
         () => new Set(peer.data().map((r) => r.message.seqNum)).size >= n,
         within(1),
-        ctx.signal,
+        signal,
       );
       const top = Math.max(peer.isn + 1, ...peer.data().map((r) => r.message.seqNum));
       peer.send(cackMessage(peer.connId, top));
-      await sleepUnlessAborted(within(1), ctx.signal);
+      await sleepUnlessAborted(within(1), signal);
       const settled = Date.now();
-      await sleepUnlessAborted(3 * epoch, ctx.signal);
+      await sleepUnlessAborted(3 * epoch, signal);
       const resent = peer.data().filter((r) => r.time_ms > settled && r.message.seqNum <= top);
       if (resent.length > 0) {
         deviate(
@@ -615,7 +710,7 @@ export async function runConformance(
       const peer = await openPeer("heartbeat");
       if (!peer) return;
       const start = Date.now();
-      await sleepUnlessAborted(4 * epoch, ctx.signal);
+      await sleepUnlessAborted(4 * epoch, signal);
       const beats = peer.received.filter(
         (r) => r.time_ms >= start && r.message.type === MsgType.Ack && r.message.seqNum === 0,
       ).length;
@@ -632,13 +727,13 @@ export async function runConformance(
       const peer = await openPeer("loss-detection");
       if (!peer) return;
       peer.send(dataMessage(peer.connId, peer.isn + 1, Buffer.from("bye")));
-      await until(() => readsOf(peer.connId).length > 0, within(2), ctx.signal);
+      await until(() => readsOf(peer.connId).length > 0, within(2), signal);
       peer.silence();
       const silentAt = Date.now();
       const reported = await until(
         () => readsOf(peer.connId).some((r) => r.error !== undefined),
         (K + 2) * epoch + TIMING_SLACK_MS * 3,
-        ctx.signal,
+        signal,
       );
       if (!reported) {
         deviate(
@@ -650,86 +745,6 @@ export async function runConformance(
       }
     },
   };
-
-  const names = Object.keys(checks);
-  await Promise.all(
-    names.map(async (name) => {
-      try {
-        await (checks[name] as () => Promise<void>)();
-      } catch (err) {
-        deviations.push({
-          name: "check-error",
-          check: name,
-          expected: "the check completes",
-          observed: `error: ${(err as Error).message}`,
-        });
-      }
-    }),
-  );
-  for (const name of names) if (!deviations.some((d) => d.check === name)) passed.add(name);
-  for (const peer of peers) peer.close();
-
-  // Close the server: it must answer and exit within 1 s (programs check).
-  reading = false;
-  record.ended_by_us = true;
-  const op = ctx.invoke(writerProcess, "server-close", {}, "server");
-  const reply = await server.call({ op: "close" }, (K + 3) * epoch + 3_000);
-  if (!reply) op.complete("info", { error: "timeout" });
-  else {
-    op.complete(
-      reply.ok === true ? "ok" : "fail",
-      reply.ok === true ? {} : { error: String(reply.error) },
-    );
-    record.close_replied_ns = ctx.clock.now_ns();
-    await server.waitExit(2_000);
-  }
-  await Promise.race([reader, sleepUnlessAborted(1_000, ctx.signal)]);
-
-  const failedChecks = names.filter((n) => !passed.has(n));
-  const deviationNames = [...new Set(deviations.map((d) => d.name))];
-  const result: CheckResult =
-    deviations.length === 0
-      ? {
-          valid: true,
-          summary: `The server passed all ${names.length} wire-conformance checks (${names.join(", ")}).`,
-          checks: names.map((name) => ({ name, passed: true })),
-          deviations,
-          params: ctx.params,
-        }
-      : {
-          valid: false,
-          summary: `${deviationNames.length} deviation${deviationNames.length === 1 ? "" : "s"} from the LSP spec: ${deviations.map((d) => `${d.name} (expected ${d.expected}; observed ${d.observed})`).join("; ")}`,
-          deviation_names: deviationNames,
-          checks: names.map((name) => ({ name, passed: !failedChecks.includes(name) })),
-          deviations,
-          params: ctx.params,
-        };
-  return { conformance: result };
-}
-
-/** Epochs (from the first send at 0) at which a never-acknowledged message is sent (spec §7). */
-export function sendEpochs(cap: number, until_epoch: number): number[] {
-  const out = [0];
-  let backoff = 0;
-  let at = 0;
-  for (;;) {
-    at += backoff + 1;
-    if (at > until_epoch) return out;
-    out.push(at);
-    backoff = Math.min(backoff === 0 ? 1 : 2 * backoff, cap);
-  }
-}
-
-/**
- * Sends seen in the first `epochs` epochs after the first one: the first tick comes up to one
- * epoch after the Write, so the count lies between the schedule's at epochs−1 and at epochs.
- */
-export function expectedSends(cap: number, epochs: number): [number, number] {
-  return [sendEpochs(cap, epochs - 1).length, sendEpochs(cap, epochs).length];
-}
-
-function scheduleText(cap: number): string {
-  return `${sendEpochs(cap, 20).join(", ")}, …`;
 }
 
 function describeRead(read: ServerRead): string {
