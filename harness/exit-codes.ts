@@ -13,7 +13,5 @@ export function exitCodeFor(valid: Validity): number {
   return valid === true ? EXIT.valid : valid === false ? EXIT.invalid : EXIT.unknown;
 }
 
-/** An error that ends the command with exit 3 and one line saying why and what to do. */
-export class SetupError extends Error {
-  override name = "SetupError";
-}
+// Drivers throw it too, so it lives with the plugin API.
+export { SetupError } from "../workloads/plugin.js";
