@@ -248,10 +248,6 @@ export class ConformanceDriver extends LspFamilyDriver {
       );
     }
     ctx.net.setUpstream(listening?.port as number);
-    ctx.setPhase("conformance");
-    ctx.log.info(
-      `conformance checks against the LSP server, params ${JSON.stringify(this.params)}`,
-    );
     this.readerProcess = ctx.nextProcess();
     this.writerProcess = ctx.nextProcess();
     this.reader = this.serverReader(server);
@@ -259,6 +255,11 @@ export class ConformanceDriver extends LspFamilyDriver {
 
   /** The checks, concurrently, one connection each; then the server's close. No faults stop them. */
   async load(): Promise<void> {
+    // The phase is set here, not in start: the lifecycle shows "running" once start returns.
+    this.ctx.setPhase("conformance");
+    this.ctx.log.info(
+      `conformance checks against the LSP server, params ${JSON.stringify(this.params)}`,
+    );
     const checks = scriptedChecks(this.session());
     const names = Object.keys(checks);
     await Promise.all(

@@ -17,7 +17,7 @@ export const lspPlugin: WorkloadPlugin<UdpNet, UdpOptions> = {
   name: "lsp",
   transport: "udp",
   summary:
-    "LSP connections stream payloads through your LSP server and close with data pending; every message must arrive, once, in order",
+    "LSP clients stream payloads through your server and close with data pending (--conformance: its wire behaviour against the spec)",
   faults: ["partition", "packet", "kill", "pause"],
   options_key: "udp",
   options: [...LSP_PARAM_OPTIONS, CONFORMANCE_OPTION, ...UDP_OPTIONS],

@@ -28,7 +28,7 @@ export const miningPlugin: WorkloadPlugin<UdpNet, UdpOptions> = {
   name: "mining",
   transport: "udp",
   summary:
-    "clients submit bitcoin mining jobs to your server while miners join, fail and return; every answer must be the true minimum, small jobs must not wait behind large ones",
+    "clients submit jobs to your bitcoin server while miners join, fail and come back: correct minima, fairness, load balance",
   faults: ["partition", "packet", "kill", "pause"],
   options_key: "udp",
   options: [...LSP_PARAM_OPTIONS, ...UDP_OPTIONS, ...MINING_OPTIONS],
