@@ -1,9 +1,7 @@
 #!/usr/bin/env node
 // The `faultline` command. Every non-zero exit prints one line saying why (DESIGN.md §2).
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import type { LspParams } from "../systems/lsp/params.js";
-import { WORKLOADS } from "../workloads/index.js";
-import { MR_APPS, type MrApp } from "../workloads/mapreduce.js";
+import { PLUGINS, workloadPlugin } from "../workloads/index.js";
 import { TOPOLOGIES } from "../workloads/topology.js";
 import { type BugRun, bugRunFor, describeBugRun } from "./bug-run.js";
 import { registerCheckCommand } from "./check-command.js";
@@ -34,41 +32,14 @@ import {
 } from "./nemesis/nemesis.js";
 import { PARTITION_SHAPES, type PartitionShape } from "./nemesis/partition-shapes.js";
 import { loadNemesisScript } from "./nemesis/script-loader.js";
+import { integer, number, probability } from "./option-parsers.js";
 import { killAllGroups } from "./process-groups.js";
 import { MAX_SEED } from "./random.js";
 import { registerReportCommands } from "./report-command.js";
 import { type Progress, runTest } from "./run.js";
 import { printSummary } from "./summary.js";
 import { loadManifest, resolveBin, resolveSystem, systemNames, type Target } from "./target.js";
-import type { MapReduceOptions } from "./tcp/options.js";
-import { isTcpWorkload, TCP_WORKLOADS } from "./tcp/run.js";
-import type { UdpOptions } from "./udp/context.js";
-import { isUdpWorkload, UDP_WORKLOADS } from "./udp/run.js";
-
-function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (text: string): number => {
-    const n = Number(text);
-    if (!Number.isSafeInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
-    }
-    return n;
-  };
-}
-
-function number(min: number) {
-  return (text: string): number => {
-    const n = Number(text);
-    if (!Number.isFinite(n) || n < min)
-      throw new InvalidArgumentError(`expected a number >= ${min}`);
-    return n;
-  };
-}
-
-function probability(text: string): number {
-  const p = Number(text);
-  if (!(p >= 0 && p <= 1)) throw new InvalidArgumentError("expected a probability from 0 to 1");
-  return p;
-}
+import { addWorkloadOptions, describeWorkloads, workloadOptions } from "./workload-options.js";
 
 /** `--nemesis` takes a comma list of fault kinds, or `all`. */
 function faultList(text: string): FaultKind[] {
@@ -139,35 +110,16 @@ interface TestFlags extends MaelstromFlags {
   packetDelay: number;
   killTargets?: Targets[];
   crashAfter?: CrashPoint[];
-  epochMillis?: number;
-  epochLimit?: number;
-  windowSize?: number;
-  maxBackoff?: number;
-  maxUnacked?: number;
-  conformance?: boolean;
-  packetMutate?: number;
-  packetSteady?: boolean;
-  clientBin?: string;
-  minerBin?: string;
-  jobTimeout?: number;
-  mrApp?: MrApp;
-  mrFiles?: number;
-  mrFileKib?: number;
-  nReduce?: number;
-  taskTimeoutMs?: number;
-  mrTimeScale?: number;
-  workerBin?: string;
 }
 
 function testCommand(): Command {
-  return new Command("test")
+  const command = new Command("test")
     .description("start a system's nodes, drive a workload at them, check the history")
     .addOption(
-      new Option("-w, --workload <name>", "workload to run").choices([
-        ...Object.keys(WORKLOADS),
-        ...UDP_WORKLOADS,
-        ...TCP_WORKLOADS,
-      ]),
+      new Option(
+        "-w, --workload <name>",
+        "workload to run (faultline workloads lists them)",
+      ).choices(Object.keys(PLUGINS)),
     )
     .option("--bin <file>", "your node program (arguments for it go after --)")
     .option("--system <name>", `a built-in reference system (${systemNames().join(", ")})`)
@@ -253,61 +205,6 @@ function testCommand(): Command {
       integer(0, MAX_SEED),
     )
     .option("--store <dir>", "where runs are stored", "store")
-    .option(
-      "--epoch-millis <ms>",
-      "lsp/mining: LSP epoch length passed to every program",
-      integer(1),
-    )
-    .option(
-      "--epoch-limit <n>",
-      "lsp/mining: epochs without news before a connection is lost",
-      integer(1),
-    )
-    .option("--window-size <n>", "lsp/mining: LSP sliding window", integer(1))
-    .option("--max-backoff <n>", "lsp/mining: LSP maximum backoff interval in epochs", integer(0))
-    .option("--max-unacked <n>", "lsp/mining: LSP maximum unacknowledged messages", integer(1))
-    .option("--conformance", "lsp: check the server's wire behaviour against the spec instead")
-    .option(
-      "--packet-mutate <p>",
-      "udp packet faults: chance of each LSP Data mutation",
-      probability,
-    )
-    .option("--packet-steady", "udp: packet faults on every link for the whole run")
-    .option("--client-bin <file>", "lsp/mining: your client program (default: ours)")
-    .option("--miner-bin <file>", "mining: your miner program (default: ours)")
-    .option(
-      "--job-timeout <s>",
-      "mining: seconds before a job's client is given up on",
-      number(0.1),
-    )
-    .addOption(
-      new Option(
-        "--mr-app <app>",
-        "mapreduce: the application the workers run (default wc)",
-      ).choices(MR_APPS),
-    )
-    .option(
-      "--mr-files <n>",
-      "mapreduce: input files, one map task each (default 8)",
-      integer(1, 10_000),
-    )
-    .option(
-      "--mr-file-kib <n>",
-      "mapreduce: size of each generated input file (default 32)",
-      number(0.01),
-    )
-    .option("--n-reduce <n>", "mapreduce: reduce tasks (default 10)", integer(1, 10_000))
-    .option(
-      "--task-timeout-ms <ms>",
-      "mapreduce: the coordinator re-assigns a task silent this long (default 10000)",
-      integer(1),
-    )
-    .option(
-      "--mr-time-scale <x>",
-      "mapreduce: FAULTLINE_MR_TIME_SCALE for the programs (0.2 = the apps' sleeps 5x shorter)",
-      number(0),
-    )
-    .option("--worker-bin <file>", "mapreduce: your worker program (default: ours)")
     .option("-q, --quiet", "no progress or log lines on stderr")
     .argument("[node-args...]", "arguments passed to --bin")
     .action(async (nodeArgs: string[], flags: TestFlags, given: Command) => {
@@ -315,38 +212,7 @@ function testCommand(): Command {
       const run = await bugRunFor(flags.system, flags.bug, given, nodeArgs, fresh);
       process.exitCode = await test(run.nodeArgs, { ...flags, ...run.values }, given, run);
     });
-}
-
-/** Only the LSP parameters the user gave are passed on, so programs keep their defaults. */
-function udpOptions(flags: TestFlags): UdpOptions {
-  const lsp: Partial<LspParams> = {};
-  if (flags.epochMillis !== undefined) lsp.epochMillis = flags.epochMillis;
-  if (flags.epochLimit !== undefined) lsp.epochLimit = flags.epochLimit;
-  if (flags.windowSize !== undefined) lsp.windowSize = flags.windowSize;
-  if (flags.maxBackoff !== undefined) lsp.maxBackOffInterval = flags.maxBackoff;
-  if (flags.maxUnacked !== undefined) lsp.maxUnackedMessages = flags.maxUnacked;
-  const program = (file: string) => resolveBin(file, []).command;
-  return {
-    lsp,
-    ...(flags.conformance && { conformance: true }),
-    ...(flags.packetMutate !== undefined && { mutate: flags.packetMutate }),
-    ...(flags.packetSteady && { steady_packet: true }),
-    ...(flags.clientBin && { client_command: program(flags.clientBin) }),
-    ...(flags.minerBin && { miner_command: program(flags.minerBin) }),
-    ...(flags.jobTimeout !== undefined && { job_timeout_s: flags.jobTimeout }),
-  };
-}
-
-function mapReduceOptions(flags: TestFlags): MapReduceOptions {
-  return {
-    ...(flags.mrApp && { app: flags.mrApp }),
-    ...(flags.mrFiles !== undefined && { files: flags.mrFiles }),
-    ...(flags.mrFileKib !== undefined && { file_kib: flags.mrFileKib }),
-    ...(flags.nReduce !== undefined && { n_reduce: flags.nReduce }),
-    ...(flags.taskTimeoutMs !== undefined && { task_timeout_ms: flags.taskTimeoutMs }),
-    ...(flags.mrTimeScale !== undefined && { time_scale: flags.mrTimeScale }),
-    ...(flags.workerBin && { worker_command: resolveBin(flags.workerBin, []).command }),
-  };
+  return addWorkloadOptions(command);
 }
 
 function resolveTarget(flags: TestFlags, nodeArgs: string[]): { target: Target; workload: string } {
@@ -385,7 +251,7 @@ async function test(
   }
   let script: NemesisScript | undefined;
   if (flags.nemesisScript !== undefined) {
-    if (isUdpWorkload(workload) || isTcpWorkload(workload)) {
+    if (workloadPlugin(workload).transport !== "maelstrom") {
       throw new SetupError(
         `--nemesis-script drives maelstrom-protocol nodes; ${workload} runs on another transport`,
       );
@@ -453,8 +319,7 @@ async function test(
           ...(flags.killTargets && { targets: flags.killTargets }),
           ...(flags.crashAfter && { crash_points: flags.crashAfter }),
         },
-        ...(isUdpWorkload(workload) && { udp: udpOptions(flags) }),
-        ...(isTcpWorkload(workload) && { mapreduce: mapReduceOptions(flags) }),
+        ...workloadOptions(workload, flags as unknown as Record<string, unknown>),
         ...(maelstrom.nodes && { nodes: maelstrom.nodes }),
         ...(maelstrom.availability !== undefined && { availability: maelstrom.availability }),
         ...(maelstrom.log && { log: maelstrom.log }),
@@ -519,6 +384,13 @@ export function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError(false);
   program.addCommand(addMaelstromOptions(testCommand()).exitOverride());
+  program.addCommand(
+    new Command("workloads")
+      .description("list the workloads: transport, what each does, and its own options")
+      .action(() => {
+        process.stdout.write(describeWorkloads());
+      }),
+  );
   registerCheckCommand(program);
   registerReportCommands(program);
   for (const sub of program.commands) sub.exitOverride();

@@ -4,12 +4,11 @@
 import { readFileSync } from "node:fs";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import type { Availability } from "../checkers/availability.js";
+import { PLUGINS } from "../workloads/index.js";
 import { EXIT, SetupError } from "./exit-codes.js";
 import { MAX_SEED, Random } from "./random.js";
-import type { TestOptions } from "./run.js";
 import { SERVICE_NAMES } from "./services.js";
-import { isTcpWorkload } from "./tcp/run.js";
-import { isUdpWorkload } from "./udp/run.js";
+import type { TestOptions } from "./test-options.js";
 
 export interface MaelstromFlags {
   nodeCount: number;
@@ -128,7 +127,7 @@ export function maelstromRunOptions(
     ...(flags.logNetSend && { net_send: true }),
     ...(flags.logNetRecv && { net_recv: true }),
   };
-  if (isUdpWorkload(workload) || isTcpWorkload(workload)) {
+  if ((PLUGINS[workload]?.transport ?? "maelstrom") !== "maelstrom") {
     const maelstromOnly = [
       names && "--nodes",
       flags.availability !== undefined && "--availability",

@@ -112,6 +112,14 @@ export abstract class ProgramProcess {
   }
 }
 
+/** What stopPrograms needs of a program (a ProgramProcess, or a driver's handle to one). */
+interface Stoppable {
+  readonly running: boolean;
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+  close(): Promise<void>;
+}
+
 /**
  * Stops every program in `records` still running (SIGKILL when `kill`, else SIGTERM then SIGKILL
  * after the grace period), marking each ended by us, then closes them all. `records` is the
@@ -119,7 +127,7 @@ export abstract class ProgramProcess {
  * nothing outlives the run.
  */
 export async function stopPrograms(
-  records: ReadonlyArray<{ program: ProgramProcess; ended_by_us: boolean }>,
+  records: ReadonlyArray<{ program: Stoppable; ended_by_us: boolean }>,
   kill: boolean,
 ): Promise<void> {
   for (let round = 0; round < MAX_STOP_ROUNDS; round++) {

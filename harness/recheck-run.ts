@@ -16,14 +16,9 @@ import type { CheckResult, Validity } from "../checkers/result.js";
 import { checkStats } from "../checkers/stats.js";
 import { writeRunReports } from "../reports/index.js";
 import type { StoredTest } from "../reports/stored.js";
-import { TCP_WORKLOADS, WORKLOADS } from "../workloads/index.js";
-import { lspParams, type UdpOptions } from "../workloads/lsp/common.js";
-import { checkLsp, lspCheckOptions } from "../workloads/lsp/workload.js";
-import { Logger } from "./logger.js";
+import { PLUGINS } from "../workloads/index.js";
 import { Random } from "./random.js";
-import { runCheckers } from "./run.js";
 import { readHistory, STORE_FILES, writeJson } from "./store.js";
-import { UDP_WORKLOADS } from "./udp/run.js";
 import { runVerdict, runWarnings, verdictSummary } from "./verdict.js";
 
 /** Where a re-check that must not overwrite the run's own results.json writes its verdict. */
@@ -63,21 +58,14 @@ export async function recheckRun(dirArg: string): Promise<Recheck> {
   const workload = test.workload;
   if (typeof workload !== "string")
     throw new CannotRecheck(`${dirArg}/test.json names no workload`);
-  // lsp's delivery checker reads the history alone; the others need the live run's state.
-  const udp = test.udp as UdpOptions | undefined;
-  const lsp = workload === "lsp" && !udp?.conformance;
-  if (
-    !lsp &&
-    ((UDP_WORKLOADS as readonly string[]).includes(workload) ||
-      TCP_WORKLOADS.includes(workload as "mapreduce"))
-  ) {
-    throw new CannotRecheck(
+  const plugin = PLUGINS[workload];
+  if (!plugin)
+    throw new CannotRecheck(`${dirArg}/test.json names an unknown workload "${workload}"`);
+  const cannot = () =>
+    new CannotRecheck(
       `${dirArg} is a ${workload} run: its checkers need what the live run saw beyond history.jsonl, so it cannot be re-checked`,
     );
-  }
-  const factory = WORKLOADS[workload];
-  if (!factory && !lsp)
-    throw new CannotRecheck(`${dirArg}/test.json names an unknown workload "${workload}"`);
+  if (!plugin.recheck) throw cannot();
 
   const historyPath = join(dir, STORE_FILES.history);
   if (!existsSync(historyPath)) throw new CannotRecheck(`${dirArg} has no ${STORE_FILES.history}`);
@@ -96,23 +84,8 @@ export async function recheckRun(dirArg: string): Promise<Recheck> {
 
   const requested = (test.nemesis as { faults?: unknown } | undefined)?.faults;
   const faultKinds = Array.isArray(requested) ? (requested as string[]) : [];
-  let checkers: Record<string, CheckResult>;
-  if (factory) {
-    const nodes = Array.isArray(test.nodes)
-      ? (test.nodes as string[])
-      : Array.from({ length: Number(test.node_count) || 0 }, (_, i) => `n${i}`);
-    const w = factory({
-      nodes,
-      concurrency: Number(test.concurrency) || nodes.length,
-      // The checkers draw nothing; the generator they come with needs a stream all the same.
-      rng: new Random(Number(test.seed) || 0).fork("workload"),
-      latency_ms: Number((test.latency as { mean_ms?: unknown } | undefined)?.mean_ms) || 0,
-      topology: typeof test.topology === "string" ? test.topology : "grid",
-    });
-    checkers = await runCheckers(w, ops, new Logger(true));
-  } else {
-    checkers = checkLsp(ops, lspCheckOptions(lspParams(udp), faultKinds));
-  }
+  const checkers = await plugin.recheck(ops, test, new Random(Number(test.seed) || 0));
+  if (!checkers) throw cannot();
   const faults = checkFaults(ops, { requested: faultKinds });
   const valid = runVerdict(checkers, false);
   const resultsPath = join(dir, STORE_FILES.results);

@@ -108,3 +108,32 @@ export function resolveBin(bin: string, args: readonly string[]): Target {
   const name = file.split("/").at(-1) ?? "bin";
   return { name, command: { file, args: [...args] } };
 }
+
+/** argv from a manifest: "node" is this Node binary; relative paths are from the package root. */
+export function commandFrom(argv: readonly string[]): NodeCommand {
+  const root = packageRoot();
+  const [first, ...rest] = argv;
+  if (!first) throw new SetupError("empty role command in a manifest");
+  const file = first === "node" ? process.execPath : resolve(root, first);
+  const args = rest.map((arg) =>
+    !isAbsolute(arg) && (arg.startsWith("dist/") || existsSync(join(root, arg)))
+      ? join(root, arg)
+      : arg,
+  );
+  const missing = args.find((arg) => arg.startsWith(join(root, "dist")) && !existsSync(arg));
+  if (missing) throw new SetupError(`${missing} is missing: run "npm run build" first`);
+  return { file, args };
+}
+
+/**
+ * The command for one of a system's other roles (DriverContext.role): the manifest's
+ * `roles[role]`, else `fallback`, an argv of faultline's own reference program.
+ */
+export function roleCommand(
+  target: Target,
+  role: string,
+  fallback?: readonly string[],
+): NodeCommand | undefined {
+  const argv = target.manifest?.roles?.[role] ?? fallback;
+  return argv ? commandFrom(argv) : undefined;
+}

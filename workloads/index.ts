@@ -1,13 +1,19 @@
-// Every workload by the name `--workload` takes.
+// Every workload by the name `--workload` takes: the registry the lifecycle and the CLI read.
+// Adding a workload is a line here (ARCHITECTURE.md "Adding a workload").
 import { broadcast } from "./broadcast.js";
 import { gCounter, pnCounter } from "./counter.js";
 import { echo } from "./echo.js";
 import { gSet } from "./g-set.js";
 import { kv } from "./kv.js";
 import { linKv } from "./lin-kv.js";
+import { lspPlugin } from "./lsp/index.js";
+import { maelstromPlugin } from "./maelstrom/plugin.js";
+import { miningPlugin } from "./mining/index.js";
+import { SetupError, type WorkloadPlugin } from "./plugin.js";
 import { uniqueIds } from "./unique-ids.js";
 import type { WorkloadFactory } from "./workload.js";
 
+/** The Maelstrom workloads: a generator, a client adaptor and checkers each. */
 export const WORKLOADS: Readonly<Record<string, WorkloadFactory>> = {
   echo,
   "unique-ids": uniqueIds,
@@ -19,8 +25,26 @@ export const WORKLOADS: Readonly<Record<string, WorkloadFactory>> = {
   kv,
 };
 
-/**
- * Workloads of the tcp transport: each has a runner of its own in harness/tcp/ (processes and a
- * job, not a stream of client ops). `mapreduce`: workloads/mapreduce.ts.
- */
-export const TCP_WORKLOADS = ["mapreduce"] as const;
+export const PLUGINS: Readonly<Record<string, WorkloadPlugin>> = {
+  ...Object.fromEntries(
+    Object.entries(WORKLOADS).map(([name, factory]) => [name, maelstromPlugin(name, factory)]),
+  ),
+  lsp: lspPlugin,
+  mining: miningPlugin,
+};
+
+/** Each workload's own options, under the key its plugin names (TestOptions carries them). */
+export interface WorkloadOptionBags {
+  udp?: unknown;
+  mapreduce?: unknown;
+}
+
+export function workloadPlugin(name: string): WorkloadPlugin {
+  const plugin = PLUGINS[name];
+  if (!plugin) {
+    throw new SetupError(
+      `unknown workload "${name}"; choose one of ${Object.keys(PLUGINS).join(", ")}`,
+    );
+  }
+  return plugin;
+}

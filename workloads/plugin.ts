@@ -156,6 +156,20 @@ export interface MaelstromNet {
     close(): void;
   };
   stopNodes(kill: boolean): Promise<void>;
+  /**
+   * After stopNodes: each node's crashes, a node-crashed error per crash, and the `protocol`
+   * (stdout lines that broke the protocol, plus the driver's `malformed` replies) and `crashes`
+   * checks, which hold even for an interrupted run.
+   */
+  report(malformed: readonly MalformedReply[]): ReturnType<Driver["report"]>;
+}
+
+/** A reply that broke the workload's schema, for the `protocol` check. */
+export interface MalformedReply {
+  node: string;
+  f: string;
+  reason: string;
+  reply: string;
 }
 
 export type Direction = "to-server" | "from-server";
@@ -202,8 +216,16 @@ export interface TcpNet {
   resetConnections(node: string): number;
   /** A free loopback port for a program to listen on. */
   freePort(): Promise<number>;
-  /** Resolves true once something accepts connections on the port, false after `timeout_ms`. */
-  waitListening(port: number, timeout_ms: number, signal: AbortSignal): Promise<boolean>;
+  /**
+   * Resolves true once something accepts connections on the port; false when `timeout_ms`
+   * passes, `alive()` turns false (the program exited) or `signal` fires.
+   */
+  waitListening(
+    port: number,
+    timeout_ms: number,
+    alive: () => boolean,
+    signal: AbortSignal,
+  ): Promise<boolean>;
 }
 
 // ---- the context and the driver -------------------------------------------------------------
@@ -221,12 +243,10 @@ export interface DriverContext<Net = unknown> {
   /** Fires on Ctrl-C; everything a driver waits on must end when it does. */
   readonly signal: AbortSignal;
   readonly interrupted: boolean;
+  /** The history so far; every completion recorded is counted for the progress line. */
   readonly history: { readonly ops: readonly Op[]; record(event: HistoryEvent): Op };
-  /**
-   * Records an invoke now (`extra` fields go on both records, e.g. `final: true`); the handle
-   * records its completion. Completions are counted for the progress line.
-   */
-  invoke(process: number, f: string, value: unknown, node?: string, extra?: Json): OpHandle;
+  /** Records an invoke now; the handle records its completion. */
+  invoke(process: number, f: string, value: unknown, node?: string): OpHandle;
   /** A fresh Jepsen process id (one per sequential actor). */
   nextProcess(): number;
   /** The phase the progress line shows ("running", "final", …). */
@@ -247,8 +267,10 @@ export interface DriverContext<Net = unknown> {
   stopPrograms(entries: readonly ProgramEntry[], kill: boolean): Promise<void>;
 }
 
-/** A crash or other per-program record in results.json's `nodes`. */
-export type NodeRecord = { crashes: unknown[] };
+/** One program's exits on its own, in results.json's `nodes`. */
+export interface NodeRecord {
+  crashes: Array<{ code: number | null; signal: string | null; time_ns: number }>;
+}
 
 /**
  * One run of one workload. The lifecycle calls, in order: start → load (the nemesis beside it,
@@ -260,6 +282,8 @@ export interface Driver {
   start(): Promise<void>;
   /** Kills, pauses and restarts of this workload's participants (star transports). */
   readonly hooks?: ProcessHooks;
+  /** The participant every link fault is between a peer and (tcp; udp's is the server). */
+  readonly hub?: string;
   /**
    * Drives the workload until `stop` fires (the time limit or Ctrl-C). It may return earlier
    * when the workload is done (a MapReduce job); the faults then stop too.
@@ -269,6 +293,12 @@ export interface Driver {
   final?(): Promise<void>;
   /** udp: LSP Data mutations during packet faults, and packet faults for the whole run. */
   readonly packet_options?: { mutate: number; steady: boolean };
+  /**
+   * When true, the heal comes at the time limit, before the load has wound down: its last
+   * replies may need it (a paused program answers only after SIGCONT). Otherwise the heal waits
+   * for the load's ops in flight, as Jepsen's phases do.
+   */
+  readonly heal_before_drain?: boolean;
   /** When true, the lifecycle waits `recovery_s` between the heal and `final`. */
   readonly recovers_before_final?: boolean;
   /** Stops every program it started; SIGKILL when `kill` (interrupt, error). */
@@ -322,4 +352,14 @@ export interface WorkloadPlugin<Net = unknown, Options = unknown> {
    */
   prepare?(settings: RunSettings, options: Options | undefined): { name?: string; extra?: Json };
   create(ctx: DriverContext<Net>, options: Options | undefined): Driver;
+  /**
+   * `faultline check RUN_DIR`: its checkers over a stored history, given the run's test.json
+   * and the run's seeded stream. Absent, or resolving undefined for a run of some options, when
+   * they need what the live run saw beyond the history.
+   */
+  recheck?(
+    ops: readonly Op[],
+    test: Readonly<Record<string, unknown>>,
+    random: Rng,
+  ): Promise<Record<string, CheckResult> | undefined>;
 }

@@ -9,7 +9,7 @@ import { Logger } from "../../harness/logger.js";
 import type { FaultKind, Targets } from "../../harness/nemesis/nemesis.js";
 import type { RunOutcome } from "../../harness/run.js";
 import { resolveSystem } from "../../harness/target.js";
-import { runUdpTest } from "../../harness/udp/run.js";
+import { runTest } from "../../harness/run.js";
 import { tempStore } from "../helpers.js";
 
 interface RunSpec {
@@ -22,7 +22,7 @@ interface RunSpec {
 }
 
 async function run(spec: RunSpec): Promise<RunOutcome> {
-  return runUdpTest(
+  return runTest(
     {
       workload: "mining",
       target: resolveSystem("bitcoin", "mining", spec.bug),

@@ -11,7 +11,7 @@ import { Logger } from "../../harness/logger.js";
 import type { FaultKind, Targets } from "../../harness/nemesis/nemesis.js";
 import type { RunOutcome } from "../../harness/run.js";
 import { resolveSystem } from "../../harness/target.js";
-import { runUdpTest } from "../../harness/udp/run.js";
+import { runTest } from "../../harness/run.js";
 import type { LspParams } from "../../systems/lsp/params.js";
 import { CLI, runCli, tempStore } from "../helpers.js";
 
@@ -42,7 +42,7 @@ const FAST: Partial<LspParams> = {
 };
 
 async function run(spec: RunSpec): Promise<RunOutcome> {
-  return runUdpTest(
+  return runTest(
     {
       workload: "lsp",
       target: resolveSystem("lsp", "lsp", spec.bug),

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { oracleMin } from "../../checkers/mining.js";
 import { RunClock } from "../../harness/clock.js";
 import { distFile } from "../../harness/paths.js";
-import { Program } from "../../harness/udp/program.js";
+import { Program } from "../../harness/program.js";
 import { paramFlags } from "../../systems/lsp/params.js";
 
 const FLAGS = paramFlags({ epochMillis: 100, epochLimit: 5 });

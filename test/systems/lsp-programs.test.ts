@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { RunClock } from "../../harness/clock.js";
 import { distFile } from "../../harness/paths.js";
-import { type Json, Program } from "../../harness/udp/program.js";
+import { type Json, Program } from "../../harness/program.js";
 import { paramFlags } from "../../systems/lsp/params.js";
 
 const FLAGS = paramFlags({ epochMillis: 50, epochLimit: 5, windowSize: 4, maxUnackedMessages: 4 });

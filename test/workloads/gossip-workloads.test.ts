@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Op } from "../../checkers/history.js";
-import { completionFor } from "../../harness/completion.js";
+import { completionFor } from "../../workloads/maelstrom/completion.js";
 import { Random } from "../../harness/random.js";
 import { broadcast } from "../../workloads/broadcast.js";
 import { gCounter, pnCounter } from "../../workloads/counter.js";

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Op } from "../../checkers/history.js";
-import { completionFor } from "../../harness/completion.js";
+import { completionFor } from "../../workloads/maelstrom/completion.js";
 import { Random } from "../../harness/random.js";
 import {
   IndependentKeys,

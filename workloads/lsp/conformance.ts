@@ -47,6 +47,7 @@ import {
   type DriverContext,
   type Json,
   type NodeCommand,
+  type ProcessHooks,
   type Program,
   SetupError,
   type UdpNet,
@@ -204,6 +205,19 @@ interface Session {
 }
 
 export class ConformanceDriver extends LspFamilyDriver {
+  /**
+   * The checks take no faults: no participant a fault could hit, so a --nemesis given with
+   * --conformance starts nothing (as before the plugins, when it was ignored).
+   */
+  readonly hooks: ProcessHooks = {
+    peers: () => [],
+    chooseKill: () => [],
+    kill: async () => ({}),
+    restart: async () => ({}),
+    choosePause: () => [],
+    pause: () => [],
+    resume: () => [],
+  };
   private readonly server_command: NodeCommand;
   private server: ProgramRecord | undefined;
   private readonly reads: ServerRead[] = [];

@@ -87,6 +87,8 @@ type Scheduler = ReturnType<DriverContext["scheduler"]>;
 
 export class LspDriver extends LspFamilyDriver {
   readonly hooks: ProcessHooks;
+  /** A worker may be waiting on a paused program's reply, which only the heal's SIGCONT brings. */
+  readonly heal_before_drain = true;
   readonly packet_options: { mutate: number; steady: boolean };
   private readonly workers: Worker[];
   private readonly server_command: NodeCommand;
@@ -125,7 +127,6 @@ export class LspDriver extends LspFamilyDriver {
     const { ctx } = this;
     for (const worker of this.workers) await ctx.net.addFrontend(worker.name);
     await this.startServer();
-    ctx.setPhase("running");
     ctx.log.info(
       `running lsp for ${ctx.settings.time_limit_s} s: ${this.workers.length} clients, ${ctx.settings.rate} msgs/s, params ${JSON.stringify(this.params)}`,
     );

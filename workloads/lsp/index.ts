@@ -5,6 +5,7 @@ import type { UdpNet, WorkloadPlugin } from "../plugin.js";
 import {
   CONFORMANCE_OPTION,
   LSP_PARAM_OPTIONS,
+  lspParams,
   prepareUdp,
   UDP_OPTIONS,
   type UdpOptions,
@@ -12,17 +13,26 @@ import {
 } from "./common.js";
 import { ConformanceDriver } from "./conformance.js";
 import { LSP_CLIENT, LspDriver } from "./driver.js";
+import { checkLsp, lspCheckOptions } from "./workload.js";
 
 export const lspPlugin: WorkloadPlugin<UdpNet, UdpOptions> = {
   name: "lsp",
   transport: "udp",
   summary:
     "LSP clients stream payloads through your server and close with data pending (--conformance: its wire behaviour against the spec)",
-  faults: ["partition", "packet", "kill", "pause"],
   options_key: "udp",
   options: [...LSP_PARAM_OPTIONS, CONFORMANCE_OPTION, ...UDP_OPTIONS],
   fromFlags: udpOptions,
   prepare: (settings, options) => prepareUdp(settings, options, { client: LSP_CLIENT }),
   create: (ctx, options = {}) =>
     options.conformance ? new ConformanceDriver(ctx, options) : new LspDriver(ctx, options),
+  // The delivery checker reads the history alone; the conformance verdict needs what the
+  // scripted peers saw on their sockets.
+  recheck: async (ops, test) => {
+    const udp = test.udp as UdpOptions | undefined;
+    if (udp?.conformance) return undefined;
+    const requested = (test.nemesis as { faults?: unknown } | undefined)?.faults;
+    const faults = Array.isArray(requested) ? (requested as string[]) : [];
+    return checkLsp(ops, lspCheckOptions(lspParams(udp), faults));
+  },
 };

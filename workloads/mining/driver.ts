@@ -74,6 +74,8 @@ interface ClientWorker {
 
 export class MiningDriver extends LspFamilyDriver {
   readonly hooks: ProcessHooks;
+  /** A running job may wait on a paused miner or client, which only the heal's SIGCONT resumes. */
+  readonly heal_before_drain = true;
   readonly packet_options: { mutate: number; steady: boolean };
   private readonly server_command: NodeCommand;
   private readonly client_command: NodeCommand;
@@ -143,7 +145,6 @@ export class MiningDriver extends LspFamilyDriver {
       }
       ctx.log.info(`only ${this.joined.size} of ${this.miners.length} miners joined; going on`);
     }
-    ctx.setPhase("running");
     ctx.log.info(
       `running mining for ${ctx.settings.time_limit_s} s: ${this.miners.length} miners, ${this.workers.length} client workers, job timeout ${this.jobTimeout_ms / 1000} s`,
     );

@@ -29,7 +29,6 @@ export const miningPlugin: WorkloadPlugin<UdpNet, UdpOptions> = {
   transport: "udp",
   summary:
     "clients submit jobs to your bitcoin server while miners join, fail and come back: correct minima, fairness, load balance",
-  faults: ["partition", "packet", "kill", "pause"],
   options_key: "udp",
   options: [...LSP_PARAM_OPTIONS, ...UDP_OPTIONS, ...MINING_OPTIONS],
   fromFlags: udpOptions,

@@ -1,15 +1,11 @@
 // Maps a reply (or its absence) to the op's completion (spec §7): ok, fail (definitely did not
 // happen) or info (unknown).
-import { type Body, describeErrorCode, ReplyError } from "../workloads/protocol.js";
-import type { Completion, OpSpec, Workload } from "../workloads/workload.js";
 
-/** A reply that broke the workload's schema, for the `protocol` check. */
-export interface MalformedReply {
-  node: string;
-  f: string;
-  reason: string;
-  reply: string;
-}
+import type { MalformedReply } from "../plugin.js";
+import { type Body, describeErrorCode, ReplyError } from "../protocol.js";
+import type { Completion, OpSpec, Workload } from "../workload.js";
+
+export type { MalformedReply };
 
 export function completionFor(
   workload: Workload,

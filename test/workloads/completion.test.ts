@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { completionFor } from "../../harness/completion.js";
+import { completionFor } from "../../workloads/maelstrom/completion.js";
 import { type Body, ERROR_CODES, ReplyError } from "../../workloads/protocol.js";
 import type { Completion, OpSpec, Workload } from "../../workloads/workload.js";
 

@@ -1,9 +1,9 @@
-// A subprocess of the udp transport (server, client, miner): a ProgramProcess working in
-// data/<id>/ of the run directory. Two flavours of stdout: the JSON-line control channel of
-// shared/specs/lsp.md §12.2 (commands with ids, replies with in_reply_to, events), or plain text
-// lines (the bitcoin client's one line of output).
+// A program a driver starts (DriverContext.spawn): a ProgramProcess working in data/<id>/ of the
+// run directory unless given a directory. Two flavours of stdout: a JSON-lines control channel
+// (commands with ids, replies with in_reply_to, events; the LSP programs' contract), or plain
+// text lines (the bitcoin client's one line of output, a MapReduce program's log).
 import { join } from "node:path";
-import { ProgramProcess, type ProgramProcessOptions } from "../program-process.js";
+import { ProgramProcess, type ProgramProcessOptions } from "./program-process.js";
 
 /** Stdout lines kept per text-mode program (the bitcoin client prints exactly one). */
 const MAX_TEXT_LINES = 100;
@@ -12,22 +12,19 @@ const MAX_KEPT_PROTOCOL_ERRORS = 20;
 /** Timed-out call ids remembered so their late replies are recognised. */
 const MAX_ABANDONED = 10_000;
 
-export type Json = Record<string, unknown>;
+import type { Json, ProtocolProblem } from "../workloads/plugin.js";
 
-export type { ProgramExit } from "../program-process.js";
+export type { ProgramExit } from "./program-process.js";
+export type { Json, ProtocolProblem };
 
 export interface ProgramOptions extends ProgramProcessOptions {
   /** "control": §12.2 JSON lines; "text": plain lines. */
   mode: "control" | "text";
   /** Called for every JSON event line (no in_reply_to) in control mode. */
   onEvent?: (event: Json) => void;
-}
-
-export interface ProtocolProblem {
-  program: string;
-  line: number;
-  reason: string;
-  raw: string;
+  /** Working directory; default data/<id>/ of the run directory. */
+  cwd?: string;
+  env?: Record<string, string>;
 }
 
 interface PendingCall {
@@ -50,7 +47,7 @@ export class Program extends ProgramProcess {
   late_replies = 0;
 
   constructor(private readonly options: ProgramOptions) {
-    super(options, join(options.runDir, "data", options.id));
+    super(options, options.cwd ?? join(options.runDir, "data", options.id), options.env);
   }
 
   /**
