@@ -23,17 +23,17 @@ import {
   tail,
   type UdpOptions,
 } from "../lsp/common.js";
-import type {
-  DatagramEvent,
-  DriverContext,
-  NodeCommand,
-  OpHandle,
-  ProcessHooks,
-  Program,
-  SpawnSpec,
-  UdpNet,
+import {
+  type DatagramEvent,
+  type DriverContext,
+  type NodeCommand,
+  type OpHandle,
+  type ProcessHooks,
+  type Program,
+  SetupError,
+  type SpawnSpec,
+  type UdpNet,
 } from "../plugin.js";
-import { SetupError } from "../plugin.js";
 import { sleepUnlessAborted, until } from "../timing.js";
 import type { Rng } from "../workload.js";
 import { checkMining, type JobSpec, MiningJobs } from "./workload.js";
