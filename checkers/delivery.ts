@@ -4,7 +4,7 @@
 // must be reported within the epoch limit (plus slack) after the fault that cut it, not hang;
 // and a Close on a healthy network must return.
 //
-// History ops (written by harness/udp/lsp-run.ts, shared/specs/lsp.md §12.2). Every value names
+// History ops (written by workloads/lsp/driver.ts, shared/specs/lsp.md §12.2). Every value names
 // the client instance `client` ("c0.1": worker c0, its first process) and, once known, `conn`:
 //   connect       invoke {client}              ok {client, conn}     fail {client, error}
 //   write         invoke {client, conn, data}  ok | fail | info      (client → server)

@@ -1,6 +1,6 @@
 // The mining checkers (shared/specs/bitcoin.md §7; DESIGN.md §7 "system oracles").
 //
-// History ops (written by harness/udp/mining-run.ts):
+// History ops (written by workloads/mining/driver.ts):
 //   mine            invoke {message, max_nonce, kind, group?}
 //                   ok {…, hash, nonce, output}   (hash and nonce as decimal strings: uint64)
 //                   fail {…, error: "Disconnected" | "connect failed", output}

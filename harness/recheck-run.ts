@@ -65,7 +65,8 @@ export async function recheckRun(dirArg: string): Promise<Recheck> {
     new CannotRecheck(
       `${dirArg} is a ${workload} run: its checkers need what the live run saw beyond history.jsonl, so it cannot be re-checked`,
     );
-  if (!plugin.recheck) throw cannot();
+  const checkersOf = plugin.rechecker?.(test);
+  if (!checkersOf) throw cannot();
 
   const historyPath = join(dir, STORE_FILES.history);
   if (!existsSync(historyPath)) throw new CannotRecheck(`${dirArg} has no ${STORE_FILES.history}`);
@@ -84,8 +85,7 @@ export async function recheckRun(dirArg: string): Promise<Recheck> {
 
   const requested = (test.nemesis as { faults?: unknown } | undefined)?.faults;
   const faultKinds = Array.isArray(requested) ? (requested as string[]) : [];
-  const checkers = await plugin.recheck(ops, test, new Random(Number(test.seed) || 0));
-  if (!checkers) throw cannot();
+  const checkers = await checkersOf(ops, new Random(Number(test.seed) || 0));
   const faults = checkFaults(ops, { requested: faultKinds });
   const valid = runVerdict(checkers, false);
   const resultsPath = join(dir, STORE_FILES.results);

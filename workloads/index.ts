@@ -6,8 +6,12 @@ import { echo } from "./echo.js";
 import { gSet } from "./g-set.js";
 import { kv } from "./kv.js";
 import { linKv } from "./lin-kv.js";
+import type { UdpOptions } from "./lsp/common.js";
+import { lspPlugin } from "./lsp/index.js";
 import { maelstromPlugin } from "./maelstrom/plugin.js";
 import { mapreducePlugin } from "./mapreduce/index.js";
+import type { MapReduceOptions } from "./mapreduce/options.js";
+import { miningPlugin } from "./mining/index.js";
 import { SetupError, type WorkloadPlugin } from "./plugin.js";
 import { uniqueIds } from "./unique-ids.js";
 import type { WorkloadFactory } from "./workload.js";
@@ -28,13 +32,15 @@ export const PLUGINS: Readonly<Record<string, WorkloadPlugin>> = {
   ...Object.fromEntries(
     Object.entries(WORKLOADS).map(([name, factory]) => [name, maelstromPlugin(name, factory)]),
   ),
+  lsp: lspPlugin,
+  mining: miningPlugin,
   mapreduce: mapreducePlugin,
 };
 
 /** Each workload's own options, under the key its plugin names (TestOptions carries them). */
 export interface WorkloadOptionBags {
-  udp?: unknown;
-  mapreduce?: unknown;
+  udp?: UdpOptions;
+  mapreduce?: MapReduceOptions;
 }
 
 export function workloadPlugin(name: string): WorkloadPlugin {

@@ -358,13 +358,11 @@ export interface WorkloadPlugin<Net = unknown, Options = unknown> {
   ): { name?: string; extra?: Json };
   create(ctx: DriverContext<Net>, options: Options | undefined): Driver;
   /**
-   * `faultline check RUN_DIR`: its checkers over a stored history, given the run's test.json
-   * and the run's seeded stream. Absent, or resolving undefined for a run of some options, when
-   * they need what the live run saw beyond the history.
+   * `faultline check RUN_DIR`: given the run's test.json, its checkers over a stored history
+   * (with the run's seeded stream); undefined, or absent, when they need what the live run saw
+   * beyond the history.
    */
-  recheck?(
-    ops: readonly Op[],
+  rechecker?(
     test: Readonly<Record<string, unknown>>,
-    random: Rng,
-  ): Promise<Record<string, CheckResult> | undefined>;
+  ): ((ops: readonly Op[], random: Rng) => Promise<Record<string, CheckResult>>) | undefined;
 }

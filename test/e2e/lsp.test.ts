@@ -10,10 +10,10 @@ import { type Op, parseHistory } from "../../checkers/history.js";
 import { Logger } from "../../harness/logger.js";
 import type { FaultKind, Targets } from "../../harness/nemesis/nemesis.js";
 import type { RunOutcome } from "../../harness/run.js";
-import { resolveSystem } from "../../harness/target.js";
 import { runTest } from "../../harness/run.js";
+import { resolveSystem } from "../../harness/target.js";
 import type { LspParams } from "../../systems/lsp/params.js";
-import { CLI, runCli, tempStore } from "../helpers.js";
+import { runCli, tempStore } from "../helpers.js";
 
 interface RunSpec {
   bug?: string;
@@ -195,10 +195,8 @@ describe("LSP conformance", () => {
   );
 });
 
-// Runs through the real CLI once `faultline test` takes the udp workloads and LSP flags (the
-// wiring lives in harness/cli.ts, outside this issue's files).
-const wired = existsSync(CLI) && readFileSync(CLI, "utf8").includes("epoch-millis");
-describe.skipIf(!wired)("through the CLI", () => {
+// The same through the real CLI, with the LSP flags the lsp plugin declares.
+describe("through the CLI", () => {
   it("faultline test --system lsp -w lsp runs and passes", async () => {
     const r = await runCli(
       [

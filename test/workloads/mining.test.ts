@@ -3,7 +3,11 @@
 import { describe, expect, it } from "vitest";
 import { oracleMin } from "../../checkers/mining.js";
 import { Random } from "../../harness/random.js";
-import { MiningJobs, PROBE_LARGE_NONCE, PROBE_SMALL_NONCE } from "../../workloads/mining.js";
+import {
+  MiningJobs,
+  PROBE_LARGE_NONCE,
+  PROBE_SMALL_NONCE,
+} from "../../workloads/mining/workload.js";
 
 const atUpperBound = (job: { message: string; max_nonce: number }) =>
   oracleMin(job.message, job.max_nonce).nonce === BigInt(job.max_nonce);

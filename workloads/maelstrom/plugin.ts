@@ -21,7 +21,7 @@ export function maelstromPlugin(name: string, factory: WorkloadFactory): Workloa
           topology: ctx.settings.topology,
         }),
       ),
-    recheck: (ops, test, random) => {
+    rechecker: (test) => (ops, random) => {
       const nodes = Array.isArray(test.nodes)
         ? (test.nodes as string[])
         : nodeNames({ node_count: Number(test.node_count) || 0 });

@@ -1,11 +1,13 @@
 // Workload `lsp` (shared/specs/lsp.md §12; DESIGN.md §6): many concurrent LSP connections each
 // stream payloads to an echo server through the UDP proxy; at the end, half the clients close
 // with data still pending and the server closes the other half's connections with data pending.
-// The runner is harness/udp/lsp-run.ts; this module holds what it generates and how it is checked.
-import { checkDelivery, type DeliveryOptions } from "../checkers/delivery.js";
-import type { Op } from "../checkers/history.js";
-import type { CheckResult } from "../checkers/result.js";
-import type { Rng } from "./workload.js";
+// The driver is workloads/lsp/driver.ts; this module holds what it generates and how it is checked.
+import { checkDelivery, type DeliveryOptions } from "../../checkers/delivery.js";
+import type { Op } from "../../checkers/history.js";
+import type { CheckResult } from "../../checkers/result.js";
+import type { LspParams } from "../../systems/lsp/params.js";
+import type { Rng } from "../workload.js";
+import { PROCESS_SLACK_MS } from "./common.js";
 
 /** Messages each side sends in the final phase right before its Close / CloseConn. */
 export const FINAL_MESSAGES = 5;
@@ -25,6 +27,16 @@ export function lspPayload(writer: string, k: number, rng: Rng): Buffer {
   let text = head;
   for (let i = 0; i < pad - head.length; i++) text += PAD[rng.int(0, PAD.length - 1)];
   return Buffer.from(text, "latin1");
+}
+
+/** The delivery checker's bounds for a run with these LSP parameters and faults. */
+export function lspCheckOptions(params: LspParams, faults: readonly string[]): DeliveryOptions {
+  return {
+    epoch_limit: params.epochLimit,
+    epoch_ms: params.epochMillis,
+    slack_ms: 2 * params.epochMillis + PROCESS_SLACK_MS,
+    faults_injected: faults.length > 0,
+  };
 }
 
 export function checkLsp(

@@ -1,6 +1,6 @@
 // Workload `mining` (shared/specs/bitcoin.md §7): client processes submit jobs of mixed sizes to
-// the bitcoin server through the UDP proxy while miners work. The runner is
-// harness/udp/mining-run.ts; this module generates the jobs and holds the checks it uses.
+// the bitcoin server through the UDP proxy while miners work. The driver is
+// workloads/mining/driver.ts; this module generates the jobs and holds the checks it uses.
 //
 // Job kinds:
 //   mixed     a random message and maxNonce in [1,000, 40,000]
@@ -11,7 +11,7 @@
 //             boundary job (its maxNonce ≤ PROBE_SMALL_NONCE), so the first jobs of every run
 //             check the upper bound even when a loaded machine leaves no time for more
 //   burst     k identical jobs submitted back to back; they must finish roughly in order
-import type { Op } from "../checkers/history.js";
+import type { Op } from "../../checkers/history.js";
 import {
   checkFairness,
   checkLoadBalance,
@@ -19,9 +19,9 @@ import {
   type Dispatch,
   type LoadReport,
   oracleMin,
-} from "../checkers/mining.js";
-import type { CheckResult } from "../checkers/result.js";
-import type { Rng } from "./workload.js";
+} from "../../checkers/mining.js";
+import type { CheckResult } from "../../checkers/result.js";
+import type { Rng } from "../workload.js";
 
 export const MIXED_MIN_NONCE = 1_000;
 export const MIXED_MAX_NONCE = 40_000;

@@ -1,0 +1,769 @@
+// LSP wire conformance (issue 7; shared/specs/lsp.md §1–9), the second driver of the `lsp`
+// workload (--conformance): faultline plays scripted LSP clients
+// from raw UDP sockets (through the proxy, so every datagram is journaled) against the target
+// server, which it drives over the §12 control channel, and reports each deviation by name.
+// The checks run concurrently, one connection each, so the whole suite takes about a dozen
+// epochs. Checks and the deviation names they report:
+//
+//   handshake          Connect(isn) → Ack(id ≠ 0, isn)                           handshake-ack
+//   duplicate-connect  a second Connect from the same address opens nothing new   duplicate-connect
+//   data               Data(isn+1) is acknowledged and read intact                data-ack, delivery
+//   server-data        a server Write arrives as Data(id, isn+1) with a valid      server-first-seq,
+//                      Size and checksum                                            server-checksum
+//   checksum           a Data with a wrong checksum is neither acked nor read     checksum-verification
+//   size               a short payload is dropped; a long one is cut to Size      size-short, size-truncate
+//   duplicate-data     a duplicate is acked again but read once                   duplicate-ack,
+//                                                                                   duplicate-delivery
+//   in-order           Data sent isn+3, isn+2, isn+1 is read in sequence order    in-order-delivery
+//   retransmission     unacked server Data is resent on the backoff schedule      retransmission, backoff
+//   window             with nothing acked, at most min(ω, M) messages in flight;  window-limit,
+//                      once acked, all the rest arrive in order                    window-progress
+//   cack               a CAck acknowledges everything up to its SeqNum            cack-accepted
+//   heartbeat          an idle connection gets Ack(id, 0) every epoch             heartbeat
+//   loss-detection     a silent client is reported lost by Read after K epochs     loss-detection
+import { createSocket, type Socket } from "node:dgram";
+import type { Op } from "../../checkers/history.js";
+import {
+  conformanceResult,
+  type Deviation,
+  type DeviationName,
+  expectedSends,
+  scheduleText,
+} from "../../checkers/lsp-conformance.js";
+import { EXIT_AFTER_CLOSE_MS } from "../../checkers/programs.js";
+import type { CheckResult } from "../../checkers/result.js";
+import {
+  ackMessage,
+  cackMessage,
+  checksum,
+  connectMessage,
+  dataMessage,
+  decodeMessage,
+  encodeMessage,
+  type LspMessage,
+  MsgType,
+} from "../../systems/lsp/message.js";
+import {
+  type DriverContext,
+  type Json,
+  type NodeCommand,
+  type ProcessHooks,
+  type Program,
+  SetupError,
+  type UdpNet,
+} from "../plugin.js";
+import { sleepUnlessAborted, until } from "../timing.js";
+import {
+  EXIT_SLACK_MS,
+  LspFamilyDriver,
+  type ProgramRecord,
+  SERVER_START_TIMEOUT_MS,
+  type UdpOptions,
+} from "./common.js";
+
+/** Epochs the retransmission check watches an unacknowledged message. */
+const BACKOFF_WATCH_EPOCHS = 8;
+/** Grace on every "within N epochs" expectation, for a loaded machine. */
+const TIMING_SLACK_MS = 300;
+
+interface Received {
+  time_ms: number;
+  message: LspMessage;
+}
+
+/** A scripted LSP client on a raw UDP socket. */
+class RawPeer {
+  readonly received: Received[] = [];
+  connId = 0;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private autoAck = false;
+  private waiters = new Set<() => void>();
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly port: number,
+    readonly isn: number,
+    private readonly epoch_ms: number,
+  ) {
+    socket.on("message", (datagram) => {
+      const message = decodeMessage(datagram);
+      if (!message) return;
+      this.received.push({ time_ms: Date.now(), message });
+      if (this.autoAck && message.type === MsgType.Data && message.connId === this.connId) {
+        this.send(ackMessage(this.connId, message.seqNum));
+      }
+      for (const wake of [...this.waiters]) wake();
+    });
+  }
+
+  static async open(port: number, isn: number, epoch_ms: number): Promise<RawPeer> {
+    const socket = createSocket("udp4");
+    socket.on("error", () => {});
+    await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+    return new RawPeer(socket, port, isn, epoch_ms);
+  }
+
+  send(message: LspMessage): void {
+    this.sendRaw(encodeMessage(message));
+  }
+
+  sendRaw(datagram: Buffer): void {
+    this.socket.send(datagram, this.port, "127.0.0.1");
+  }
+
+  /** Waits until `match` holds for something received (looking at everything so far). */
+  async waitFor(
+    match: (m: LspMessage) => boolean,
+    timeout_ms: number,
+  ): Promise<Received | undefined> {
+    const found = () => this.received.find((r) => match(r.message));
+    const deadline = Date.now() + timeout_ms;
+    for (;;) {
+      const hit = found();
+      if (hit) return hit;
+      const left = deadline - Date.now();
+      if (left <= 0) return undefined;
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          this.waiters.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, left);
+        this.waiters.add(wake);
+      });
+    }
+  }
+
+  /** Connect, resending every epoch, for up to `epochs` epochs; the Ack's ConnID or 0. */
+  async connect(epochs: number): Promise<LspMessage | undefined> {
+    for (let i = 0; i < epochs; i++) {
+      this.send(connectMessage(this.isn));
+      const ack = await this.waitFor(
+        (m) => m.type === MsgType.Ack && m.seqNum === this.isn,
+        this.epoch_ms,
+      );
+      if (ack) {
+        this.connId = ack.message.connId;
+        return ack.message;
+      }
+    }
+    return undefined;
+  }
+
+  /** Keeps the connection alive with a heartbeat every epoch (acks no data). */
+  startHeartbeats(): void {
+    this.heartbeat ??= setInterval(() => this.send(ackMessage(this.connId, 0)), this.epoch_ms);
+  }
+
+  setAutoAck(on: boolean): void {
+    this.autoAck = on;
+  }
+
+  /** Data from the server on our connection, in arrival order. */
+  data(): Received[] {
+    return this.received.filter(
+      (r) => r.message.type === MsgType.Data && r.message.connId === this.connId,
+    );
+  }
+
+  /** Goes silent: no heartbeats, no acks. */
+  silence(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    this.autoAck = false;
+  }
+
+  close(): void {
+    this.silence();
+    this.socket.close();
+  }
+}
+
+interface ServerRead {
+  time_ms: number;
+  conn: number;
+  data?: Buffer;
+  error?: string;
+}
+
+/** What the scripted checks share: the parameters, the server, the peers, the findings. */
+interface Session {
+  epoch: number;
+  K: number;
+  omega: number;
+  M: number;
+  cap: number;
+  signal: AbortSignal;
+  /** A fresh connected peer for one check; undefined (with a deviation) if the handshake fails. */
+  openPeer(check: string): Promise<RawPeer | undefined>;
+  serverWrite(conn: number, data: Buffer): Promise<Json | undefined>;
+  readsOf(conn: number): ServerRead[];
+  /** `epochs` epochs, plus the grace for a loaded machine. */
+  within(epochs: number): number;
+  deviate(check: string, name: DeviationName, expected: string, observed: string): void;
+}
+
+export class ConformanceDriver extends LspFamilyDriver {
+  /**
+   * The checks take no faults: no participant a fault could hit, so a --nemesis given with
+   * --conformance starts nothing (as before the plugins, when it was ignored).
+   */
+  readonly hooks: ProcessHooks = {
+    peers: () => [],
+    chooseKill: () => [],
+    kill: async () => ({}),
+    restart: async () => ({}),
+    choosePause: () => [],
+    pause: () => [],
+    resume: () => [],
+  };
+  private readonly server_command: NodeCommand;
+  private server: ProgramRecord | undefined;
+  private readonly reads: ServerRead[] = [];
+  private reading = true;
+  private reader: Promise<void> = Promise.resolve();
+  private readerProcess = 0;
+  private writerProcess = 0;
+  private writeChain = Promise.resolve<Json | undefined>(undefined);
+  private readonly deviations: Deviation[] = [];
+  private readonly peers: RawPeer[] = [];
+  private next_isn: number;
+  private result: CheckResult | undefined;
+
+  constructor(ctx: DriverContext<UdpNet>, options: UdpOptions) {
+    super(ctx, options);
+    this.server_command = ctx.settings.target.command;
+    this.next_isn = ctx.random.fork("conformance").int(1, 200);
+  }
+
+  async start(): Promise<void> {
+    const { ctx } = this;
+    this.server = this.spawn(
+      {
+        id: "server",
+        command: {
+          file: this.server_command.file,
+          args: [...this.server_command.args, "--port", "0", ...this.paramFlags],
+        },
+        stdout: "control",
+      },
+      "server",
+    );
+    const server = this.server.program;
+    await server.start();
+    const listening = await server.waitEvent(
+      (e) => e.event === "listening",
+      SERVER_START_TIMEOUT_MS,
+    );
+    if (!Number.isSafeInteger(listening?.port)) {
+      throw new SetupError(
+        `the LSP server did not print {"event":"listening","port":N} within ${SERVER_START_TIMEOUT_MS / 1000} s`,
+      );
+    }
+    ctx.net.setUpstream(listening?.port as number);
+    this.readerProcess = ctx.nextProcess();
+    this.writerProcess = ctx.nextProcess();
+    this.reader = this.serverReader(server);
+  }
+
+  /** The checks, concurrently, one connection each; then the server's close. No faults stop them. */
+  async load(): Promise<void> {
+    // The phase is set here, not in start: the lifecycle shows "running" once start returns.
+    this.ctx.setPhase("conformance");
+    this.ctx.log.info(
+      `conformance checks against the LSP server, params ${JSON.stringify(this.params)}`,
+    );
+    const checks = scriptedChecks(this.session());
+    const names = Object.keys(checks);
+    await Promise.all(
+      names.map(async (name) => {
+        try {
+          await (checks[name] as () => Promise<void>)();
+        } catch (err) {
+          this.deviate(
+            name,
+            "check-error",
+            "the check completes",
+            `error: ${(err as Error).message}`,
+          );
+        }
+      }),
+    );
+    for (const peer of this.peers) peer.close();
+    await this.closeServer();
+    this.result = conformanceResult(names, this.deviations, this.params);
+  }
+
+  protected checkers(_ops: readonly Op[]): Record<string, CheckResult> {
+    return this.result ? { conformance: this.result } : {};
+  }
+
+  private async serverReader(server: Program): Promise<void> {
+    const { ctx } = this;
+    while (this.reading) {
+      const op = ctx.invoke(this.readerProcess, "server-read", {}, "server");
+      const reply = await server.call({ op: "read" });
+      if (!reply) return;
+      const conn = typeof reply.conn === "number" ? reply.conn : 0;
+      if (reply.ok === true && typeof reply.data === "string") {
+        op.complete("ok", { conn, data: reply.data });
+        this.reads.push({ time_ms: Date.now(), conn, data: Buffer.from(reply.data, "base64") });
+      } else {
+        op.complete("fail", { conn, error: String(reply.error ?? "error") });
+        this.reads.push({ time_ms: Date.now(), conn, error: String(reply.error ?? "error") });
+        if (conn === 0) return;
+      }
+    }
+  }
+
+  private serverWrite(conn: number, data: Buffer): Promise<Json | undefined> {
+    const { ctx } = this;
+    const server = (this.server as ProgramRecord).program;
+    this.writeChain = this.writeChain.then(async () => {
+      const value = { conn, data: data.toString("base64") };
+      const op = ctx.invoke(this.writerProcess, "server-write", value, "server");
+      const reply = await server.call({ op: "write", conn, data: value.data }, 5_000);
+      if (!reply) op.complete("info", { ...value, error: "timeout" });
+      else if (reply.ok === true) op.complete("ok", value);
+      else op.complete("fail", { ...value, error: String(reply.error) });
+      return reply;
+    });
+    return this.writeChain;
+  }
+
+  private async openPeer(check: string): Promise<RawPeer | undefined> {
+    const K = this.epoch_limit;
+    const port = await this.ctx.net.addFrontend(`probe-${check}`);
+    const peer = await RawPeer.open(port, this.next_isn, this.epoch_ms);
+    this.next_isn += 7;
+    this.peers.push(peer);
+    const ack = await peer.connect(K);
+    if (!ack || ack.connId === 0) {
+      this.deviate(
+        check,
+        "handshake-ack",
+        `Ack(id ≠ 0, ${peer.isn}) within ${K} epochs`,
+        ack ? `ConnID 0` : "no Ack",
+      );
+      return undefined;
+    }
+    peer.startHeartbeats();
+    return peer;
+  }
+
+  private session(): Session {
+    const epoch = this.epoch_ms;
+    return {
+      epoch,
+      K: this.epoch_limit,
+      omega: this.params.windowSize,
+      M: this.params.maxUnackedMessages,
+      cap: this.params.maxBackOffInterval,
+      signal: this.ctx.signal,
+      openPeer: (check) => this.openPeer(check),
+      serverWrite: (conn, data) => this.serverWrite(conn, data),
+      readsOf: (conn) => this.reads.filter((r) => r.conn === conn),
+      within: (epochs) => epochs * epoch + TIMING_SLACK_MS,
+      deviate: (check, name, expected, observed) => this.deviate(check, name, expected, observed),
+    };
+  }
+
+  private deviate(check: string, name: DeviationName, expected: string, observed: string): void {
+    this.deviations.push({ name, check, expected, observed });
+  }
+
+  /** Closes the server: it must answer and exit within 1 s (the programs check). */
+  private async closeServer(): Promise<void> {
+    const { ctx } = this;
+    const record = this.server as ProgramRecord;
+    const server = record.program;
+    this.reading = false;
+    record.ended_by_us = true;
+    const op = ctx.invoke(this.writerProcess, "server-close", {}, "server");
+    const reply = await server.call(
+      { op: "close" },
+      (this.epoch_limit + 3) * this.epoch_ms + 3_000,
+    );
+    if (!reply) op.complete("info", { error: "timeout" });
+    else {
+      op.complete(
+        reply.ok === true ? "ok" : "fail",
+        reply.ok === true ? {} : { error: String(reply.error) },
+      );
+      record.close_replied_ns = ctx.clock.now_ns();
+      await server.waitExit(EXIT_AFTER_CLOSE_MS + EXIT_SLACK_MS);
+    }
+    await Promise.race([this.reader, sleepUnlessAborted(1_000, ctx.signal)]);
+  }
+}
+
+/** The checks by name (the module comment lists them and what each reports). */
+function scriptedChecks(s: Session): Record<string, () => Promise<void>> {
+  const { epoch, K, omega, M, cap, signal, openPeer, serverWrite, readsOf, within, deviate } = s;
+  return {
+    handshake: async () => {
+      const peer = await openPeer("handshake");
+      if (!peer) return;
+      const ack = peer.received.find((r) => r.message.type === MsgType.Ack)?.message as LspMessage;
+      if (
+        ack.size !== 0 ||
+        ack.checksum !== 0 ||
+        (ack.payload !== null && ack.payload.length > 0)
+      ) {
+        deviate(
+          "handshake",
+          "handshake-ack",
+          "Ack with Size 0, Checksum 0, Payload null",
+          JSON.stringify(ack),
+        );
+      }
+    },
+    "duplicate-connect": async () => {
+      const peer = await openPeer("duplicate-connect");
+      if (!peer) return;
+      const before = peer.received.length;
+      peer.send(connectMessage(peer.isn));
+      await sleepUnlessAborted(within(1), signal);
+      const other = peer.received
+        .slice(before)
+        .find(
+          (r) =>
+            r.message.type === MsgType.Ack &&
+            r.message.seqNum === peer.isn &&
+            r.message.connId !== peer.connId,
+        );
+      if (other) {
+        deviate(
+          "duplicate-connect",
+          "duplicate-connect",
+          `no new connection (Ack with ConnID ${peer.connId} or nothing)`,
+          `Ack with a new ConnID ${other.message.connId}`,
+        );
+      }
+    },
+    data: async () => {
+      const peer = await openPeer("data");
+      if (!peer) return;
+      const payload = Buffer.from("hello");
+      peer.send(dataMessage(peer.connId, peer.isn + 1, payload));
+      const ack = await peer.waitFor(
+        (m) => m.type === MsgType.Ack && m.seqNum === peer.isn + 1,
+        within(1),
+      );
+      if (!ack)
+        deviate(
+          "data",
+          "data-ack",
+          `Ack(${peer.connId}, ${peer.isn + 1}) within 1 epoch`,
+          "no Ack",
+        );
+      await until(() => readsOf(peer.connId).length > 0, within(2), signal);
+      const got = readsOf(peer.connId)[0];
+      if (!got?.data?.equals(payload)) {
+        deviate(
+          "data",
+          "delivery",
+          `Read returns "hello" from connection ${peer.connId}`,
+          got ? describeRead(got) : "nothing read",
+        );
+      }
+    },
+    "server-data": async () => {
+      const peer = await openPeer("server-data");
+      if (!peer) return;
+      peer.setAutoAck(true);
+      const payload = Buffer.from("world");
+      await serverWrite(peer.connId, payload);
+      const got = await peer.waitFor((m) => m.type === MsgType.Data, within(1));
+      if (!got) {
+        deviate(
+          "server-data",
+          "server-first-seq",
+          `Data(${peer.connId}, ${peer.isn + 1}) within 1 epoch`,
+          "no Data",
+        );
+        return;
+      }
+      const m = got.message;
+      if (m.seqNum !== peer.isn + 1) {
+        deviate(
+          "server-data",
+          "server-first-seq",
+          `first server Data has SeqNum isn+1 = ${peer.isn + 1}`,
+          `SeqNum ${m.seqNum}`,
+        );
+      }
+      const valid =
+        m.size === payload.length &&
+        m.payload !== null &&
+        Buffer.from(m.payload).equals(payload) &&
+        m.checksum === checksum(m.connId, m.seqNum, m.size, m.payload);
+      if (!valid) {
+        deviate(
+          "server-data",
+          "server-checksum",
+          `Size 5, payload "world", checksum ${checksum(m.connId, m.seqNum, 5, payload)}`,
+          `Size ${m.size}, checksum ${m.checksum}, payload ${m.payload ? Buffer.from(m.payload).toString("base64") : "null"}`,
+        );
+      }
+    },
+    checksum: async () => {
+      const peer = await openPeer("checksum");
+      if (!peer) return;
+      const bad = dataMessage(peer.connId, peer.isn + 1, Buffer.from("bad"));
+      peer.send({ ...bad, checksum: (bad.checksum + 1) & 0xffff });
+      const acked = await peer.waitFor(
+        (m) => m.type === MsgType.Ack && m.seqNum === peer.isn + 1,
+        within(2),
+      );
+      peer.send(dataMessage(peer.connId, peer.isn + 1, Buffer.from("good")));
+      await until(() => readsOf(peer.connId).length > 0, within(2), signal);
+      const first = readsOf(peer.connId)[0];
+      if (acked || (first?.data && first.data.toString() === "bad")) {
+        deviate(
+          "checksum",
+          "checksum-verification",
+          "a Data with a wrong checksum is dropped: no Ack, never read",
+          `${acked ? "it was acknowledged" : ""}${acked && first?.data?.toString() === "bad" ? " and " : ""}${first?.data?.toString() === "bad" ? `Read returned "bad"` : ""}`,
+        );
+      }
+    },
+    size: async () => {
+      const peer = await openPeer("size");
+      if (!peer) return;
+      const full = dataMessage(peer.connId, peer.isn + 1, Buffer.from("abcdef"));
+      peer.send({ ...full, payload: Buffer.from("abc") }); // shortened: Size 6, 3 bytes
+      const acked = await peer.waitFor(
+        (m) => m.type === MsgType.Ack && m.seqNum === peer.isn + 1,
+        within(2),
+      );
+      if (acked)
+        deviate(
+          "size",
+          "size-short",
+          "a payload shorter than Size is dropped (no Ack)",
+          "it was acknowledged",
+        );
+      peer.send(full);
+      const longer = dataMessage(peer.connId, peer.isn + 2, Buffer.from("xyz"));
+      peer.send({ ...longer, payload: Buffer.from([0x78, 0x79, 0x7a, 0x02, 0x03, 0x04]) });
+      await until(() => readsOf(peer.connId).length >= 2, within(3), signal);
+      const got = readsOf(peer.connId);
+      if (got[0]?.data?.toString() !== "abcdef") {
+        deviate(
+          "size",
+          "size-short",
+          `Read returns "abcdef" (the intact resend), never "abc"`,
+          got[0] ? describeRead(got[0]) : "nothing read",
+        );
+      }
+      if (got[1]?.data?.toString() !== "xyz") {
+        deviate(
+          "size",
+          "size-truncate",
+          `a payload longer than Size is cut to Size: Read returns "xyz"`,
+          got[1] ? describeRead(got[1]) : "nothing read",
+        );
+      }
+    },
+    "duplicate-data": async () => {
+      const peer = await openPeer("duplicate-data");
+      if (!peer) return;
+      const message = dataMessage(peer.connId, peer.isn + 1, Buffer.from("once"));
+      peer.send(message);
+      await peer.waitFor((m) => m.type === MsgType.Ack && m.seqNum === peer.isn + 1, within(1));
+      const before = peer.received.length;
+      peer.send(message);
+      await sleepUnlessAborted(within(1), signal);
+      const reacked = peer.received
+        .slice(before)
+        .some((r) => r.message.type === MsgType.Ack && r.message.seqNum === peer.isn + 1);
+      if (!reacked)
+        deviate(
+          "duplicate-data",
+          "duplicate-ack",
+          "every Data is acknowledged, duplicates too",
+          "the duplicate was not acknowledged",
+        );
+      await sleepUnlessAborted(within(1), signal);
+      const n = readsOf(peer.connId).length;
+      if (n !== 1)
+        deviate(
+          "duplicate-data",
+          "duplicate-delivery",
+          "Read returns the message once",
+          `read ${n} times`,
+        );
+    },
+    "in-order": async () => {
+      const peer = await openPeer("in-order");
+      if (!peer) return;
+      const messages = [1, 2, 3].map((k) =>
+        dataMessage(peer.connId, peer.isn + k, Buffer.from(`m${k}`)),
+      );
+      for (const m of [...messages].reverse()) peer.send(m);
+      // Resend whatever is not acknowledged every epoch, as a client would, until all are.
+      const acked = (m: LspMessage) =>
+        peer.received.some((r) => r.message.type === MsgType.Ack && r.message.seqNum === m.seqNum);
+      for (let e = 0; e < K - 1 && !messages.every(acked); e++) {
+        await sleepUnlessAborted(epoch, signal);
+        for (const m of messages) if (!acked(m)) peer.send(m);
+      }
+      await until(() => readsOf(peer.connId).length >= 3, within(2), signal);
+      const order = readsOf(peer.connId).map((r) => r.data?.toString() ?? `<${r.error}>`);
+      if (order.join(",") !== "m1,m2,m3") {
+        deviate(
+          "in-order",
+          "in-order-delivery",
+          "sent isn+3, isn+2, isn+1: Read returns m1, m2, m3",
+          `Read returned ${order.join(", ") || "nothing"}`,
+        );
+      }
+    },
+    retransmission: async () => {
+      const peer = await openPeer("retransmission");
+      if (!peer) return;
+      await serverWrite(peer.connId, Buffer.from("again"));
+      const first = await peer.waitFor((m) => m.type === MsgType.Data, within(1));
+      if (!first) {
+        deviate(
+          "retransmission",
+          "retransmission",
+          "the server's Write arrives as Data",
+          "no Data",
+        );
+        return;
+      }
+      await sleepUnlessAborted(BACKOFF_WATCH_EPOCHS * epoch, signal);
+      const sends = peer
+        .data()
+        .filter(
+          (r) =>
+            r.message.seqNum === first.message.seqNum &&
+            r.time_ms - first.time_ms <= BACKOFF_WATCH_EPOCHS * epoch,
+        ).length;
+      const [low, high] = expectedSends(cap, BACKOFF_WATCH_EPOCHS);
+      peer.send(ackMessage(peer.connId, first.message.seqNum));
+      if (sends < Math.min(low, 2)) {
+        deviate(
+          "retransmission",
+          "retransmission",
+          `an unacknowledged Data is resent (${low}–${high} sends over ${BACKOFF_WATCH_EPOCHS} epochs with MaxBackOffInterval ${cap})`,
+          `sent ${sends} time${sends === 1 ? "" : "s"}`,
+        );
+      } else if (sends < low - 1 || sends > high + 1) {
+        deviate(
+          "retransmission",
+          "backoff",
+          `${low}–${high} sends over ${BACKOFF_WATCH_EPOCHS} epochs with MaxBackOffInterval ${cap} (schedule ${scheduleText(cap)})`,
+          `sent ${sends} times`,
+        );
+      }
+    },
+    window: async () => {
+      const peer = await openPeer("window");
+      if (!peer) return;
+      const limit = Math.min(omega, M);
+      const count = limit + 3;
+      for (let k = 0; k < count; k++) await serverWrite(peer.connId, Buffer.from(`w${k}`));
+      await sleepUnlessAborted(within(2), signal);
+      const distinct = new Set(peer.data().map((r) => r.message.seqNum));
+      if (distinct.size > limit) {
+        deviate(
+          "window",
+          "window-limit",
+          `with nothing acknowledged, at most min(ω, M) = ${limit} distinct Data in flight`,
+          `${distinct.size} distinct Data (${[...distinct].sort((a, b) => a - b).join(", ")})`,
+        );
+      }
+      // Acknowledge everything from now on: the rest must flow, in order.
+      for (const seq of distinct) peer.send(ackMessage(peer.connId, seq));
+      peer.setAutoAck(true);
+      const all = await until(
+        () => new Set(peer.data().map((r) => r.message.seqNum)).size >= count,
+        within(count + 3),
+        signal,
+      );
+      const seqs = [...new Set(peer.data().map((r) => r.message.seqNum))];
+      const expectedSeqs = Array.from({ length: count }, (_, k) => peer.isn + 1 + k);
+      if (!all || seqs.join(",") !== expectedSeqs.join(",")) {
+        deviate(
+          "window",
+          "window-progress",
+          `once acknowledged, all ${count} messages arrive: SeqNums ${expectedSeqs.join(", ")}`,
+          `SeqNums ${seqs.join(", ") || "none"}`,
+        );
+      }
+    },
+    cack: async () => {
+      const peer = await openPeer("cack");
+      if (!peer) return;
+      const n = Math.min(omega, M, 3);
+      for (let k = 0; k < n; k++) await serverWrite(peer.connId, Buffer.from(`c${k}`));
+      await until(
+        () => new Set(peer.data().map((r) => r.message.seqNum)).size >= n,
+        within(1),
+        signal,
+      );
+      const top = Math.max(peer.isn + 1, ...peer.data().map((r) => r.message.seqNum));
+      peer.send(cackMessage(peer.connId, top));
+      await sleepUnlessAborted(within(1), signal);
+      const settled = Date.now();
+      await sleepUnlessAborted(3 * epoch, signal);
+      const resent = peer.data().filter((r) => r.time_ms > settled && r.message.seqNum <= top);
+      if (resent.length > 0) {
+        deviate(
+          "cack",
+          "cack-accepted",
+          `CAck(${peer.connId}, ${top}) acknowledges every Data up to ${top}: no retransmission`,
+          `${resent.length} retransmission${resent.length === 1 ? "" : "s"} of SeqNum ${[...new Set(resent.map((r) => r.message.seqNum))].join(", ")}`,
+        );
+      }
+    },
+    heartbeat: async () => {
+      const peer = await openPeer("heartbeat");
+      if (!peer) return;
+      const start = Date.now();
+      await sleepUnlessAborted(4 * epoch, signal);
+      const beats = peer.received.filter(
+        (r) => r.time_ms >= start && r.message.type === MsgType.Ack && r.message.seqNum === 0,
+      ).length;
+      if (beats < 2) {
+        deviate(
+          "heartbeat",
+          "heartbeat",
+          "an idle connection gets a heartbeat Ack(id, 0) every epoch (≥ 2 in 4 epochs)",
+          `${beats} heartbeat${beats === 1 ? "" : "s"}`,
+        );
+      }
+    },
+    "loss-detection": async () => {
+      const peer = await openPeer("loss-detection");
+      if (!peer) return;
+      peer.send(dataMessage(peer.connId, peer.isn + 1, Buffer.from("bye")));
+      await until(() => readsOf(peer.connId).length > 0, within(2), signal);
+      peer.silence();
+      const silentAt = Date.now();
+      const reported = await until(
+        () => readsOf(peer.connId).some((r) => r.error !== undefined),
+        (K + 2) * epoch + TIMING_SLACK_MS * 3,
+        signal,
+      );
+      if (!reported) {
+        deviate(
+          "loss-detection",
+          "loss-detection",
+          `Read reports connection ${peer.connId} lost within K = ${K} epochs of silence (+2)`,
+          `no report after ${((Date.now() - silentAt) / 1000).toFixed(1)} s`,
+        );
+      }
+    },
+  };
+}
+
+function describeRead(read: ServerRead): string {
+  return read.data
+    ? `Read returned "${read.data.toString("latin1")}"`
+    : `Read failed: ${read.error}`;
+}
