@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `faultline` command. Every non-zero exit prints one line saying why (DESIGN.md §2).
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import type { LspParams } from "../systems/lsp/params.js";
+import type { LspParams } from "../protocols/lsp/params.js";
 import { WORKLOADS } from "../workloads/index.js";
 import { MR_APPS, type MrApp } from "../workloads/mapreduce.js";
 import { TOPOLOGIES } from "../workloads/topology.js";

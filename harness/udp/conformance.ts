@@ -32,7 +32,7 @@ import {
   encodeMessage,
   type LspMessage,
   MsgType,
-} from "../../systems/lsp/message.js";
+} from "../../protocols/lsp/message.js";
 import { sleepUnlessAborted } from "../clock.js";
 import { SetupError } from "../exit-codes.js";
 import type { RoleCommands, RunContext } from "./context.js";

@@ -3,7 +3,7 @@
 // and a small helper that turns "a command was sent / its reply came" into history ops.
 import { existsSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
-import { DEFAULT_PARAMS, type LspParams, paramFlags } from "../../systems/lsp/params.js";
+import { DEFAULT_PARAMS, type LspParams, paramFlags } from "../../protocols/lsp/params.js";
 import type { RunClock } from "../clock.js";
 import { SetupError } from "../exit-codes.js";
 import type { HistoryRecorder, OpHandle } from "../history-recorder.js";

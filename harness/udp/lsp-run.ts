@@ -12,7 +12,7 @@
 // pending, and every program must exit within 1 s of answering close.
 import type { DeliveryOptions } from "../../checkers/delivery.js";
 import type { CheckResult } from "../../checkers/result.js";
-import type { LspParams } from "../../systems/lsp/params.js";
+import type { LspParams } from "../../protocols/lsp/params.js";
 import { checkLsp, FINAL_MESSAGES, lspPayload } from "../../workloads/lsp.js";
 import { sleepUnlessAborted } from "../clock.js";
 import { SetupError } from "../exit-codes.js";

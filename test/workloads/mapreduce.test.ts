@@ -7,7 +7,7 @@ import { describe, expect, it, onTestFinished } from "vitest";
 import { RunClock } from "../../harness/clock.js";
 import { Random } from "../../harness/random.js";
 import { OutputWatcher } from "../../harness/tcp/output-watcher.js";
-import { ihash } from "../../systems/mapreduce/apps/index.js";
+import { ihash } from "../../protocols/mapreduce/apps/index.js";
 import { inputName, makeCorpus, requiredOutputs } from "../../workloads/mapreduce.js";
 
 describe("makeCorpus", () => {
