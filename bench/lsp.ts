@@ -13,8 +13,8 @@ import { RunClock } from "../harness/clock.js";
 import { LinkTable } from "../harness/links.js";
 import { Random } from "../harness/random.js";
 import { UdpProxy } from "../harness/udp/proxy.js";
+import type { LspParams } from "../protocols/lsp/params.js";
 import { LspClient } from "../systems/lsp/client.js";
-import type { LspParams } from "../systems/lsp/params.js";
 import { LspServer } from "../systems/lsp/server.js";
 
 /** Payload of every benchmark message. */

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { distFile } from "../harness/paths.js";
 import { Random } from "../harness/random.js";
-import { sequential } from "../systems/mapreduce/sequential.js";
+import { sequential } from "../protocols/mapreduce/sequential.js";
 import { writeCorpus } from "../workloads/mapreduce/job.js";
 
 const SEED = 1;

@@ -9,8 +9,11 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { type Op, parseHistory } from "../checkers/history.js";
 import { checkLinearizable } from "../checkers/linearizable.js";
+import { Logger } from "../harness/logger.js";
 import { distFile } from "../harness/paths.js";
-import { runSchedule, SCHEDULES } from "../systems/raft-kv/schedules.js";
+import { type RunOutcome, runTest } from "../harness/run.js";
+import { resolveSystem } from "../harness/target.js";
+import { SCHEDULES, type Schedule } from "../systems/raft-kv/schedules.js";
 
 /** Seconds of workload per performance run. */
 const PERF_TIME_LIMIT_S = 10;
@@ -190,4 +193,49 @@ export async function benchRaft(): Promise<string> {
     );
   }
   return lines.join("\n");
+}
+
+// Here, not beside the scripts: a system may not import the harness that runs them.
+/** Election timeouts long enough that a crashed node is back before a candidate's next one. */
+const ELECTION_TIMEOUT = ["--election-timeout-ms", "3000-6000"];
+
+/**
+ * One lin-kv run of raft-kv (`bug`, or the correct variant) under `schedule`'s script, in a
+ * temporary store; `inspect` sees the outcome before the store is removed.
+ */
+async function runSchedule<T>(
+  schedule: Schedule,
+  bug: string | undefined,
+  inspect: (outcome: RunOutcome) => T,
+): Promise<T> {
+  const store = mkdtempSync(join(tmpdir(), "faultline-raft-script-"));
+  try {
+    const outcome = await runTest(
+      {
+        workload: "lin-kv",
+        target: resolveSystem("raft-kv", "lin-kv", bug, ELECTION_TIMEOUT),
+        node_count: schedule.nodes,
+        time_limit_s: schedule.time_s,
+        rate: schedule.rate,
+        concurrency: schedule.nodes,
+        latency: { mean_ms: 0, dist: "constant" },
+        topology: "grid",
+        recovery_s: 2,
+        seed: 1,
+        store,
+        command: "test (scripted)",
+        nemesis: {
+          faults: [],
+          interval_s: 1,
+          packet: { loss: 0, duplicate: 0, delay_ms: 0 },
+          script: schedule.script,
+        },
+      },
+      new Logger(true),
+      new AbortController().signal,
+    );
+    return inspect(outcome);
+  } finally {
+    rmSync(store, { recursive: true, force: true });
+  }
 }

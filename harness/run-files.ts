@@ -5,8 +5,8 @@ import type { RunClock } from "./clock.js";
 import { EXIT, exitCodeFor, SetupError } from "./exit-codes.js";
 import { HistoryRecorder } from "./history-recorder.js";
 import type { Logger } from "./logger.js";
-import type { Results, RunOutcome, TestOptions } from "./run.js";
 import { createRunDir, STORE_FILES, writeJson } from "./store.js";
+import type { Results, RunOutcome, TestOptions } from "./test-options.js";
 
 export interface RunStart {
   options: TestOptions;

@@ -15,6 +15,7 @@
 // unbounded, as in Maelstrom; per-key overhead is O(1) apart from seq-kv's bounded history below.
 // Per-caller state (seq-kv) is one number per calling node; callers are the test's nodes.
 import assert from "node:assert/strict";
+import { SERVICE_NAMES } from "../protocols/maelstrom.js";
 import { type Body, ERROR_CODES } from "../workloads/protocol.js";
 import type { Random } from "./random.js";
 
@@ -27,12 +28,8 @@ export interface Service {
   handle(src: string, body: Body): Body | undefined;
 }
 
-export const SERVICE_NAMES: readonly string[] = Object.freeze([
-  "lin-kv",
-  "seq-kv",
-  "lww-kv",
-  "lin-tso",
-]);
+// The names live in protocols/ so reports can tell services from nodes without importing the engine.
+export { SERVICE_NAMES };
 
 /** States seq-kv keeps, as Maelstrom's ring buffer (`sequential` default). */
 const SEQ_KV_STATES = 32;

@@ -12,14 +12,8 @@ import { join, relative, resolve } from "node:path";
 import type { Op } from "../checkers/history.js";
 import { parseHistory } from "../checkers/history.js";
 
-export const STORE_FILES = {
-  history: "history.jsonl",
-  messages: "messages.jsonl",
-  results: "results.json",
-  test: "test.json",
-  log: "faultline.log",
-  nodeLogs: "node-logs",
-} as const;
+// The layout is reports/'s (it reads stored runs without the engine); re-exported for the writers.
+export { STORE_FILES } from "../reports/store-files.js";
 
 /**
  * Creates a fresh run directory and points `<store>/latest` at it. The path returned is absolute:

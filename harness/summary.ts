@@ -1,7 +1,7 @@
 // The terminal summary at the end of a run: verdict, one line per checker, where the run is.
 import { join } from "node:path";
 import type { Validity } from "../checkers/result.js";
-import type { RunOutcome } from "./run.js";
+import type { RunOutcome } from "./test-options.js";
 
 const VERDICT: Record<string, string> = { true: "valid", false: "INVALID", unknown: "unknown" };
 

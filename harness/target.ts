@@ -3,7 +3,6 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { SetupError } from "./exit-codes.js";
-import type { ManifestScript } from "./nemesis/script-loader.js";
 import type { NodeCommand } from "./node-process.js";
 import { assertExecutable } from "./node-process.js";
 import { packageRoot } from "./paths.js";
@@ -32,6 +31,16 @@ export interface Manifest {
   >;
   /** Nemesis scripts it ships, by name (`--nemesis-script NAME`). */
   scripts?: Record<string, ManifestScript>;
+}
+
+// Here beside Manifest rather than in nemesis/script-loader.ts, which reads Manifest: no cycle.
+/** A script a system ships: the compiled module (from the package root) and its export. */
+export interface ManifestScript {
+  module: string;
+  export: string;
+  description: string;
+  /** The run it needs, as flags (e.g. node count, rate, node args after --). */
+  flags?: string;
 }
 
 export interface Target {

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { packageRoot } from "../harness/paths.js";
+import { packageRoot } from "./package-root.js";
 
 export interface Asset {
   text: string;

@@ -4,7 +4,7 @@
 // receive row, dropped messages as dashed arrows ending where the drop happened. Labels are the
 // body's type plus its other fields, cut to LABEL_MAX_CHARS; hover shows the body.
 
-import { SERVICE_NAMES } from "../harness/services.js";
+import { SERVICE_NAMES } from "../protocols/maelstrom.js";
 import { printable, showValue, truncate } from "./escape.js";
 import type { FaultView } from "./fault-labels.js";
 import { compareNodeNames, type JournalLoad } from "./load-run.js";

@@ -6,9 +6,9 @@ import { open, readdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { type Op, parseHistory } from "../checkers/history.js";
-import { STORE_FILES } from "../harness/store.js";
 import { type FaultView, faultViews, faultViewsFromResults } from "./fault-labels.js";
 import { type JournalFocus, journalFocus } from "./journal-focus.js";
+import { STORE_FILES } from "./store-files.js";
 import type { StoredResults, StoredTest } from "./stored.js";
 
 /** Histories above this size are not loaded (the timeline says so); 100k ops is about 10 MB. */

@@ -3,7 +3,7 @@
 // interfaces, so workloads/ never imports harness/: the harness implements them.
 import type { CompletionType, Op } from "../checkers/history.js";
 import type { CheckResult } from "../checkers/result.js";
-import type { LspMessage } from "../systems/lsp/message.js";
+import type { LspMessage } from "../protocols/lsp/message.js";
 import type { FaultKind, Targets } from "./faults.js";
 import type { Body } from "./protocol.js";
 import type { Rng } from "./workload.js";

@@ -1,10 +1,9 @@
 // Maelstrom's message body conventions and error codes (shared/specs/maelstrom-protocol.md §3, §6).
 
-/** A message body: `type` is mandatory; requests carry `msg_id`, replies `in_reply_to`. */
-export type Body = { type: string; msg_id?: unknown; in_reply_to?: unknown } & Record<
-  string,
-  unknown
->;
+import type { Body } from "../protocols/maelstrom.js";
+
+// Body is protocols/'s (nemesis scripts, which systems ship, match on it); re-exported here.
+export type { Body };
 
 export interface Envelope {
   id?: number;

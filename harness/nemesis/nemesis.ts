@@ -3,6 +3,12 @@
 // kinds overlap freely, unless `serial` (one fault at a time). Every start and stop is a
 // history event saying exactly what was done.
 
+import type {
+  MessageMatch,
+  NemesisScript,
+  ScriptControl,
+  Sent,
+} from "../../protocols/nemesis-script.js";
 import {
   FAULT_KINDS,
   type FaultKind,
@@ -85,46 +91,9 @@ export interface NemesisOptions {
   script?: NemesisScript;
 }
 
-/** A node-to-node message as it left its sender. */
-export interface Sent {
-  src: string;
-  dest: string;
-  body: Body;
-}
-
-export type MessageMatch = (sent: Sent) => boolean;
-
-/**
- * What a nemesis script can do. Every step is recorded in the history like a scheduled fault;
- * waits are bounded (`timeout_ms`, default 30 s) and reject with a message naming what was
- * awaited, so a schedule that does not unfold fails the run instead of hanging it.
- */
-export interface ScriptControl {
-  readonly nodes: readonly string[];
-  /** The next node-to-node message (sent from now on) that matches. */
-  message(match: MessageMatch, what: string, timeout_ms?: number): Promise<Sent>;
-  /**
-   * Crashes `node` right after it next sends a matching message and restarts it at once;
-   * resolves once it is back, with that message.
-   */
-  crashAfter(node: string, match: MessageMatch, what: string, timeout_ms?: number): Promise<Sent>;
-  /** SIGKILLs a node; it stays down until `restart` (or the final heal). */
-  kill(node: string): Promise<void>;
-  /** Starts a killed node again (same command, same data dir) and re-sends init. */
-  restart(node: string): Promise<void>;
-  /**
-   * Sends one client request to a node (outside the workload's history: the reply is recorded
-   * as a nemesis event); resolves with the reply, or undefined after `timeout_ms` (default 5 s).
-   */
-  request(node: string, body: Body, timeout_ms?: number): Promise<Body | undefined>;
-  /** Cuts these directed links (a partition of the script's own shape). */
-  cut(links: Array<[string, string]>): void;
-  /** Reconnects these links, or every link the script cut. */
-  heal(links?: Array<[string, string]>): void;
-  sleep(ms: number): Promise<void>;
-}
-
-export type NemesisScript = (control: ScriptControl) => Promise<void>;
+// The script contract is protocols/'s: systems ship scripts (systems/raft-kv/schedules.ts) and
+// may not import the harness. Re-exported so the harness's importers need not change.
+export type { MessageMatch, NemesisScript, ScriptControl, Sent };
 
 const SCRIPT_WAIT_MS = 30_000;
 const SCRIPT_REQUEST_MS = 5_000;

@@ -9,15 +9,6 @@ import { packageRoot } from "../paths.js";
 import type { Manifest } from "../target.js";
 import type { NemesisScript } from "./nemesis.js";
 
-/** A script a system ships: the compiled module (from the package root) and its export. */
-export interface ManifestScript {
-  module: string;
-  export: string;
-  description: string;
-  /** The run it needs, as flags (e.g. node count, rate, node args after --). */
-  flags?: string;
-}
-
 /**
  * Resolves `spec`: the name of a script in the system's manifest, or `FILE[#EXPORT]` (the
  * default export unless named). Errors are one line saying what to fix.

@@ -19,7 +19,7 @@ import {
   type LspMessage,
   MAX_DATAGRAM_BYTES,
   MsgType,
-} from "../../systems/lsp/message.js";
+} from "../../protocols/lsp/message.js";
 import type { RunClock } from "../clock.js";
 import { JsonlWriter } from "../jsonl-writer.js";
 import type { LinkTable } from "../links.js";

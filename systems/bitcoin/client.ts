@@ -1,18 +1,18 @@
 #!/usr/bin/env node
-// The bitcoin request client (shared/specs/bitcoin.md §4): sends Request(message, 0, maxNonce),
-// waits for the Result and prints exactly one line: "Result <hash> <nonce>", or "Disconnected"
-// when the connection to the server is lost. Logs go to stderr only.
-//   node dist/systems/bitcoin/client.js <host:port> <message> <maxNonce> [LSP flags] [-v]
-import type { LspClient } from "../lsp/client.js";
-import { parseArgv } from "../lsp/params.js";
-import { connectToServer, log, parseHostPort } from "./connect.js";
 import {
   BitcoinType,
   decodeBitcoin,
   encodeBitcoin,
   requestMessage,
   UINT64_MAX,
-} from "./message.js";
+} from "../../protocols/bitcoin/message.js";
+import { parseArgv } from "../../protocols/lsp/params.js";
+// The bitcoin request client (shared/specs/bitcoin.md §4): sends Request(message, 0, maxNonce),
+// waits for the Result and prints exactly one line: "Result <hash> <nonce>", or "Disconnected"
+// when the connection to the server is lost. Logs go to stderr only.
+//   node dist/systems/bitcoin/client.js <host:port> <message> <maxNonce> [LSP flags] [-v]
+import type { LspClient } from "../lsp/client.js";
+import { connectToServer, log, parseHostPort } from "./connect.js";
 
 const { params, flags, positionals } = parseArgv(process.argv.slice(2), ["v"]);
 const [hostport = "", message, maxNonceText = ""] = positionals;

@@ -1,8 +1,9 @@
 // What the client and the miner both do first: read the server's `host:port` and open the LSP
 // connection to it (a random initial sequence number, as the starter code does; logs to stderr
 // with -v).
+
+import type { LspParams } from "../../protocols/lsp/params.js";
 import { LspClient } from "../lsp/client.js";
-import type { LspParams } from "../lsp/params.js";
 
 /** A stderr log line with its wall-clock time. */
 export const log = (text: string) => process.stderr.write(`${new Date().toISOString()} ${text}\n`);

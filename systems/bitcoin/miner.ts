@@ -5,9 +5,6 @@
 // sending heartbeats and acks during a long chunk.
 //   node dist/systems/bitcoin/miner.js <host:port> [LSP flags] [-v]
 import { setImmediate as yieldToLoop } from "node:timers/promises";
-import type { LspClient } from "../lsp/client.js";
-import { parseArgv } from "../lsp/params.js";
-import { connectToServer, log, parseHostPort } from "./connect.js";
 import {
   BitcoinType,
   better,
@@ -17,7 +14,10 @@ import {
   type MinHash,
   minHash,
   resultMessage,
-} from "./message.js";
+} from "../../protocols/bitcoin/message.js";
+import { parseArgv } from "../../protocols/lsp/params.js";
+import type { LspClient } from "../lsp/client.js";
+import { connectToServer, log, parseHostPort } from "./connect.js";
 
 /** Nonces hashed between yields: about 5 ms of work. */
 const SLICE_NONCES = 2_000n;

@@ -8,7 +8,7 @@
 // similar requests finish in arrival order. Remaining work is divided by an aging factor that
 // doubles a job's priority every AGING_S seconds it has waited, so a large job is never starved
 // by a stream of small ones ("earlier requests have some priority").
-import { better, type MinHash } from "./message.js";
+import { better, type MinHash } from "../../protocols/bitcoin/message.js";
 
 export const BITCOIN_BUGS = ["no-reassign", "off-by-one-range", "fifo-only"] as const;
 export type BitcoinBug = (typeof BITCOIN_BUGS)[number];

@@ -1,5 +1,12 @@
 #!/usr/bin/env node
-import { parseArgv } from "../lsp/params.js";
+import {
+  BitcoinType,
+  decodeBitcoin,
+  encodeBitcoin,
+  requestMessage,
+  resultMessage,
+} from "../../protocols/bitcoin/message.js";
+import { parseArgv } from "../../protocols/lsp/params.js";
 // The bitcoin server (shared/specs/bitcoin.md §4–5): an LSP server that splits each client's
 // Request into chunks, hands them to miners (scheduler.ts), and answers the client with the
 // minimum over the miners' Results.
@@ -7,13 +14,6 @@ import { parseArgv } from "../lsp/params.js";
 //        [--window-size W] [--max-backoff B] [--max-unacked M] [--bug NAME] [-v]
 // Logs go to stderr; stdout stays empty.
 import { LspServer } from "../lsp/server.js";
-import {
-  BitcoinType,
-  decodeBitcoin,
-  encodeBitcoin,
-  requestMessage,
-  resultMessage,
-} from "./message.js";
 import { DEFAULT_CHUNK_SIZE, parseBitcoinBug, Scheduler } from "./scheduler.js";
 
 const { params, flags, positionals } = parseArgv(process.argv.slice(2), ["v"]);

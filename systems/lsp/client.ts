@@ -3,8 +3,6 @@
 // gives up after K epochs; after that a Connection (connection.ts) does the protocol work.
 import { createSocket, type Socket } from "node:dgram";
 import { lookup } from "node:dns/promises";
-import { AsyncQueue } from "./async-queue.js";
-import { Connection, type LspBug, LspError } from "./connection.js";
 import {
   connectMessage,
   decodeMessage,
@@ -12,8 +10,10 @@ import {
   type LspMessage,
   MAX_DATAGRAM_BYTES,
   MsgType,
-} from "./message.js";
-import { type LspParams, validateParams } from "./params.js";
+} from "../../protocols/lsp/message.js";
+import { type LspParams, validateParams } from "../../protocols/lsp/params.js";
+import { AsyncQueue } from "./async-queue.js";
+import { Connection, type LspBug, LspError } from "./connection.js";
 
 /** Delivered payloads waiting for Read; beyond this the client stops acknowledging new data. */
 export const MAX_READ_QUEUE = 65_536;

@@ -11,8 +11,8 @@ import {
   type LspMessage,
   MAX_PAYLOAD_BYTES,
   MsgType,
-} from "./message.js";
-import type { LspParams } from "./params.js";
+} from "../../protocols/lsp/message.js";
+import type { LspParams } from "../../protocols/lsp/params.js";
 
 /** The deliberately wrong variants (`--bug NAME`); every one is caught by a faultline test. */
 export const LSP_BUGS = [

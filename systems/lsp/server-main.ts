@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { parseArgv } from "../../protocols/lsp/params.js";
 // lsp-server (shared/specs/lsp.md §12): an LSP server driven over the JSON-line control channel.
 //   node dist/systems/lsp/server-main.js --port 0 [--epoch-limit K] [--epoch-millis D]
 //        [--window-size W] [--max-backoff B] [--max-unacked M] [--echo] [--bug NAME] [-v]
@@ -14,7 +15,6 @@ import {
   log,
   serveCommands,
 } from "./control.js";
-import { parseArgv } from "./params.js";
 import { LspServer, type ServerRead } from "./server.js";
 
 const { params, flags } = parseArgv(process.argv.slice(2), ["echo", "v"]);

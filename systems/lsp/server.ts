@@ -2,9 +2,6 @@
 // CloseConn / Close over one UDP socket. Connections are keyed by the client's host:port; ids
 // count up from 1 as the staff server's do. One epoch timer ticks every connection.
 import { createSocket, type Socket } from "node:dgram";
-import { AsyncQueue } from "./async-queue.js";
-import type { EndpointOptions } from "./client.js";
-import { Connection, LspError } from "./connection.js";
 import {
   ackMessage,
   decodeMessage,
@@ -12,8 +9,11 @@ import {
   type LspMessage,
   MAX_DATAGRAM_BYTES,
   MsgType,
-} from "./message.js";
-import { type LspParams, validateParams } from "./params.js";
+} from "../../protocols/lsp/message.js";
+import { type LspParams, validateParams } from "../../protocols/lsp/params.js";
+import { AsyncQueue } from "./async-queue.js";
+import type { EndpointOptions } from "./client.js";
+import { Connection, LspError } from "./connection.js";
 
 /** Connections beyond this many are refused (their Connects go unanswered). */
 export const MAX_CONNECTIONS = 10_000;

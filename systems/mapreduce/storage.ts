@@ -4,8 +4,8 @@
 // mr-* (the MIT checker's `sort mr-out*`) ever picks one up.
 
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import type { KeyValue } from "../../protocols/mapreduce/apps/index.js";
 import { writeFileDurably } from "../lib/durable-file.js";
-import type { KeyValue } from "./apps/index.js";
 
 /** Map task `map`'s pairs for reduce task `reduce`. */
 export function intermediateName(map: number, reduce: number): string {

@@ -19,9 +19,9 @@ import {
   ihash,
   isAppName,
   type KeyValue,
-} from "./apps/index.js";
+} from "../../protocols/mapreduce/apps/index.js";
+import { Grouper } from "../../protocols/mapreduce/group.js";
 import { pickBug, WORKER_BUGS, type WorkerBug } from "./bugs.js";
-import { Grouper } from "./group.js";
 import { call, type ReportReply, type TaskReply, Unreachable } from "./rpc.js";
 import {
   appendFileDurable,

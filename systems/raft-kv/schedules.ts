@@ -2,14 +2,8 @@
 // schedules of the simulation tests (test/systems/raft-kv-cluster.test.ts), driven against the
 // real node processes through faultline's router. Shipped as `--nemesis-script double-vote` and
 // `figure8` (the manifest's `scripts`, with the runs they need; test/e2e/raft-kv-schedules.test.ts
-// runs them so); runSchedule runs them in-process for the benchmark (bench/raft.ts).
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Logger } from "../../harness/logger.js";
-import type { NemesisScript, ScriptControl, Sent } from "../../harness/nemesis/nemesis.js";
-import { type RunOutcome, runTest } from "../../harness/run.js";
-import { resolveSystem } from "../../harness/target.js";
+// runs them so); bench/raft.ts runs SCHEDULES in-process.
+import type { NemesisScript, ScriptControl, Sent } from "../../protocols/nemesis-script.js";
 
 const isAppend = ({ body }: Sent) => body.type === "append_entries";
 const grantsVote = ({ body }: Sent) => body.type === "request_vote_reply" && body.granted === true;
@@ -159,47 +153,3 @@ export const SCHEDULES = {
 } as const satisfies Record<string, Schedule>;
 
 export type ScheduledBug = keyof typeof SCHEDULES;
-
-/** Election timeouts long enough that a crashed node is back before a candidate's next one. */
-const ELECTION_TIMEOUT = ["--election-timeout-ms", "3000-6000"];
-
-/**
- * One lin-kv run of raft-kv (`bug`, or the correct variant) under `schedule`'s script, in a
- * temporary store; `inspect` sees the outcome before the store is removed.
- */
-export async function runSchedule<T>(
-  schedule: Schedule,
-  bug: string | undefined,
-  inspect: (outcome: RunOutcome) => T,
-): Promise<T> {
-  const store = mkdtempSync(join(tmpdir(), "faultline-raft-script-"));
-  try {
-    const outcome = await runTest(
-      {
-        workload: "lin-kv",
-        target: resolveSystem("raft-kv", "lin-kv", bug, ELECTION_TIMEOUT),
-        node_count: schedule.nodes,
-        time_limit_s: schedule.time_s,
-        rate: schedule.rate,
-        concurrency: schedule.nodes,
-        latency: { mean_ms: 0, dist: "constant" },
-        topology: "grid",
-        recovery_s: 2,
-        seed: 1,
-        store,
-        command: "test (scripted)",
-        nemesis: {
-          faults: [],
-          interval_s: 1,
-          packet: { loss: 0, duplicate: 0, delay_ms: 0 },
-          script: schedule.script,
-        },
-      },
-      new Logger(true),
-      new AbortController().signal,
-    );
-    return inspect(outcome);
-  } finally {
-    rmSync(store, { recursive: true, force: true });
-  }
-}

@@ -8,8 +8,8 @@ import { type Op, parseHistory } from "../../checkers/history.js";
 import { Logger } from "../../harness/logger.js";
 import type { FaultKind, Targets } from "../../harness/nemesis/nemesis.js";
 import type { RunOutcome } from "../../harness/run.js";
-import { resolveSystem } from "../../harness/target.js";
 import { runTest } from "../../harness/run.js";
+import { resolveSystem } from "../../harness/target.js";
 import { tempStore } from "../helpers.js";
 
 interface RunSpec {

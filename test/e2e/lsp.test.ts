@@ -12,7 +12,7 @@ import type { FaultKind, Targets } from "../../harness/nemesis/nemesis.js";
 import type { RunOutcome } from "../../harness/run.js";
 import { runTest } from "../../harness/run.js";
 import { resolveSystem } from "../../harness/target.js";
-import type { LspParams } from "../../systems/lsp/params.js";
+import type { LspParams } from "../../protocols/lsp/params.js";
 import { runCli, tempStore } from "../helpers.js";
 
 interface RunSpec {

@@ -10,7 +10,7 @@ import { oracleMin } from "../../checkers/mining.js";
 import { RunClock } from "../../harness/clock.js";
 import { distFile } from "../../harness/paths.js";
 import { Program } from "../../harness/program.js";
-import { paramFlags } from "../../systems/lsp/params.js";
+import { paramFlags } from "../../protocols/lsp/params.js";
 
 const FLAGS = paramFlags({ epochMillis: 100, epochLimit: 5 });
 const programs: Program[] = [];

@@ -3,15 +3,15 @@
 // bug variants, and a property test over a lossy, duplicating, reordering channel.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Connection, type LspBug } from "../../systems/lsp/connection.js";
 import {
   ackMessage,
   cackMessage,
   dataMessage,
   type LspMessage,
   MsgType,
-} from "../../systems/lsp/message.js";
-import { DEFAULT_PARAMS, type LspParams } from "../../systems/lsp/params.js";
+} from "../../protocols/lsp/message.js";
+import { DEFAULT_PARAMS, type LspParams } from "../../protocols/lsp/params.js";
+import { Connection, type LspBug } from "../../systems/lsp/connection.js";
 
 const ISN = 100;
 

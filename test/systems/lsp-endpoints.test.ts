@@ -7,7 +7,6 @@ import { RunClock } from "../../harness/clock.js";
 import { LinkTable } from "../../harness/links.js";
 import { Random } from "../../harness/random.js";
 import { UdpProxy } from "../../harness/udp/proxy.js";
-import { LspClient } from "../../systems/lsp/client.js";
 import {
   ackMessage,
   connectMessage,
@@ -15,8 +14,9 @@ import {
   decodeMessage,
   encodeMessage,
   MsgType,
-} from "../../systems/lsp/message.js";
-import type { LspParams } from "../../systems/lsp/params.js";
+} from "../../protocols/lsp/message.js";
+import type { LspParams } from "../../protocols/lsp/params.js";
+import { LspClient } from "../../systems/lsp/client.js";
 import { LspServer, type ServerRead } from "../../systems/lsp/server.js";
 
 const FAST: LspParams = {

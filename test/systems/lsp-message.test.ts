@@ -12,7 +12,7 @@ import {
   decodeMessage,
   encodeMessage,
   MsgType,
-} from "../../systems/lsp/message.js";
+} from "../../protocols/lsp/message.js";
 
 const text = (s: string) => Buffer.from(s);
 

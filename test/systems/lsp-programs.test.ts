@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { RunClock } from "../../harness/clock.js";
 import { distFile } from "../../harness/paths.js";
 import { type Json, Program } from "../../harness/program.js";
-import { paramFlags } from "../../systems/lsp/params.js";
+import { paramFlags } from "../../protocols/lsp/params.js";
 
 const FLAGS = paramFlags({ epochMillis: 50, epochLimit: 5, windowSize: 4, maxUnackedMessages: 4 });
 const b64 = (s: string) => Buffer.from(s).toString("base64");

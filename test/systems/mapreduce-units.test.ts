@@ -7,12 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Random } from "../../harness/random.js";
-import { APP_NAMES, APPS, ihash, type KeyValue } from "../../systems/mapreduce/apps/index.js";
-import { timeScale } from "../../systems/mapreduce/apps/time.js";
-import { words } from "../../systems/mapreduce/apps/words.js";
-import { groupByKey } from "../../systems/mapreduce/group.js";
+import { APP_NAMES, APPS, ihash, type KeyValue } from "../../protocols/mapreduce/apps/index.js";
+import { timeScale } from "../../protocols/mapreduce/apps/time.js";
+import { words } from "../../protocols/mapreduce/apps/words.js";
+import { groupByKey } from "../../protocols/mapreduce/group.js";
+import { sequential } from "../../protocols/mapreduce/sequential.js";
 import { CALL_TIMEOUT_MS, call, post, Unreachable } from "../../systems/mapreduce/rpc.js";
-import { sequential } from "../../systems/mapreduce/sequential.js";
 import {
   appendFileDurable,
   decodePairs,

@@ -13,8 +13,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { distFile } from "../../harness/paths.js";
 import { Random } from "../../harness/random.js";
-import { words } from "../../systems/mapreduce/apps/words.js";
-import { sequential } from "../../systems/mapreduce/sequential.js";
+import { words } from "../../protocols/mapreduce/apps/words.js";
+import { sequential } from "../../protocols/mapreduce/sequential.js";
 import { writeCorpus } from "../../workloads/mapreduce/job.js";
 
 interface Proc {

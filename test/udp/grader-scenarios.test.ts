@@ -6,9 +6,9 @@ import { RunClock } from "../../harness/clock.js";
 import { LinkTable } from "../../harness/links.js";
 import { Random } from "../../harness/random.js";
 import { UdpProxy } from "../../harness/udp/proxy.js";
+import { cackMessage, MsgType } from "../../protocols/lsp/message.js";
+import type { LspParams } from "../../protocols/lsp/params.js";
 import { LspClient } from "../../systems/lsp/client.js";
-import { cackMessage, MsgType } from "../../systems/lsp/message.js";
-import type { LspParams } from "../../systems/lsp/params.js";
 import { LspServer } from "../../systems/lsp/server.js";
 
 const cleanups: Array<() => unknown> = [];

@@ -18,7 +18,7 @@ import {
   dataMessage,
   encodeMessage,
   MsgType,
-} from "../../systems/lsp/message.js";
+} from "../../protocols/lsp/message.js";
 
 interface Endpoint {
   socket: Socket;

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { Op } from "../../checkers/history.js";
-import { completionFor } from "../../workloads/maelstrom/completion.js";
 import { Random } from "../../harness/random.js";
 import { broadcast } from "../../workloads/broadcast.js";
 import { gCounter, pnCounter } from "../../workloads/counter.js";
 import { echo } from "../../workloads/echo.js";
 import { gSet } from "../../workloads/g-set.js";
 import { WORKLOADS } from "../../workloads/index.js";
+import { completionFor } from "../../workloads/maelstrom/completion.js";
 import { type Body, ReplyError } from "../../workloads/protocol.js";
 import { buildTopology } from "../../workloads/topology.js";
 import { uniqueIds } from "../../workloads/unique-ids.js";

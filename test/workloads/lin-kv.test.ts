@@ -1,7 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Op } from "../../checkers/history.js";
-import { completionFor } from "../../workloads/maelstrom/completion.js";
 import { Random } from "../../harness/random.js";
 import {
   IndependentKeys,
@@ -10,6 +9,7 @@ import {
   MAX_PROCESSES_PER_KEY,
   VALUE_BOUND_EXCLUSIVE,
 } from "../../workloads/lin-kv.js";
+import { completionFor } from "../../workloads/maelstrom/completion.js";
 import { ReplyError } from "../../workloads/protocol.js";
 import type { OpSpec, WorkerView, Workload } from "../../workloads/workload.js";
 import { HistoryBuilder } from "../checkers/build-history.js";

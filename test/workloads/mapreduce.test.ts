@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { RunClock } from "../../harness/clock.js";
 import { Random } from "../../harness/random.js";
-import { ihash } from "../../systems/mapreduce/apps/index.js";
+import { ihash } from "../../protocols/mapreduce/apps/index.js";
 import { inputName, makeCorpus, requiredOutputs } from "../../workloads/mapreduce/job.js";
 import { OutputWatcher } from "../../workloads/mapreduce/output-watcher.js";
 

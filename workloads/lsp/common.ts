@@ -9,7 +9,7 @@ import {
   programsCheck,
 } from "../../checkers/programs.js";
 import type { CheckResult } from "../../checkers/result.js";
-import { DEFAULT_PARAMS, type LspParams, paramFlags } from "../../systems/lsp/params.js";
+import { DEFAULT_PARAMS, type LspParams, paramFlags } from "../../protocols/lsp/params.js";
 import {
   type Driver,
   type DriverContext,

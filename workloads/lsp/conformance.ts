@@ -42,7 +42,7 @@ import {
   encodeMessage,
   type LspMessage,
   MsgType,
-} from "../../systems/lsp/message.js";
+} from "../../protocols/lsp/message.js";
 import {
   type DriverContext,
   type Json,

@@ -5,7 +5,7 @@
 import { checkDelivery, type DeliveryOptions } from "../../checkers/delivery.js";
 import type { Op } from "../../checkers/history.js";
 import type { CheckResult } from "../../checkers/result.js";
-import type { LspParams } from "../../systems/lsp/params.js";
+import type { LspParams } from "../../protocols/lsp/params.js";
 import type { Rng } from "../workload.js";
 import { PROCESS_SLACK_MS } from "./common.js";
 

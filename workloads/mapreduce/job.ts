@@ -2,7 +2,7 @@
 // corpus, run by a coordinator and N workers over the tcp transport. The driver is ./driver.ts;
 // this module makes the seeded corpus, knows what each app's output must look like, and
 // composes the checkers of checkers/mapreduce.ts from what the driver observed. The oracle is
-// the system's sequential run (systems/mapreduce/sequential.ts), as test-mr.sh compares against
+// the system's sequential run (protocols/mapreduce/sequential.ts), as test-mr.sh compares against
 // mrsequential.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -20,8 +20,8 @@ import {
   splitLine,
 } from "../../checkers/mapreduce.js";
 import type { CheckResult } from "../../checkers/result.js";
-import { APP_NAMES, type AppName, ihash } from "../../systems/mapreduce/apps/index.js";
-import { sequential } from "../../systems/mapreduce/sequential.js";
+import { APP_NAMES, type AppName, ihash } from "../../protocols/mapreduce/apps/index.js";
+import { sequential } from "../../protocols/mapreduce/sequential.js";
 import type { Rng } from "../workload.js";
 
 export const MR_APPS = APP_NAMES;

@@ -12,8 +12,8 @@ import { createSocket } from "node:dgram";
 import type { Op } from "../../checkers/history.js";
 import type { Dispatch, LoadReport } from "../../checkers/mining.js";
 import type { CheckResult } from "../../checkers/result.js";
-import { BitcoinType, decodeBitcoin } from "../../systems/bitcoin/message.js";
-import { MsgType } from "../../systems/lsp/message.js";
+import { BitcoinType, decodeBitcoin } from "../../protocols/bitcoin/message.js";
+import { MsgType } from "../../protocols/lsp/message.js";
 import type { Targets } from "../faults.js";
 import {
   LspFamilyDriver,

@@ -2,7 +2,7 @@
 // marker file mr-worker-<phase>-<pid> in the cwd, counts the marker files whose pid is alive
 // (kill(pid, 0)), sleeps 1 s, and deletes its marker (MIT's nparallel()).
 import { readdirSync, rmSync, writeFileSync } from "node:fs";
-import type { App, KeyValue } from "./index.js";
+import type { App, KeyValue } from "./app.js";
 import { scaledSleep } from "./time.js";
 
 /** How long each timing call holds its marker, before FAULTLINE_MR_TIME_SCALE. */

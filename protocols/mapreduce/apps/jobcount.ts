@@ -2,7 +2,7 @@
 // the Map calls of this process) and sleeps 2-5 s; Reduce returns how many such files exist.
 // Without faults a correct system runs each map task once, so the one output line is "a <maps>".
 import { readdirSync, writeFileSync } from "node:fs";
-import type { App, KeyValue } from "./index.js";
+import type { App, KeyValue } from "./app.js";
 import { scaledSleep } from "./time.js";
 
 /** Each Map call sleeps uniformly in [MIN, MIN + SPREAD) ms, before FAULTLINE_MR_TIME_SCALE. */

@@ -1,5 +1,6 @@
 // The MapReduce applications (shared/specs/mit-labs.md §1.3) as plug-in modules, and the reduce
 // partition function. map and reduce may return a value or a Promise of it: callers always await.
+import type { App, KeyValue } from "./app.js";
 import { crash, nocrash } from "./crash.js";
 import { earlyExit } from "./early-exit.js";
 import { indexer } from "./indexer.js";
@@ -7,15 +8,8 @@ import { jobcount } from "./jobcount.js";
 import { mtiming, rtiming } from "./timing.js";
 import { wc } from "./wc.js";
 
-export interface KeyValue {
-  key: string;
-  value: string;
-}
-
-export interface App {
-  map(filename: string, contents: string): KeyValue[] | Promise<KeyValue[]>;
-  reduce(key: string, values: string[]): string | Promise<string>;
-}
+// The types live in app.ts so the apps need not import this index that imports them.
+export type { App, KeyValue };
 
 export const APP_NAMES = [
   "wc",

@@ -1,6 +1,6 @@
 // indexer: inverted index. Map emits (word, filename) once per distinct word of the document;
 // Reduce returns "<n> <f1>,<f2>,…", the count then the sorted filenames joined by commas.
-import type { App, KeyValue } from "./index.js";
+import type { App, KeyValue } from "./app.js";
 import { words } from "./words.js";
 
 export const indexer: App = {

@@ -1,5 +1,5 @@
 // wc: word count. Map emits (word, "1") per occurrence; Reduce counts the values.
-import type { App, KeyValue } from "./index.js";
+import type { App, KeyValue } from "./app.js";
 import { words } from "./words.js";
 
 export const wc: App = {

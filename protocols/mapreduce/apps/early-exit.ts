@@ -1,7 +1,7 @@
 // early_exit: Map emits (filename, "1"); Reduce sleeps 3 s when the key contains "sherlock" or
 // "tom" (so a worker or coordinator that exits early leaves those outputs missing), then returns
 // the count. `earlyExitOracle` is the same without the sleep, for the sequential oracle.
-import type { App, KeyValue } from "./index.js";
+import type { App, KeyValue } from "./app.js";
 import { scaledSleep } from "./time.js";
 
 /** The slow keys' Reduce sleep, before FAULTLINE_MR_TIME_SCALE. */

@@ -2,7 +2,7 @@
 // ("d", "xyzzy"); Reduce returns the sorted values joined by spaces. crash calls maybeCrash()
 // first in both: a third of the calls exit the process (status 1), a third stall 0-10 s.
 // Lengths are in UTF-8 bytes, as Go's len().
-import type { App, KeyValue } from "./index.js";
+import type { App, KeyValue } from "./app.js";
 import { scaledSleep } from "./time.js";
 
 /** maybeCrash draws r in [0, 1000): r < 330 exits, r < 660 stalls uniformly in [0, MAX) ms. */

@@ -1,8 +1,8 @@
 // LSP wire format (shared/specs/lsp.md §1–2): one message per UDP datagram, the JSON object
 // {"Type","ConnID","SeqNum","Size","Checksum","Payload"} in exactly that field order, Payload as
 // standard padded base64 or null, and the CMU 16-bit checksum over (ConnID, SeqNum, Size, payload).
-// This module is the LSP "client library" part the harness may import (DESIGN.md §1): the UDP
-// proxy decodes and re-encodes datagrams with it. It imports nothing from harness/.
+// It lives in protocols/ because both systems/lsp and the harness's UDP proxy (which decodes and
+// re-encodes datagrams with it) need it; like all of protocols/ it imports nothing outside it.
 
 export const MsgType = { Connect: 0, Data: 1, Ack: 2, CAck: 3 } as const;
 export type MsgType = (typeof MsgType)[keyof typeof MsgType];

@@ -1,0 +1,16 @@
+// Maelstrom protocol facts shared by the harness, its reports and the systems' nemesis scripts
+// (shared/specs/maelstrom-protocol.md §3, §9).
+
+/** The built-in services' node names: destinations that are not nodes of the test. */
+export const SERVICE_NAMES: readonly string[] = Object.freeze([
+  "lin-kv",
+  "seq-kv",
+  "lww-kv",
+  "lin-tso",
+]);
+
+/** A message body: `type` is mandatory; requests carry `msg_id`, replies `in_reply_to`. */
+export type Body = { type: string; msg_id?: unknown; in_reply_to?: unknown } & Record<
+  string,
+  unknown
+>;
