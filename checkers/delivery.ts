@@ -1,10 +1,10 @@
-// The delivery checker (DESIGN.md §7) for LSP: per connection and per direction, what one end
+// The delivery checker (systems/lsp/README.md "What faultline checks") for LSP: per connection and per direction, what one end
 // read must be exactly what the other end wrote — once each, in order, byte for byte — and
 // nothing may be missing once a Close that promises delivery has returned. A lost connection
 // must be reported within the epoch limit (plus slack) after the fault that cut it, not hang;
 // and a Close on a healthy network must return.
 //
-// History ops (written by workloads/lsp/driver.ts, shared/specs/lsp.md §12.2). Every value names
+// History ops (written by workloads/lsp/driver.ts, systems/lsp/README.md "The control channel"). Every value names
 // the client instance `client` ("c0.1": worker c0, its first process) and, once known, `conn`:
 //   connect       invoke {client}              ok {client, conn}     fail {client, error}
 //   write         invoke {client, conn, data}  ok | fail | info      (client → server)

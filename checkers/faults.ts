@@ -1,4 +1,4 @@
-// Fault effectiveness (DESIGN.md §5): for each fault interval in the history, how many client
+// Fault effectiveness (ARCHITECTURE.md "Faults"): for each fault interval in the history, how many client
 // ops overlapped it and how many of those failed or were indeterminate. A fault that touched
 // no op proved nothing, and the run says so — informational, never a violation.
 import { type Op, pairOperations } from "./history.js";

@@ -1,4 +1,4 @@
-// Judging LSP wire conformance (shared/specs/lsp.md §1–9): the deviations the scripted checks
+// Judging LSP wire conformance (systems/lsp/README.md "The wire format", "How it works"): the deviations the scripted checks
 // (workloads/lsp/conformance.ts) can report, the retransmission schedule they hold a server to,
 // and the verdict over what they found.
 import type { CheckResult } from "./result.js";

@@ -1,4 +1,4 @@
-// The MapReduce checkers (shared/specs/mit-labs.md §1.4; DESIGN.md §7 "system oracles"): pure
+// The MapReduce checkers (workloads/mapreduce/README.md "History and checkers"): pure
 // functions over what the driver (workloads/mapreduce/driver.ts) observed of the job directory
 // and the processes — the final mr-out* files, the versions of each output file its 25 ms polls
 // saw, a snapshot taken when the first process exited, and every process's exit.

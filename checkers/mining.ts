@@ -1,4 +1,4 @@
-// The mining checkers (shared/specs/bitcoin.md §7; DESIGN.md §7 "system oracles").
+// The mining checkers (systems/bitcoin/README.md "What faultline checks (workload `mining`)").
 //
 // History ops (written by workloads/mining/driver.ts):
 //   mine            invoke {message, max_nonce, kind, group?}

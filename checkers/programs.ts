@@ -1,4 +1,4 @@
-// The process contract of the LSP family's programs (shared/specs/lsp.md §12.2): no program
+// The process contract of the LSP family's programs (systems/lsp/README.md "The control channel"): no program
 // exits on its own, stdout carries only well-formed control-channel lines, and a program exits
 // within 1 s of answering close. The driver gathers what its programs did; this judges it.
 import type { CheckResult } from "./result.js";

@@ -1,4 +1,4 @@
-// DESIGN.md §2: every command exits with one of these.
+// Every command exits with one of these (ARCHITECTURE.md "The lifecycle", README.md "Exit codes").
 export const EXIT = {
   valid: 0,
   invalid: 1,

@@ -1,4 +1,4 @@
-// Streams the history to history.jsonl as it is recorded (DESIGN.md §3) and keeps it in memory
+// Streams the history to history.jsonl as it is recorded (ARCHITECTURE.md "The store") and keeps it in memory
 // for the checkers. Index and time are assigned here, so the file is always in time order.
 import { type CompletionType, type Op, serializeOp } from "../checkers/history.js";
 import type { RunClock } from "./clock.js";

@@ -1,4 +1,4 @@
-// The link-state table (DESIGN.md §4): one entry per directed link (src, dest). Every transport
+// The link-state table (ARCHITECTURE.md "Transports"): one entry per directed link (src, dest). Every transport
 // consults the same table; the nemesis changes it and records what it changed.
 import type { Random } from "./random.js";
 

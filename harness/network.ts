@@ -1,4 +1,4 @@
-// The in-harness message router for the `maelstrom` transport (DESIGN.md §4, spec §10). Every
+// The in-harness message router for the `maelstrom` transport (ARCHITECTURE.md "Transports"; README.md "The network"). Every
 // message between nodes, clients and services passes through `send`, is journaled to
 // messages.jsonl, and is delivered, delayed, duplicated or dropped according to the link table.
 import TinyQueue from "tinyqueue";

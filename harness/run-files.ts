@@ -1,4 +1,4 @@
-// The files every run keeps, whatever its transport (DESIGN.md §8): a fresh run directory with
+// The files every run keeps, whatever its transport (ARCHITECTURE.md "The store"): a fresh run directory with
 // faultline.log attached, test.json and history.jsonl at the start, results.json at the end.
 import { dirname, join } from "node:path";
 import type { RunClock } from "./clock.js";

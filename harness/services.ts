@@ -1,4 +1,4 @@
-// Maelstrom's built-in services (shared/specs/maelstrom-protocol.md §9): lin-kv, seq-kv, lww-kv and
+// Maelstrom's built-in services (harness/services.md): lin-kv, seq-kv, lww-kv and
 // lin-tso. Each service is a synchronous state machine: the router hands it one request body at a
 // time and sends back the body it returns, so — like Maelstrom's one worker thread per service — a
 // service needs no locking, and its answers depend only on the order of requests and on the Random

@@ -1,4 +1,4 @@
-// The run store (DESIGN.md §8): store/<test-name>/<timestamp>/ with store/latest pointing at
+// The run store (ARCHITECTURE.md "The store"): store/<test-name>/<timestamp>/ with store/latest pointing at
 // the newest run.
 import {
   mkdirSync,

@@ -1,5 +1,5 @@
 // Maelstrom protocol facts shared by the harness, its reports and the systems' nemesis scripts
-// (shared/specs/maelstrom-protocol.md §3, §9).
+// (README.md "The node protocol"; harness/services.md).
 
 /** The built-in services' node names: destinations that are not nodes of the test. */
 export const SERVICE_NAMES: readonly string[] = Object.freeze([

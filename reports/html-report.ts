@@ -1,4 +1,4 @@
-// report.html: one self-contained page per run (DESIGN.md §8). The text a reader needs — the
+// report.html: one self-contained page per run (ARCHITECTURE.md "The store"). The text a reader needs — the
 // verdict and why, how to repeat the run, each checker's findings, faults, crashes — is
 // rendered here as escaped HTML, so it reads even with scripts off. The drawings (timeline,
 // plots, linearizability view, message diagram) are made in the browser by reports/client/

@@ -1,4 +1,4 @@
-// The files of a stored run (DESIGN.md §8). Reports read this layout, so reports/ owns it and
+// The files of a stored run (ARCHITECTURE.md "The store"). Reports read this layout, so reports/ owns it and
 // harness/store.ts, which writes it, imports it from here: reports never import the engine.
 export const STORE_FILES = {
   history: "history.jsonl",

@@ -1,4 +1,4 @@
-// lin-kv: Maelstrom's linearizable key-value workload (shared/specs/maelstrom-protocol.md §8),
+// lin-kv: Maelstrom's linearizable key-value workload (systems/lin-kv/README.md "Interface"),
 // i.e. Jepsen's linearizable-register test over independent keys, checked per key with the
 // `kv` model of our Porcupine port.
 //

@@ -1,4 +1,4 @@
-// Maelstrom's message body conventions and error codes (shared/specs/maelstrom-protocol.md §3, §6).
+// Maelstrom's message body conventions and error codes (README.md "The node protocol").
 
 import type { Body } from "../protocols/maelstrom.js";
 

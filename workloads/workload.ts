@@ -1,4 +1,4 @@
-// What a workload module provides (DESIGN.md §6): the op generator, the client adaptor
+// What a workload module provides (ARCHITECTURE.md "Workload plugins"): the op generator, the client adaptor
 // (op -> request body -> completion), the final ops, and its checkers.
 import type { CompletionType, Op } from "../checkers/history.js";
 import type { CheckResult } from "../checkers/result.js";

@@ -1,4 +1,4 @@
-// Partition shapes (DESIGN.md §5, Jepsen's grudges): each returns the exact set of directed
+// Partition shapes (README.md "Faults", Jepsen's grudges): each returns the exact set of directed
 // links (src -> dest) whose messages are dropped. Only node<->node links are ever cut.
 import type { Rng } from "../../workloads/workload.js";
 

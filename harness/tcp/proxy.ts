@@ -1,4 +1,4 @@
-// The TCP proxy of the `tcp` transport (DESIGN.md §4; harness/tcp/README.md). A program `src`
+// The TCP proxy of the `tcp` transport (harness/tcp/README.md). A program `src`
 // that must reach `dst` is told the port of a proxy listener instead; every connection it opens
 // there gets its own upstream connection to `dst`, and the bytes of each direction pass through
 // a queue that applies that direction's link of the shared LinkTable:

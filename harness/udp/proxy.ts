@@ -1,4 +1,4 @@
-// The UDP proxy of the `udp` transport (DESIGN.md §4; shared/specs/lsp.md §12.3). Every
+// The UDP proxy of the `udp` transport (harness/udp/README.md "The proxy"). Every
 // datagram between the target server and its clients passes through it.
 //
 // Each client-side participant (an LSP client, a miner, a request client) gets its own frontend

@@ -1,4 +1,4 @@
-// Bitcoin miner messages and hash (shared/specs/bitcoin.md §1–2). Lower, Upper, Hash and Nonce
+// Bitcoin miner messages and hash (systems/bitcoin/README.md "Messages and the hash"). Lower, Upper, Hash and Nonce
 // are full-range uint64, so these messages are parsed with a small lossless JSON reader (numbers
 // become BigInt) and written with bare integer literals — JSON.parse/stringify would round
 // 13781283048668101583 to a double. The harness's mining oracle imports the hash from here.

@@ -1,4 +1,4 @@
-// LSP wire format (shared/specs/lsp.md §1–2): one message per UDP datagram, the JSON object
+// LSP wire format (systems/lsp/README.md "The wire format"): one message per UDP datagram, the JSON object
 // {"Type","ConnID","SeqNum","Size","Checksum","Payload"} in exactly that field order, Payload as
 // standard padded base64 or null, and the CMU 16-bit checksum over (ConnID, SeqNum, Size, payload).
 // It lives in protocols/ because both systems/lsp and the harness's UDP proxy (which decodes and

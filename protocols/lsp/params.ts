@@ -1,4 +1,4 @@
-// LSP parameters (shared/specs/lsp.md §3) and the command-line flags every LSP program of ours
+// LSP parameters (systems/lsp/README.md "The wire format") and the command-line flags every LSP program of ours
 // takes (§12.1), with the staff runners' names accepted as aliases.
 
 export interface LspParams {

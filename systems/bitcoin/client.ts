@@ -7,7 +7,7 @@ import {
   UINT64_MAX,
 } from "../../protocols/bitcoin/message.js";
 import { parseArgv } from "../../protocols/lsp/params.js";
-// The bitcoin request client (shared/specs/bitcoin.md §4): sends Request(message, 0, maxNonce),
+// The bitcoin request client (README.md "Programs"): sends Request(message, 0, maxNonce),
 // waits for the Result and prints exactly one line: "Result <hash> <nonce>", or "Disconnected"
 // when the connection to the server is lost. Logs go to stderr only.
 //   node dist/systems/bitcoin/client.js <host:port> <message> <maxNonce> [LSP flags] [-v]

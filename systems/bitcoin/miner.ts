@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The bitcoin miner (shared/specs/bitcoin.md §4): joins the server, then for every Request hashes
+// The bitcoin miner (README.md "Programs"): joins the server, then for every Request hashes
 // each nonce in [Lower, Upper] and answers Result(minHash, nonce). It exits when it loses the
 // server. Hashing runs in slices with a yield between them, so the LSP epoch timer keeps
 // sending heartbeats and acks during a long chunk.

@@ -1,4 +1,4 @@
-// The bitcoin server's scheduler (shared/specs/bitcoin.md §3, §5), free of I/O so it can be read
+// The bitcoin server's scheduler (README.md "The scheduler"), free of I/O so it can be read
 // and tested on its own. Requests are split lazily into chunks of `chunkSize` nonces; every idle
 // miner gets one chunk at a time (so equal miners get equal work); a lost miner's chunk goes
 // back to the front of its job; a lost client's jobs are dropped (results for them are ignored).

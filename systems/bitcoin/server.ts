@@ -7,7 +7,7 @@ import {
   resultMessage,
 } from "../../protocols/bitcoin/message.js";
 import { parseArgv } from "../../protocols/lsp/params.js";
-// The bitcoin server (shared/specs/bitcoin.md §4–5): an LSP server that splits each client's
+// The bitcoin server (README.md "Programs", "The scheduler"): an LSP server that splits each client's
 // Request into chunks, hands them to miners (scheduler.ts), and answers the client with the
 // minimum over the miners' Results.
 //   node dist/systems/bitcoin/server.js <port> [--chunk-size N] [--epoch-millis D] [--epoch-limit K]

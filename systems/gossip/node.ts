@@ -1,5 +1,5 @@
 // faultline's gossip reference node: one program serving Maelstrom's echo, unique-ids,
-// broadcast, g-set, g-counter and pn-counter workloads (shared/specs/maelstrom-protocol.md §8).
+// broadcast, g-set, g-counter and pn-counter workloads (README.md "The interface, per workload").
 // Run: node dist/systems/gossip/node.js [--bug NAME] [--workload NAME]. README.md beside this
 // file describes the interface and the deliberately wrong variants (--bug).
 import { randomBytes } from "node:crypto";

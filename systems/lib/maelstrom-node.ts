@@ -1,5 +1,5 @@
 // A small Maelstrom node library for faultline's own reference systems
-// (shared/specs/maelstrom-protocol.md §1–7). A node reads JSON messages, one per line, on stdin,
+// (README.md "The node protocol"). A node reads JSON messages, one per line, on stdin,
 // writes messages, one per line, on stdout, and logs on stderr. Reference systems are
 // independent programs, so this file imports nothing from harness/, workloads/ or checkers/.
 //

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgv } from "../../protocols/lsp/params.js";
-// lsp-client (shared/specs/lsp.md §12): an LSP client driven over the JSON-line control channel.
+// lsp-client (README.md "The control channel"): an LSP client driven over the JSON-line control channel.
 //   node dist/systems/lsp/client-main.js --host 127.0.0.1 --port P --isn N [--epoch-limit K]
 //        [--epoch-millis D] [--window-size W] [--max-backoff B] [--max-unacked M] [--bug NAME] [-v]
 import { LspClient } from "./client.js";

@@ -1,4 +1,4 @@
-// The LSP client endpoint (shared/specs/lsp.md §4, §6, §9): NewClient / Read / Write / Close
+// The LSP client endpoint (README.md "How it works"): NewClient / Read / Write / Close
 // over one UDP socket. The handshake resends Connect every epoch until Ack(id, isn) arrives and
 // gives up after K epochs; after that a Connection (connection.ts) does the protocol work.
 import { createSocket, type Socket } from "node:dgram";

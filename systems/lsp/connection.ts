@@ -1,5 +1,5 @@
 // One LSP connection's protocol engine, shared by the client and the server
-// (shared/specs/lsp.md §4–8): sequence numbers, the sliding window with MaxUnackedMessages,
+// (README.md "The wire format", "How it works"): sequence numbers, the sliding window with MaxUnackedMessages,
 // acknowledgements (Ack and CAck), in-order delivery with out-of-order buffering, per-message
 // exponential backoff, heartbeats and epoch-based loss detection. It owns no socket and no
 // timer: the endpoint feeds it datagrams and epoch ticks, and it calls back to send, deliver and

@@ -1,4 +1,4 @@
-// The control channel of our LSP programs (shared/specs/lsp.md §12.2): JSON-line commands on
+// The control channel of our LSP programs (systems/lsp/README.md "The control channel"): JSON-line commands on
 // stdin, one reply per command carrying `in_reply_to`, events on stdout, logs on stderr.
 // Commands run concurrently; a blocking call is answered when it returns.
 import { createInterface } from "node:readline";

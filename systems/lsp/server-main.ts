@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgv } from "../../protocols/lsp/params.js";
-// lsp-server (shared/specs/lsp.md §12): an LSP server driven over the JSON-line control channel.
+// lsp-server (README.md "The control channel"): an LSP server driven over the JSON-line control channel.
 //   node dist/systems/lsp/server-main.js --port 0 [--epoch-limit K] [--epoch-millis D]
 //        [--window-size W] [--max-backoff B] [--max-unacked M] [--echo] [--bug NAME] [-v]
 // With --echo it also runs the staff server runner's loop: every message read is written back

@@ -1,4 +1,4 @@
-// The LSP server endpoint (shared/specs/lsp.md §4, §6, §9): NewServer / Read / Write /
+// The LSP server endpoint (README.md "How it works"): NewServer / Read / Write /
 // CloseConn / Close over one UDP socket. Connections are keyed by the client's host:port; ids
 // count up from 1 as the staff server's do. One epoch timer ticks every connection.
 import { createSocket, type Socket } from "node:dgram";

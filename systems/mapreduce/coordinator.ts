@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The MapReduce coordinator (shared/specs/mit-labs.md §1.1): serves tasks to workers over
+// The MapReduce coordinator (README.md "The interface"): serves tasks to workers over
 // HTTP/JSON (rpc.ts), re-assigns a task not reported finished within --task-timeout-ms
 // (tasks.ts), and exits (code 0) EXIT_DELAY_MS after the job is done: every reduce task reported
 // finished and every mr-out-Y present. Runs with cwd = the job directory; FILE... are the inputs,

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// A MapReduce worker (shared/specs/mit-labs.md §1.1): asks the coordinator for a task, runs it
+// A MapReduce worker (README.md "The interface"): asks the coordinator for a task, runs it
 // with the chosen app, writes its files atomically (storage.ts), reports, and asks again. It
 // exits 0 when the coordinator says the job is done, or when the coordinator cannot be reached
 // for --give-up-ms (it is gone, or cut off for that long). Runs with cwd = the job directory.

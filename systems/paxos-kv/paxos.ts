@@ -1,4 +1,4 @@
-// A Paxos library in the shape of MIT 6.824's (shared/specs/paxos-primary-backup.md §3): one
+// A Paxos library in the shape of MIT 6.824's (README.md "How it works"): one
 // independent Paxos instance per sequence number (slot), with
 //   start(seq, v)  begin agreement on slot seq, proposing v (ignored below min())
 //   status(seq)    Decided (+ value) | Pending | Forgotten — local, no messages

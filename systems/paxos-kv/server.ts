@@ -1,4 +1,4 @@
-// paxos-kv's replicated state machine (MIT kvpaxos, shared/specs/paxos-primary-backup.md §4):
+// paxos-kv's replicated state machine (MIT kvpaxos; README.md "How it works"):
 // every client op, reads included, is agreed on through a Paxos slot and applied in slot order
 // on every replica; holes are filled with no-ops; duplicates are detected by client and request
 // id; Done() is called once a durable snapshot covers the slots, so the log can be freed.

@@ -1,4 +1,4 @@
-// pb-kv's KV server (MIT 6.824 pbservice, shared/specs/paxos-primary-backup.md §2): primary /
+// pb-kv's KV server (MIT 6.824 pbservice; README.md "How it works"): primary /
 // backup replication under the view service's views.
 //
 // - The primary applies each op to its own copy, forwards it to the backup, and answers the

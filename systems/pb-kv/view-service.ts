@@ -1,4 +1,4 @@
-// pb-kv's view service (MIT 6.824 viewservice, shared/specs/paxos-primary-backup.md §1): the
+// pb-kv's view service (MIT 6.824 viewservice; README.md "How it works"): the
 // single authority on which KV server is primary and which is backup. Pure logic over an
 // injected clock, so the rules are unit-tested without processes.
 //

@@ -1,4 +1,4 @@
-// Bitcoin messages and hash (protocols/bitcoin/message.ts; shared/specs/bitcoin.md §1–2): the
+// Bitcoin messages and hash (protocols/bitcoin/message.ts; systems/bitcoin/README.md "Messages and the hash"): the
 // spec's hash vectors, lossless uint64 round trips (numbers above 2^53 must survive), Go-style
 // decoding, and the fast minimum search against a plain BigInt search.
 import fc from "fast-check";

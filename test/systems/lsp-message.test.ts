@@ -1,4 +1,4 @@
-// The LSP wire format and checksum (shared/specs/lsp.md §1, §2, §8): the spec's test vectors,
+// The LSP wire format and checksum (systems/lsp/README.md "The wire format"): the spec's test vectors,
 // the exact field order, Go-compatible decoding, and the receive-side size/checksum rules.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";

@@ -1,5 +1,5 @@
 // The MapReduce programs as real processes (systems/mapreduce), in the order of MIT's
-// test-mr.sh (shared/specs/mit-labs.md §1.4): wc and indexer equal the sequential oracle, maps
+// test-mr.sh (workloads/mapreduce/README.md "The test script's shape"): wc and indexer equal the sequential oracle, maps
 // and reduces run in parallel, each map runs once (job count), nothing exits before the output
 // is final (early exit), and the crash app with relaunched workers still gives the right output.
 // Then each bug variant, shown directly. Every job runs in its own temp dir; every process is

@@ -1,4 +1,4 @@
-// CMU grader scenarios (shared/specs/lsp.md §11) expressed as faultline scenarios: proxy settings
+// CMU grader scenarios (the CMU P1 grader tests lsp1–lsp6; harness/udp/README.md "The proxy") expressed as faultline scenarios: proxy settings
 // over time, a script of LSP calls, and a check on what the proxy's sniffer saw — the staff
 // shim's in-process knobs, applied from outside, to the reference LSP.
 import { afterEach, describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-// The UDP proxy (harness/udp/proxy.ts; shared/specs/lsp.md §12.3) on loopback, with a bare
+// The UDP proxy (harness/udp/proxy.ts; harness/udp/README.md "The proxy") on loopback, with a bare
 // socket playing the server and bare sockets playing clients: NAT-style upstream sockets, every
 // per-direction fault, the shim's Data mutations byte for byte, the middlebox, the sniffer, the
 // journal and gating.

@@ -1,4 +1,4 @@
-// LSP wire conformance (issue 7; shared/specs/lsp.md §1–9), the second driver of the `lsp`
+// LSP wire conformance (issue 7; systems/lsp/README.md "The wire format", "How it works"), the second driver of the `lsp`
 // workload (--conformance): faultline plays scripted LSP clients
 // from raw UDP sockets (through the proxy, so every datagram is journaled) against the target
 // server, which it drives over the §12 control channel, and reports each deviation by name.

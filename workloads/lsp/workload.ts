@@ -1,4 +1,4 @@
-// Workload `lsp` (shared/specs/lsp.md §12; DESIGN.md §6): many concurrent LSP connections each
+// Workload `lsp` (workloads/lsp/README.md; systems/lsp/README.md "What faultline checks"): many concurrent LSP connections each
 // stream payloads to an echo server through the UDP proxy; at the end, half the clients close
 // with data still pending and the server closes the other half's connections with data pending.
 // The driver is workloads/lsp/driver.ts; this module holds what it generates and how it is checked.

@@ -1,4 +1,4 @@
-// The `mapreduce` workload's driver (shared/specs/mit-labs.md §1.4, the MIT test script's shape):
+// The `mapreduce` workload's driver (workloads/mapreduce/README.md "The test script's shape"):
 // a seeded input corpus in <run>/job/, the coordinator (the target) started there on a loopback
 // port, one TCP proxy listener per worker slot (link wK→coordinator), and `node-count` workers
 // w0 … started 1 s later, each told its proxy's address. A worker that crashes (the crash app),

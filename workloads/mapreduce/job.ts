@@ -1,4 +1,4 @@
-// Workload `mapreduce` (shared/specs/mit-labs.md §1): one MapReduce job over a generated input
+// Workload `mapreduce` (workloads/mapreduce/README.md): one MapReduce job over a generated input
 // corpus, run by a coordinator and N workers over the tcp transport. The driver is ./driver.ts;
 // this module makes the seeded corpus, knows what each app's output must look like, and
 // composes the checkers of checkers/mapreduce.ts from what the driver observed. The oracle is

@@ -1,4 +1,4 @@
-// The `mining` workload's driver (shared/specs/bitcoin.md §7): the bitcoin server (the target,
+// The `mining` workload's driver (systems/bitcoin/README.md "What faultline checks (workload `mining`)"): the bitcoin server (the target,
 // `server <port>`), `node-count` miners m0 … (`miner <host:port>`) and `concurrency` client
 // workers c0 … each running one `client <host:port> <message> <maxNonce>` process per job, every
 // participant through its own proxy frontend.

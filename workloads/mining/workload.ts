@@ -1,4 +1,4 @@
-// Workload `mining` (shared/specs/bitcoin.md §7): client processes submit jobs of mixed sizes to
+// Workload `mining` (systems/bitcoin/README.md "What faultline checks (workload `mining`)"): client processes submit jobs of mixed sizes to
 // the bitcoin server through the UDP proxy while miners work. The driver is
 // workloads/mining/driver.ts; this module generates the jobs and holds the checks it uses.
 //

@@ -1,4 +1,4 @@
-// The MapReduce applications (shared/specs/mit-labs.md §1.3) as plug-in modules, and the reduce
+// The MapReduce applications (systems/mapreduce/README.md "Apps") as plug-in modules, and the reduce
 // partition function. map and reduce may return a value or a Promise of it: callers always await.
 import type { App, KeyValue } from "./app.js";
 import { crash, nocrash } from "./crash.js";
