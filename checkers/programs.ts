@@ -3,7 +3,7 @@
 // within 1 s of answering close. The driver gathers what its programs did; this judges it.
 import type { CheckResult } from "./result.js";
 
-/** §12.2: a program exits within 1 s of replying to close. */
+/** systems/lsp/README.md "The control channel": a program exits within 1 s of replying to close. */
 export const EXIT_AFTER_CLOSE_MS = 1_000;
 
 export interface ProgramCrash {

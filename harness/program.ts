@@ -18,7 +18,7 @@ export type { ProgramExit } from "./program-process.js";
 export type { Json, ProtocolProblem };
 
 export interface ProgramOptions extends ProgramProcessOptions {
-  /** "control": §12.2 JSON lines; "text": plain lines. */
+  /** "control": JSON lines (systems/lsp/README.md "The control channel"); "text": plain lines. */
   mode: "control" | "text";
   /** Called for every JSON event line (no in_reply_to) in control mode. */
   onEvent?: (event: Json) => void;

@@ -38,7 +38,7 @@ const MAX_JOURNAL_RAW_BYTES = MAX_DATAGRAM_BYTES;
 const MAX_GATED_DATAGRAMS = 1000;
 /** Records one sniffer keeps (counters go on counting beyond). */
 export const MAX_SNIFF_RECORDS = 100_000;
-/** The staff shim's delay (lsp.md §10): a held datagram arrives this much later. */
+/** The staff shim's delay (README.md "The proxy"): a held datagram arrives this much later. */
 export const SHIM_HOLD_MS = 500;
 
 export type Direction = "to-server" | "from-server";
@@ -141,7 +141,7 @@ export interface PeerCounts {
 }
 
 /**
- * The staff shim's sniffer (lsp.md §10): counts per peer and direction between start and stop,
+ * The staff shim's sniffer (README.md "The proxy"): counts per peer and direction between start and stop,
  * and keeps the decoded datagrams (bounded).
  */
 export class Sniffer {
@@ -357,7 +357,7 @@ export class UdpProxy {
     return () => this.observers.delete(fn);
   }
 
-  /** Starts counting (spec §10's sniffer); call `stop()` on the result. */
+  /** Starts counting (the staff shim's sniffer, README.md "The proxy"); call `stop()` on the result. */
   sniff(filter?: (event: DatagramEvent) => boolean): Sniffer {
     const sniffer = new Sniffer(filter);
     const unobserve = this.observe((event) => sniffer.observe(event));
@@ -610,7 +610,7 @@ function pickMutation(
   return undefined;
 }
 
-/** Applies one of the shim's mutations (lsp.md §10); Size and Checksum are left unchanged. */
+/** Applies one of the shim's mutations (README.md "The proxy"); Size and Checksum are left unchanged. */
 export function mutate(datagram: Buffer, message: LspMessage | undefined, how: Mutation): Buffer {
   if (!message) {
     const out = Buffer.from(datagram);
