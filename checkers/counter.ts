@@ -1,8 +1,9 @@
-// The counter checker for g-counter and pn-counter (spec §8): every final ok read must equal
-// the sum of the acknowledged adds plus the deltas of some subset of the indeterminate (`info`)
-// adds; failed adds certainly did not happen. The reachable sums are a set of integer ranges:
-// start with {sum of ok adds}; for each info add of delta d, union the set with itself shifted
-// by d, merging ranges that overlap or touch.
+// The counter checker for g-counter and pn-counter (systems/gossip/README.md
+// "The interface, per workload"): every final ok read must equal the sum of the acknowledged adds
+// plus the deltas of some subset of the indeterminate (`info`) adds; failed adds certainly did not
+// happen. The reachable sums are a set of integer ranges: start with {sum of ok adds}; for each
+// info add of delta d, union the set with itself shifted by d, merging ranges that overlap or
+// touch.
 //
 // Bound: n info adds could produce 2^n ranges. Small deltas make ranges touch and merge, but to
 // be safe the set is capped at `maxRanges`; above the cap the ranges separated by the smallest

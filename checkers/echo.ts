@@ -1,4 +1,5 @@
-// The echo checker (spec §8, echo): every acknowledged echo must carry exactly what was sent.
+// The echo checker (systems/gossip/README.md "The interface, per workload"): every acknowledged
+// echo must carry exactly what was sent.
 //
 // Maelstrom counts an error or a timeout as a mismatch too. We do not: a `fail` or `info`
 // completion says the reply did not arrive (a paused node, a killed node, a lossy client

@@ -1,4 +1,5 @@
-// The set checker for broadcast and g-set (spec §8; Jepsen's `set-full`, adapted).
+// The set checker for broadcast and g-set (systems/gossip/README.md "The interface, per workload";
+// Jepsen's `set-full`, adapted).
 //
 // An element is *known* from the earliest of: its add's ok completion, or the completion of the
 // first read that returned it (that is how an indeterminate add becomes known). Rules:

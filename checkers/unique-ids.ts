@@ -1,5 +1,6 @@
-// Jepsen's unique-ids checker (spec §8, unique-ids): no id may be acknowledged twice. Only `ok`
-// generates have an id; `fail` and `info` ones are counted as attempts and otherwise ignored.
+// Jepsen's unique-ids checker (systems/gossip/README.md "The interface, per workload"): no id may
+// be acknowledged twice. Only `ok` generates have an id; `fail` and `info` ones are counted as
+// attempts and otherwise ignored.
 import { canonicalKey, listSome, plural, show } from "./canonical.js";
 import { type Op, pairOperations } from "./history.js";
 import type { CheckResult } from "./result.js";

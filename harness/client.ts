@@ -1,4 +1,5 @@
-// A Maelstrom client (`c<k>`): synchronous, one request in flight, msg_ids from 1 (spec §3).
+// A Maelstrom client (`c<k>`): synchronous, one request in flight, msg_ids from 1 (README.md
+// "The node protocol").
 import type { Body, Envelope } from "../workloads/protocol.js";
 import type { Endpoint, Network } from "./network.js";
 

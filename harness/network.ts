@@ -168,7 +168,8 @@ export class Network {
       return;
     }
     if (involvesClient) {
-      // Clients are co-located with their node: no latency, never partitioned (spec §10).
+      // Clients are co-located with their node: no latency, never partitioned (README.md
+      // "The network").
       this.deliver(envelope, line, writer, now);
       return;
     }

@@ -1,6 +1,7 @@
-// Validation of what a node writes on stdout (spec §2): strict envelope; src and dest are
-// participants of the run. As in Maelstrom, src need not be the writer: a node may forward a
-// client's request unchanged (the router applies the writer's links, see Network.send).
+// Validation of what a node writes on stdout (README.md "The node protocol", "The network"): strict
+// envelope; src and dest are participants of the run. As in Maelstrom, src need not be the writer:
+// a node may forward a client's request unchanged (the router applies the writer's links, see
+// Network.send).
 import type { Body, Envelope } from "../workloads/protocol.js";
 
 const ENVELOPE_KEYS = new Set(["src", "dest", "body", "id"]);

@@ -115,7 +115,7 @@ function okReply(request: Body, type: string, fields: Record<string, unknown> = 
 }
 
 function errorReply(request: Body, code: number, text: string): Body {
-  // Go nodes read code 0 as "no error" (spec §3 rule 6).
+  // Go nodes read code 0 as "no error" (README.md "The node protocol").
   assert.ok(Number.isInteger(code) && code > 0, `service error code must be > 0, got ${code}`);
   return { type: "error", in_reply_to: replyTo(request), code, text };
 }

@@ -1,5 +1,5 @@
-// The message (Lamport) diagram's data, from messages.jsonl (maelstrom-protocol.md §12): one
-// column per participant (clients numerically, then nodes, then services), one row per journal
+// The message (Lamport) diagram's data, from messages.jsonl (README.md "What a run leaves behind"):
+// one column per participant (clients numerically, then nodes, then services), one row per journal
 // event (event order, not wall time), one arrow per delivered message from its send row to its
 // receive row, dropped messages as dashed arrows ending where the drop happened. Labels are the
 // body's type plus its other fields, cut to LABEL_MAX_CHARS; hover shows the body.

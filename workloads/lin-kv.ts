@@ -130,7 +130,10 @@ export class IndependentKeys<K> {
   }
 }
 
-/** `[name, text]`, the `error` Maelstrom records for an error reply (spec §7); text null if none. */
+/**
+ * `[name, text]`, the `error` Maelstrom records for an error reply (README.md "Workloads"); text
+ * null if none.
+ */
 export function errorDescription(code: number, reply: Body): [string, string | null] {
   return [
     describeErrorCode(code).name,

@@ -1,4 +1,5 @@
-// Broadcast topologies, exactly as Maelstrom builds them (spec §8, broadcast).
+// Broadcast topologies, exactly as Maelstrom builds them (systems/gossip/README.md
+// "The interface, per workload").
 export const TOPOLOGIES = ["grid", "line", "tree", "tree2", "tree3", "tree4", "total"] as const;
 export type TopologyName = (typeof TOPOLOGIES)[number];
 

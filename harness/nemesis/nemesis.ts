@@ -43,7 +43,7 @@ export interface PacketFaults {
   delay_ms: number;
 }
 
-/** Jepsen's netem defaults (spec §2.2): 20% loss, 20% duplication, 50 ms delay. */
+/** Jepsen's netem defaults (README.md "Faults"): 20% loss, 20% duplication, 50 ms delay. */
 export const DEFAULT_PACKET_FAULTS: PacketFaults = { loss: 0.2, duplicate: 0.2, delay_ms: 50 };
 
 /** Fault changes (starts and stops) per kind that a run's default interval aims for. */

@@ -23,7 +23,10 @@ export interface Message {
   body: Body;
 }
 
-/** Maelstrom's error codes (spec §6). Codes >= 1000 are free for a system's own use. */
+/**
+ * Maelstrom's error codes (README.md "The node protocol"). Codes >= 1000 are free for a system's
+ * own use.
+ */
 export const ErrorCode = {
   timeout: 0,
   nodeNotFound: 1,
@@ -107,7 +110,8 @@ export class MaelstromNode {
   nodeId = "";
   nodeIds: string[] = [];
 
-  private nextMsgId = 1; // never 0: some libraries treat in_reply_to 0 as "not a reply" (spec §3)
+  // Never 0: some libraries treat in_reply_to 0 as "not a reply" (README.md "The node protocol").
+  private nextMsgId = 1;
   private readonly handlers = new Map<string, Handler>();
   private readonly pending = new Map<number, PendingRpc>();
   private readonly initCallbacks: Array<() => void> = [];
@@ -203,7 +207,8 @@ export class MaelstromNode {
       this.log(`dropped a malformed line (${(err as Error).message}):`, line.slice(0, 200));
       return;
     }
-    // A reply is recognised by the presence of in_reply_to, not its truthiness (spec §3 rule 2).
+    // A reply is recognised by the presence of in_reply_to, not its truthiness (README.md
+    // "The node protocol").
     if ("in_reply_to" in msg.body) {
       this.handleReply(msg);
       return;

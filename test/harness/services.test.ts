@@ -5,7 +5,8 @@ import { Random } from "../../harness/random.js";
 import { createServices, SERVICE_NAMES, type Service } from "../../harness/services.js";
 import type { Body } from "../../workloads/protocol.js";
 
-// Mirrors of constants in harness/services.ts (spec §9); the tests below would fail if they drifted.
+// Mirrors of constants in harness/services.ts (harness/services.md); the tests below would fail if
+// they drifted.
 const SEQ_KV_STATES = 32;
 const LWW_KV_REPLICAS = 2;
 
@@ -279,8 +280,8 @@ describe("lin-kv", () => {
 });
 
 /**
- * seq-kv as spec §9 reads, with a full copy of the map per kept state: the reference for the
- * multi-version store. Draws from the same Random fork in the same order as the service.
+ * seq-kv as harness/services.md reads, with a full copy of the map per kept state: the reference
+ * for the multi-version store. Draws from the same Random fork in the same order as the service.
  */
 class NaiveSeqKv {
   private readonly random: Random;
@@ -521,7 +522,10 @@ describe("seq-kv", () => {
   });
 });
 
-/** lww-kv as spec §9 reads, merging whole maps; same Random fork and draw order as the service. */
+/**
+ * lww-kv as harness/services.md reads, merging whole maps; same Random fork and draw order as the
+ * service.
+ */
 class NaiveLwwKv {
   private readonly random: Random;
   private readonly replicas = Array.from({ length: LWW_KV_REPLICAS }, () => ({

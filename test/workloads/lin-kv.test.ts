@@ -202,7 +202,7 @@ describe("lin-kv client adaptor", () => {
       key: 3,
       value: 2,
     });
-    // Extra keys and an echoed msg_id are tolerated (spec §3 rule 5).
+    // Extra keys and an echoed msg_id are tolerated (README.md "The node protocol").
     expect(w.okValue(read, { type: "read_ok", in_reply_to: 1, msg_id: 9, value: 0, x: 1 })).toEqual(
       {
         key: 3,

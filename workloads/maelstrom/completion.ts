@@ -1,5 +1,5 @@
-// Maps a reply (or its absence) to the op's completion (spec §7): ok, fail (definitely did not
-// happen) or info (unknown).
+// Maps a reply (or its absence) to the op's completion (README.md "Workloads"): ok, fail
+// (definitely did not happen) or info (unknown).
 
 import type { MalformedReply } from "../plugin.js";
 import { type Body, describeErrorCode, ReplyError } from "../protocol.js";
