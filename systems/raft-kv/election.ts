@@ -7,8 +7,8 @@ export function majority(clusterSize: number): number {
 }
 
 /**
- * §5.4.1: a candidate's log is at least as up-to-date as ours if its last term is higher, or the
- * last terms are equal and its log is at least as long.
+ * Raft §5.4.1: a candidate's log is at least as up-to-date as ours if its last term is higher, or
+ * the last terms are equal and its log is at least as long.
  */
 export function candidateLogUpToDate(
   candidate: { lastLogTerm: number; lastLogIndex: number },
@@ -50,7 +50,7 @@ export function decideVote(state: VoterState, req: VoteRequest): VoteDecision {
   return { grant: true };
 }
 
-/** A fresh randomized election timeout in [min_ms, max_ms) (§5.2: avoids split votes). */
+/** A fresh randomized election timeout in [min_ms, max_ms) (Raft §5.2: avoids split votes). */
 export function electionTimeoutMs(random: () => number, min_ms: number, max_ms: number): number {
   if (!(min_ms > 0 && max_ms > min_ms)) {
     throw new RangeError(`need 0 < min_ms < max_ms, got ${min_ms}, ${max_ms}`);

@@ -343,8 +343,8 @@ export class RaftNode<C, R = unknown> {
 
   /**
    * Sends RequestVote to every peer that has not answered in `term`, and again every heartbeat
-   * interval while we are still its candidate (§5.1: servers retry RPCs that get no response; a
-   * peer that was down or cut off when the election began can still vote).
+   * interval while we are still its candidate (Raft §5.1: servers retry RPCs that get no response;
+   * a peer that was down or cut off when the election began can still vote).
    */
   private requestVotes(term: number): void {
     if (this.stopped || this.role !== "candidate" || this.currentTerm !== term) return;

@@ -25,7 +25,7 @@ export type AppendResult =
     }
   | {
       success: false;
-      /** Fast backtracking (§5.3, "optimization"): where the leader should try next. */
+      /** Fast backtracking (Raft §5.3, "optimization"): where the leader should try next. */
       conflictIndex: number;
       /** The term of our conflicting entry at prevIndex, if we have one there. */
       conflictTerm: number | undefined;
@@ -135,7 +135,7 @@ export function quorumMatchIndex(matchIndexes: readonly number[]): number {
 
 /**
  * The leader's new commit index (Figure 2, last rule for leaders). An entry is committed by
- * counting replicas only if it is from the leader's current term (§5.4.2, Figure 8); earlier
+ * counting replicas only if it is from the leader's current term (Raft §5.4.2, Figure 8); earlier
  * entries are committed indirectly by it. `allowOldTerm` is the commit-old-term bug.
  */
 export function leaderCommitIndex<C>(
