@@ -426,7 +426,10 @@ function checkLossReports(
   }
 }
 
-/** A Close or CloseConn that timed out while no fault was active hung (spec §9: it must return). */
+/**
+ * A Close or CloseConn that timed out while no fault was active hung (it must return:
+ * systems/lsp/README.md "What faultline checks").
+ */
 function checkCloses(
   history: readonly Op[],
   instances: Map<string, Instance>,

@@ -35,7 +35,10 @@ export interface Deviation {
   observed: string;
 }
 
-/** Epochs (from the first send at 0) at which a never-acknowledged message is sent (spec §7). */
+/**
+ * Epochs (from the first send at 0) at which a never-acknowledged message is sent
+ * (systems/lsp/README.md "How it works").
+ */
 export function sendEpochs(cap: number, until_epoch: number): number[] {
   const out = [0];
   let backoff = 0;

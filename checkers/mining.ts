@@ -17,7 +17,9 @@ import { faultActivity } from "./faults.js";
 import { type Op, type Operation, pairOperations } from "./history.js";
 import type { CheckResult } from "./result.js";
 
-/** Fairness thresholds (faultline's, tunable; spec §7). */
+/**
+ * Fairness thresholds (faultline's, tunable; systems/bitcoin/README.md "What faultline checks").
+ */
 export const FAIRNESS = {
   /** The small probe's latency may be at most this fraction of the large one's. */
   small_latency_ratio: 0.25,
@@ -294,9 +296,10 @@ export function checkMiningOracle(
 }
 
 /**
- * Fairness (spec §7): (a) a small probe submitted after a large one finishes first, within
- * FAIRNESS.small_latency_ratio of the large one's latency; (b) a burst of identical jobs finishes
- * close to arrival order. Probes a fault overlapped are not judged.
+ * Fairness (systems/bitcoin/README.md "What faultline checks"): (a) a small probe submitted after a
+ * large one finishes first, within FAIRNESS.small_latency_ratio of the large one's latency; (b) a
+ * burst of identical jobs finishes close to arrival order. Probes a fault overlapped are not
+ * judged.
  */
 export function checkFairness(history: readonly Op[]): CheckResult {
   const jobs = pairOperations(history).filter((o) => o.f === "mine");

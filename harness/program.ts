@@ -51,8 +51,9 @@ export class Program extends ProgramProcess {
   }
 
   /**
-   * Sends a §12.2 command and waits for its reply; undefined when `timeout_ms` passes first (0 =
-   * no limit) or the program exits without replying.
+   * Sends a control-channel command (systems/lsp/README.md "The control channel") and waits for its
+   * reply; undefined when `timeout_ms` passes first (0 = no limit) or the program exits without
+   * replying.
    */
   call(command: Json, timeout_ms = 0): Promise<Json | undefined> {
     const id = this.next_id++;

@@ -576,7 +576,10 @@ export class UdpProxy {
   }
 }
 
-/** The message as it appears on the wire (spec §1 field names), for the journal. */
+/**
+ * The message as it appears on the wire (field names of systems/lsp/README.md "The wire format"),
+ * for the journal.
+ */
 export function wireObject(m: LspMessage): Record<string, unknown> {
   return {
     Type: m.type,

@@ -76,7 +76,10 @@ export function decodeBitcoin(text: string): BitcoinMessage | undefined {
   return { type: Number(type) as BitcoinType, data: data ?? "", lower, upper, hash, nonce };
 }
 
-/** Hash(msg, nonce): SHA-256 of "<msg> <nonce>", first 8 bytes big-endian (spec §2). */
+/**
+ * Hash(msg, nonce): SHA-256 of "<msg> <nonce>", first 8 bytes big-endian (systems/bitcoin/README.md
+ * "Messages and the hash").
+ */
 export function bitcoinHash(message: string, nonce: bigint): bigint {
   return digest(`${message} ${nonce}`).readBigUInt64BE(0);
 }

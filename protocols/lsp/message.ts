@@ -33,13 +33,19 @@ function toUint32(value: number): number {
   return ((value % UINT32) + UINT32) % UINT32;
 }
 
-/** The 16-bit halves of a uint32 added as a uint16: wraps, no end-around carry (spec §2 step 1). */
+/**
+ * The 16-bit halves of a uint32 added as a uint16: wraps, no end-around carry (the checksum of
+ * systems/lsp/README.md "The wire format").
+ */
 function foldInt(value: number): number {
   const v = toUint32(value);
   return ((v & 0xffff) + Math.floor(v / 0x1_0000)) & 0xffff;
 }
 
-/** checksum(connID, seqNum, size, payload) exactly as spec §2 defines it, quirks included. */
+/**
+ * checksum(connID, seqNum, size, payload) exactly as systems/lsp/README.md "The wire format"
+ * defines it, quirks included.
+ */
 export function checksum(
   connId: number,
   seqNum: number,
@@ -83,7 +89,7 @@ export function cackMessage(connId: number, seqNum: number): LspMessage {
   return { type: MsgType.CAck, connId, seqNum, size: 0, checksum: 0, payload: null };
 }
 
-/** The datagram body, fields in the exact order of spec §1. */
+/** The datagram body, fields in the exact order of systems/lsp/README.md "The wire format". */
 export function encodeMessage(msg: LspMessage): Buffer {
   const payload =
     msg.payload === null ? "null" : `"${Buffer.from(msg.payload).toString("base64")}"`;
@@ -158,14 +164,18 @@ export function decodeMessage(datagram: Uint8Array): LspMessage | undefined {
   return { type: type as MsgType, connId, seqNum, size, checksum: sum, payload };
 }
 
-/** The outcome of spec §8's receive-side checks on a Data message. */
+/**
+ * The outcome of the receive-side checks (systems/lsp/README.md "The wire format") on a Data
+ * message.
+ */
 export type DataVerdict =
   | { ok: true; payload: Uint8Array }
   | { ok: false; reason: "short" | "checksum" };
 
 /**
- * Spec §8: a payload shorter than Size is dropped; a longer one is cut to Size; then the
- * checksum must match. `verifyChecksum` false is only for the no-checksum bug variant.
+ * systems/lsp/README.md "The wire format": a payload shorter than Size is dropped; a longer one is
+ * cut to Size; then the checksum must match. `verifyChecksum` false is only for the no-checksum bug
+ * variant.
  */
 export function checkData(msg: LspMessage, verifyChecksum = true): DataVerdict {
   const payload = msg.payload ?? new Uint8Array(0);

@@ -1,5 +1,6 @@
-// LSP parameters (systems/lsp/README.md "The wire format") and the command-line flags every LSP program of ours
-// takes (§12.1), with the staff runners' names accepted as aliases.
+// LSP parameters (systems/lsp/README.md "The wire format") and the command-line flags every LSP
+// program of ours takes (systems/lsp/README.md "The control channel"), with the staff runners'
+// names accepted as aliases.
 
 export interface LspParams {
   /** K: epochs with nothing received before a connection is declared lost. */

@@ -34,7 +34,8 @@ let client: LspClient;
 try {
   client = await connectToServer(server, params, flags.has("v"));
 } catch (err) {
-  // The starter code's message for a failed connection (not graded, spec §4).
+  // The starter code's message for a failed connection (not graded; systems/bitcoin/README.md
+  // "Programs").
   finish(`Failed to connect to server: ${(err as Error).message}`);
   await new Promise(() => {});
   throw err;

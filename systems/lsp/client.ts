@@ -153,14 +153,16 @@ export class LspClient {
           reject(new LspError(`no answer to Connect after ${epochs} epochs`));
           return;
         }
-        this.sendRaw(connect); // Connect is resent every epoch, never backed off (spec §7)
+        // Connect is resent every epoch, never backed off (systems/lsp/README.md "How it works").
+        this.sendRaw(connect);
       }, this.params.epochMillis);
     });
   }
 
   private onLost(): void {
     this.options.log?.(`connection ${this.connId} lost`);
-    // Buffered payloads stay readable; after them Read errors (spec §9).
+    // Buffered payloads stay readable; after them Read errors (systems/lsp/README.md
+    // "How it works").
     this.inbox.end(new LspError("connection lost"));
     this.releaseCloseWaiters();
     // Nothing more can arrive or leave: stop the epoch timer and the socket.

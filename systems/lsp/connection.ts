@@ -58,7 +58,10 @@ export interface ConnectionIo {
 
 interface InFlight {
   message: LspMessage;
-  /** Epochs to wait between this message's transmissions (spec §7's CurrentBackoff). */
+  /**
+   * Epochs to wait between this message's transmissions (the backoff of systems/lsp/README.md
+   * "How it works").
+   */
   backoff_epochs: number;
   /** Epochs waited since the last transmission. */
   idle_epochs: number;
@@ -91,7 +94,8 @@ export class Connection {
     private readonly io: ConnectionIo,
     private readonly bug: LspBug | undefined = undefined,
   ) {
-    // Each direction's first data message carries isn + 1 (spec §4).
+    // Each direction's first data message carries isn + 1 (systems/lsp/README.md "The wire format",
+    // Setup).
     this.next_write_seq = isn + 1;
     this.next_deliver_seq = isn + 1;
   }
@@ -110,7 +114,10 @@ export class Connection {
     return this.queued.length === 0 && this.in_flight.size === 0;
   }
 
-  /** Queues a payload; never blocks (spec §9). Throws once the connection is lost or closing. */
+  /**
+   * Queues a payload; never blocks (systems/lsp/README.md "How it works"). Throws once the
+   * connection is lost or closing.
+   */
   write(payload: Uint8Array): void {
     if (this._lost) throw new LspError(`connection ${this.connId} is lost`);
     if (this.closing) throw new LspError(`connection ${this.connId} is closed`);
@@ -152,7 +159,10 @@ export class Connection {
     }
   }
 
-  /** One epoch passed (spec §6): loss detection, retransmission with backoff, heartbeat. */
+  /**
+   * One epoch passed (systems/lsp/README.md "How it works"): loss detection, retransmission with
+   * backoff, heartbeat.
+   */
   epoch(): void {
     if (this._lost) return;
     this.silent_epochs++;
@@ -196,7 +206,7 @@ export class Connection {
 
   private receiveData(message: LspMessage): void {
     const verdict = checkData(message, this.bug !== "no-checksum");
-    if (!verdict.ok) return; // as if lost: no Ack (spec §8)
+    if (!verdict.ok) return; // as if lost: no Ack (systems/lsp/README.md "The wire format")
     const seq = message.seqNum;
     if (seq < this.next_deliver_seq) {
       this.ack(seq); // a duplicate: our earlier Ack may have been lost
@@ -247,7 +257,10 @@ export class Connection {
     if (this.idle) this.io.drained();
   }
 
-  /** Transmits queued messages while the window and MaxUnackedMessages allow (spec §5). */
+  /**
+   * Transmits queued messages while the window and MaxUnackedMessages allow (systems/lsp/README.md
+   * "How it works").
+   */
   private pump(): void {
     for (;;) {
       const next = this.queued.peek();

@@ -104,7 +104,8 @@ export class LspServer {
     const conn = this.byId.get(connId);
     if (!conn || conn.connection.closing) throw new LspError(`no connection ${connId}`);
     conn.connection.closing = true;
-    // Read never returns data from a connection closed by CloseConn (spec §9).
+    // Read never returns data from a connection closed by CloseConn (systems/lsp/README.md
+    // "How it works").
     this.inbox.filter((item) => item.connId !== connId);
     this.inbox.push({ connId, payload: null, error: "connection closed" }, true);
     if (conn.connection.idle) this.forget(conn);

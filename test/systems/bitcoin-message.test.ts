@@ -1,5 +1,5 @@
 // Bitcoin messages and hash (protocols/bitcoin/message.ts; systems/bitcoin/README.md "Messages and the hash"): the
-// spec's hash vectors, lossless uint64 round trips (numbers above 2^53 must survive), Go-style
+// README's hash vectors, lossless uint64 round trips (numbers above 2^53 must survive), Go-style
 // decoding, and the fast minimum search against a plain BigInt search.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -21,7 +21,7 @@ describe("hash", () => {
     [0n, 13781283048668101583n],
     [1n, 4754799531757243342n],
     [2n, 5611725180048225792n],
-  ])('Hash("msg", %i) = %i (spec §2)', (nonce, expected) => {
+  ])('Hash("msg", %i) = %i', (nonce, expected) => {
     expect(bitcoinHash("msg", nonce)).toBe(expected);
   });
 

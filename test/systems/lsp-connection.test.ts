@@ -1,6 +1,7 @@
 // The LSP connection engine without sockets or timers (systems/lsp/connection.ts): the sending
-// rule, the exact backoff schedule of spec §7, heartbeats, loss detection, buffering, CAck, the
-// bug variants, and a property test over a lossy, duplicating, reordering channel.
+// rule, the exact backoff schedule of systems/lsp/README.md "How it works", heartbeats, loss
+// detection, buffering, CAck, the bug variants, and a property test over a lossy, duplicating,
+// reordering channel.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -42,7 +43,7 @@ const write = (conn: Connection, ...texts: string[]) => {
   for (const t of texts) conn.write(Buffer.from(t));
 };
 
-describe("sending rule (spec §5)", () => {
+describe("sending rule", () => {
   it("MaxUnackedMessages binds when it is below the window", () => {
     const { conn, data } = harness({ windowSize: 3, maxUnackedMessages: 2 });
     write(conn, "a", "b", "c", "d", "e");
@@ -76,7 +77,7 @@ describe("sending rule (spec §5)", () => {
   });
 });
 
-describe("epochs (spec §6–7)", () => {
+describe("epochs and backoff", () => {
   /** Epochs (0 = the first send) at which the first data message went out over `epochs` ticks. */
   function schedule(cap: number, epochs: number, bug?: LspBug): number[] {
     const { conn, sent } = harness({ epochLimit: 1000, maxBackOffInterval: cap }, bug);
@@ -135,7 +136,7 @@ describe("epochs (spec §6–7)", () => {
   });
 });
 
-describe("receiving (spec §5, §8)", () => {
+describe("receiving", () => {
   const incoming = (seq: number, text: string) => dataMessage(7, seq, Buffer.from(text));
 
   it("buffers out-of-order data, delivers in order, acks everything, drops duplicates", () => {

@@ -1,6 +1,7 @@
-// The LSP client and server endpoints over real loopback UDP, in process (spec §4, §6, §9):
-// echo, delivery through the proxy under loss/duplication/reordering/corruption, handshake
-// failure, loss reports, and the blocking and non-blocking closes.
+// The LSP client and server endpoints over real loopback UDP, in process (systems/lsp/README.md
+// "The wire format", "How it works"): echo, delivery through the proxy under
+// loss/duplication/reordering/corruption, handshake failure, loss reports, and the blocking and
+// non-blocking closes.
 import { createSocket } from "node:dgram";
 import { afterEach, describe, expect, it } from "vitest";
 import { RunClock } from "../../harness/clock.js";

@@ -1,4 +1,4 @@
-// The LSP wire format and checksum (systems/lsp/README.md "The wire format"): the spec's test vectors,
+// The LSP wire format and checksum (systems/lsp/README.md "The wire format"): its checksum vectors,
 // the exact field order, Go-compatible decoding, and the receive-side size/checksum rules.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -23,7 +23,7 @@ describe("checksum", () => {
     [70000, 65536, 0, Buffer.alloc(0), 61069],
     [3, 257, 2, Buffer.from([0xff, 0xff]), 65273],
     [1, 43, 5, text("hello"), 11659],
-  ])("checksum(%i, %i, %i, …) = %i (spec §2 vectors)", (id, seq, size, payload, expected) => {
+  ])("checksum(%i, %i, %i, …) = %i", (id, seq, size, payload, expected) => {
     expect(checksum(id, seq, size, payload)).toBe(expected);
   });
 
@@ -130,7 +130,7 @@ describe("decoding", () => {
   });
 });
 
-describe("receive-side checks (spec §8)", () => {
+describe("receive-side checks", () => {
   const message = dataMessage(1, 43, text("hello"));
 
   it("accepts an intact message", () => {

@@ -190,7 +190,10 @@ export function packetOptions(options: UdpOptions): { mutate: number; steady: bo
 export const SERVER_START_TIMEOUT_MS = 10_000;
 /** Grace for process start-up on a loaded machine, added to protocol-derived bounds. */
 export const PROCESS_SLACK_MS = 3_000;
-/** Slack beyond §12.2's 1 s for a program to exit after answering close, on a loaded machine. */
+/**
+ * Slack beyond the 1 s (systems/lsp/README.md "The control channel") for a program to exit after
+ * answering close, on a loaded machine.
+ */
 export const EXIT_SLACK_MS = 1_000;
 
 export interface ProgramRecord {
@@ -198,7 +201,10 @@ export interface ProgramRecord {
   role: string;
   /** When the harness asked it to end (close command, kill, stop), for crash attribution. */
   ended_by_us: boolean;
-  /** Time (ns) a `close` reply arrived: the program must exit within 1 s after it (§12.2). */
+  /**
+   * Time (ns) a `close` reply arrived: the program must exit within 1 s after it
+   * (systems/lsp/README.md "The control channel").
+   */
   close_replied_ns?: number;
   /** True when the program may exit on its own (a bitcoin client after printing). */
   may_exit: boolean;

@@ -1,8 +1,8 @@
-// LSP wire conformance (issue 7; systems/lsp/README.md "The wire format", "How it works"), the second driver of the `lsp`
-// workload (--conformance): faultline plays scripted LSP clients
-// from raw UDP sockets (through the proxy, so every datagram is journaled) against the target
-// server, which it drives over the §12 control channel, and reports each deviation by name.
-// The checks run concurrently, one connection each, so the whole suite takes about a dozen
+// LSP wire conformance (issue 7; systems/lsp/README.md "The wire format", "How it works"), the
+// second driver of the `lsp` workload (--conformance): faultline plays scripted LSP clients from
+// raw UDP sockets (through the proxy, so every datagram is journaled) against the target server,
+// which it drives over the control channel (systems/lsp/README.md), and reports each deviation by
+// name. The checks run concurrently, one connection each, so the whole suite takes about a dozen
 // epochs. Checks and the deviation names they report:
 //
 //   handshake          Connect(isn) → Ack(id ≠ 0, isn)                           handshake-ack

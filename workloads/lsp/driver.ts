@@ -1,7 +1,7 @@
-// The `lsp` workload's driver: one LSP server (the target, speaking the §12 control channel) and
-// `concurrency` client workers c0 … c(N-1), each running our LSP client program through its own
-// proxy frontend. Every control-channel command becomes a history op (invoke when written,
-// completion when answered); the delivery checker reads them.
+// The `lsp` workload's driver: one LSP server (the target, speaking systems/lsp/README.md
+// "The control channel") and `concurrency` client workers c0 … c(N-1), each running our LSP client
+// program through its own proxy frontend. Every control-channel command becomes a history op
+// (invoke when written, completion when answered); the delivery checker reads them.
 //
 // While the workload runs, each worker writes payloads at its share of `rate`, a reader per
 // client keeps one Read outstanding, and the harness plays the server's echo loop (server Read,
