@@ -28,9 +28,24 @@ export const WORKLOADS: Readonly<Record<string, WorkloadFactory>> = {
   kv,
 };
 
+/** What each Maelstrom workload asks of a node, for `faultline workloads`. */
+const SUMMARIES: Readonly<Record<keyof typeof WORKLOADS, string>> = {
+  echo: "every request comes back unchanged",
+  "unique-ids": "ids unique across the whole cluster, partitions or not",
+  broadcast: "every broadcast value reaches every node over --topology; final reads see them all",
+  "g-set": "a grow-only set: every acknowledged add is in every node's final read",
+  "g-counter": "a grow-only counter: final reads equal a sum the acknowledged adds allow",
+  "pn-counter": "a counter that also decrements: final reads within what the adds allow",
+  "lin-kv": "a linearizable register per key (read, write, cas), checked by our Porcupine port",
+  kv: "MIT-style Get/Put/Append per key, linearizable (workloads/kv.md)",
+};
+
 export const PLUGINS: Readonly<Record<string, WorkloadPlugin>> = {
   ...Object.fromEntries(
-    Object.entries(WORKLOADS).map(([name, factory]) => [name, maelstromPlugin(name, factory)]),
+    Object.entries(WORKLOADS).map(([name, factory]) => [
+      name,
+      maelstromPlugin(name, factory, SUMMARIES[name] ?? name),
+    ]),
   ),
   lsp: lspPlugin,
   mining: miningPlugin,

@@ -8,6 +8,7 @@ import { partitionReachWarning } from "../../checkers/partition-reach.js";
 import type { CheckResult } from "../../checkers/result.js";
 import { truncate } from "../../reports/escape.js";
 import { FAULT_KINDS } from "../../workloads/faults.js";
+import { nodeNames } from "../../workloads/maelstrom/plugin.js";
 import type { MaelstromNet, MalformedReply, NodeRecord } from "../../workloads/plugin.js";
 import { ClientFactory } from "../client.js";
 import { Cluster, type Crash } from "../cluster.js";
@@ -29,27 +30,8 @@ export const maelstromTransport: Transport<MaelstromNet> = {
 
 function openMaelstrom(run: TransportRun): OpenTransport<MaelstromNet> {
   const { options, dir, clock, random, links, log } = run;
-  const nodeIds = options.nodes ?? Array.from({ length: options.node_count }, (_, i) => `n${i}`);
-  const network = new Network(
-    join(dir, STORE_FILES.messages),
-    links,
-    random.fork("network"),
-    clock,
-  );
-  network.tap({
-    ...(options.log?.net_send && { send: (line: string) => log.echo(`send ${line}`) }),
-    ...(options.log?.net_recv && { recv: (line: string) => log.echo(`recv ${line}`) }),
-  });
-  for (const [name, service] of createServices(random.fork("services"))) {
-    network.register(name, {
-      kind: "service",
-      deliver: (envelope) => {
-        const reply = service.handle(envelope.src, envelope.body);
-        if (reply) network.send(name, envelope.src, reply);
-        return true;
-      },
-    });
-  }
+  const nodeIds = nodeNames(options);
+  const network = routerWithServices(run);
   const clients = new ClientFactory(network);
   const clock_control = options.nemesis.faults.includes("clock")
     ? ClockControl.create(dir)
@@ -74,32 +56,8 @@ function openMaelstrom(run: TransportRun): OpenTransport<MaelstromNet> {
     const dests = talked.get(src) ?? talked.set(src, new Set()).get(src);
     dests?.add(dest);
   });
-
-  const net: MaelstromNet = {
-    nodes: nodeIds,
-    startNodes: async () => {
-      log.info(
-        `starting ${nodeIds.length} nodes: ${options.target.command.file} ${options.target.command.args.join(" ")}`,
-      );
-      await cluster.start();
-      log.info("all nodes answered init");
-    },
-    openClient: () => clients.open(),
-    stopNodes: async (kill) => {
-      if (kill) await cluster.kill();
-      else await cluster.stop();
-    },
-    report: (malformed) => ({
-      nodes: nodeRecords(nodeIds, cluster.crashes),
-      errors: cluster.crashes.map((crash) => ({ kind: "node-crashed", message: crashText(crash) })),
-      checkers: {
-        protocol: protocolCheck(network, malformed),
-        crashes: crashCheck(cluster.crashes),
-      },
-    }),
-  };
   return {
-    net,
+    net: maelstromNet(run, nodeIds, cluster, clients, network),
     nemesis: () => {
       const nemesis = new Nemesis(
         options.nemesis,
@@ -127,6 +85,63 @@ function openMaelstrom(run: TransportRun): OpenTransport<MaelstromNet> {
       network.close();
       clock_control?.remove();
     },
+  };
+}
+
+/** The router, echoing traffic when --log-net-* asks, with Maelstrom's services on it. */
+function routerWithServices(run: TransportRun): Network {
+  const { options, dir, clock, random, links, log } = run;
+  const network = new Network(
+    join(dir, STORE_FILES.messages),
+    links,
+    random.fork("network"),
+    clock,
+  );
+  network.tap({
+    ...(options.log?.net_send && { send: (line: string) => log.echo(`send ${line}`) }),
+    ...(options.log?.net_recv && { recv: (line: string) => log.echo(`recv ${line}`) }),
+  });
+  for (const [name, service] of createServices(random.fork("services"))) {
+    network.register(name, {
+      kind: "service",
+      deliver: (envelope) => {
+        const reply = service.handle(envelope.src, envelope.body);
+        if (reply) network.send(name, envelope.src, reply);
+        return true;
+      },
+    });
+  }
+  return network;
+}
+
+function maelstromNet(
+  run: TransportRun,
+  nodeIds: readonly string[],
+  cluster: Cluster,
+  clients: ClientFactory,
+  network: Network,
+): MaelstromNet {
+  const { command } = run.options.target;
+  return {
+    nodes: nodeIds,
+    startNodes: async () => {
+      run.log.info(`starting ${nodeIds.length} nodes: ${command.file} ${command.args.join(" ")}`);
+      await cluster.start();
+      run.log.info("all nodes answered init");
+    },
+    openClient: () => clients.open(),
+    stopNodes: async (kill) => {
+      if (kill) await cluster.kill();
+      else await cluster.stop();
+    },
+    report: (malformed) => ({
+      nodes: nodeRecords(nodeIds, cluster.crashes),
+      errors: cluster.crashes.map((crash) => ({ kind: "node-crashed", message: crashText(crash) })),
+      checkers: {
+        protocol: protocolCheck(network, malformed),
+        crashes: crashCheck(cluster.crashes),
+      },
+    }),
   };
 }
 

@@ -4,11 +4,15 @@ import type { MaelstromNet, WorkloadPlugin } from "../plugin.js";
 import type { WorkloadFactory } from "../workload.js";
 import { maelstromDriver, runCheckers } from "./driver.js";
 
-export function maelstromPlugin(name: string, factory: WorkloadFactory): WorkloadPlugin {
+export function maelstromPlugin(
+  name: string,
+  factory: WorkloadFactory,
+  summary: string,
+): WorkloadPlugin {
   const plugin: WorkloadPlugin<MaelstromNet> = {
     name,
     transport: "maelstrom",
-    summary: `Maelstrom's ${name} workload, over its JSON-lines protocol`,
+    summary: `${summary} (Maelstrom protocol)`,
     prepare: (settings) => ({ extra: { nodes: nodeNames(settings) } }),
     create: (ctx) =>
       maelstromDriver(
