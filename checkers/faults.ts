@@ -1,5 +1,5 @@
-// Fault effectiveness (ARCHITECTURE.md "Faults"): for each fault interval in the history, how many client
-// ops overlapped it and how many of those failed or were indeterminate. A fault that touched
+// Fault effectiveness (ARCHITECTURE.md "Faults"): for each fault interval in the history, how many
+// client ops overlapped it and how many of those failed or were indeterminate. A fault that touched
 // no op proved nothing, and the run says so — informational, never a violation.
 import { type Op, pairOperations } from "./history.js";
 import type { CheckResult } from "./result.js";

@@ -1,6 +1,6 @@
-// Judging LSP wire conformance (systems/lsp/README.md "The wire format", "How it works"): the deviations the scripted checks
-// (workloads/lsp/conformance.ts) can report, the retransmission schedule they hold a server to,
-// and the verdict over what they found.
+// Judging LSP wire conformance (systems/lsp/README.md "The wire format", "How it works"): the
+// deviations the scripted checks (workloads/lsp/conformance.ts) can report, the retransmission
+// schedule they hold a server to, and the verdict over what they found.
 import type { CheckResult } from "./result.js";
 
 export const DEVIATIONS = [

@@ -1,6 +1,6 @@
-// The process contract of the LSP family's programs (systems/lsp/README.md "The control channel"): no program
-// exits on its own, stdout carries only well-formed control-channel lines, and a program exits
-// within 1 s of answering close. The driver gathers what its programs did; this judges it.
+// The process contract of the LSP family's programs (systems/lsp/README.md "The control channel"):
+// no program exits on its own, stdout carries only well-formed control-channel lines, and a program
+// exits within 1 s of answering close. The driver gathers what its programs did; this judges it.
 import type { CheckResult } from "./result.js";
 
 /** systems/lsp/README.md "The control channel": a program exits within 1 s of replying to close. */

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The `faultline` command. Every non-zero exit prints one line saying why (ARCHITECTURE.md "The lifecycle").
+// The `faultline` command. Every non-zero exit prints one line saying why (ARCHITECTURE.md "The
+// lifecycle").
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { PLUGINS, workloadPlugin } from "../workloads/index.js";
 import { TOPOLOGIES } from "../workloads/topology.js";

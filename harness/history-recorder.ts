@@ -1,5 +1,6 @@
-// Streams the history to history.jsonl as it is recorded (ARCHITECTURE.md "The store") and keeps it in memory
-// for the checkers. Index and time are assigned here, so the file is always in time order.
+// Streams the history to history.jsonl as it is recorded (ARCHITECTURE.md "The store") and keeps it
+// in memory for the checkers. Index and time are assigned here, so the file is always in time
+// order.
 import { type CompletionType, type Op, serializeOp } from "../checkers/history.js";
 import type { RunClock } from "./clock.js";
 import { JsonlWriter } from "./jsonl-writer.js";

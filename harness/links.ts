@@ -1,5 +1,5 @@
-// The link-state table (ARCHITECTURE.md "Transports"): one entry per directed link (src, dest). Every transport
-// consults the same table; the nemesis changes it and records what it changed.
+// The link-state table (ARCHITECTURE.md "Transports"): one entry per directed link (src, dest).
+// Every transport consults the same table; the nemesis changes it and records what it changed.
 import type { Random } from "./random.js";
 
 export const LATENCY_DISTS = ["constant", "uniform", "exponential"] as const;

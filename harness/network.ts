@@ -1,6 +1,7 @@
-// The in-harness message router for the `maelstrom` transport (ARCHITECTURE.md "Transports"; README.md "The network"). Every
-// message between nodes, clients and services passes through `send`, is journaled to
-// messages.jsonl, and is delivered, delayed, duplicated or dropped according to the link table.
+// The in-harness message router for the `maelstrom` transport (ARCHITECTURE.md "Transports";
+// README.md "The network"). Every message between nodes, clients and services passes through
+// `send`, is journaled to messages.jsonl, and is delivered, delayed, duplicated or dropped
+// according to the link table.
 import TinyQueue from "tinyqueue";
 import type { Body, Envelope } from "../workloads/protocol.js";
 import type { RunClock } from "./clock.js";

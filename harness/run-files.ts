@@ -1,6 +1,8 @@
-// The files every run keeps, whatever its transport (ARCHITECTURE.md "The store"): a fresh run directory with
-// faultline.log attached, test.json and history.jsonl at the start, results.json at the end.
+// The files every run keeps, whatever its transport (ARCHITECTURE.md "The store"): a fresh run
+// directory with faultline.log attached, test.json and history.jsonl at the start, results.json at
+// the end.
 import { dirname, join } from "node:path";
+import type { TransportName } from "../workloads/plugin.js";
 import type { RunClock } from "./clock.js";
 import { EXIT, exitCodeFor, SetupError } from "./exit-codes.js";
 import { HistoryRecorder } from "./history-recorder.js";
@@ -13,7 +15,7 @@ export interface RunStart {
   /** The test's name in the store, e.g. "lsp-reference". */
   name: string;
   /** Named in the log line and test.json; the maelstrom transport goes unnamed. */
-  transport?: "tcp" | "udp";
+  transport?: Exclude<TransportName, "maelstrom">;
   /** What test.json holds beyond the options (a field of the options here replaces it). */
   extra: Record<string, unknown>;
   clock: RunClock;

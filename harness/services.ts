@@ -1,8 +1,8 @@
-// Maelstrom's built-in services (harness/services.md): lin-kv, seq-kv, lww-kv and
-// lin-tso. Each service is a synchronous state machine: the router hands it one request body at a
-// time and sends back the body it returns, so — like Maelstrom's one worker thread per service — a
-// service needs no locking, and its answers depend only on the order of requests and on the Random
-// it was given (all randomness comes from there, so `--seed` repeats a run).
+// Maelstrom's built-in services (harness/services.md): lin-kv, seq-kv, lww-kv and lin-tso. Each
+// service is a synchronous state machine: the router hands it one request body at a time and sends
+// back the body it returns, so — like Maelstrom's one worker thread per service — a service needs
+// no locking, and its answers depend only on the order of requests and on the Random it was given
+// (all randomness comes from there, so `--seed` repeats a run).
 //
 // Keys and values: both may be any JSON value. They are stored as canonical JSON text (object keys
 // sorted), which gives Maelstrom's value equality (`{"a":1,"b":2}` equals `{"b":2,"a":1}`, the key
@@ -11,9 +11,9 @@
 // `null` is a valid key or value; a *missing* field is a malformed request (error 12).
 //
 // Bounds: value sizes are the router's job (it bounds message size). Nesting is bounded by
-// MAX_JSON_DEPTH (deeper → error 12) so canonicalisation cannot blow the stack. The number of keys is
-// unbounded, as in Maelstrom; per-key overhead is O(1) apart from seq-kv's bounded history below.
-// Per-caller state (seq-kv) is one number per calling node; callers are the test's nodes.
+// MAX_JSON_DEPTH (deeper → error 12) so canonicalisation cannot blow the stack. The number of keys
+// is unbounded, as in Maelstrom; per-key overhead is O(1) apart from seq-kv's bounded history
+// below. Per-caller state (seq-kv) is one number per calling node; callers are the test's nodes.
 import assert from "node:assert/strict";
 import { SERVICE_NAMES } from "../protocols/maelstrom.js";
 import { type Body, ERROR_CODES } from "../workloads/protocol.js";
@@ -28,7 +28,8 @@ export interface Service {
   handle(src: string, body: Body): Body | undefined;
 }
 
-// The names live in protocols/ so reports can tell services from nodes without importing the engine.
+// The names live in protocols/ so reports can tell services from nodes without importing the
+// engine.
 export { SERVICE_NAMES };
 
 /** States seq-kv keeps, as Maelstrom's ring buffer (`sequential` default). */
@@ -287,7 +288,8 @@ class VersionedMap {
       }
       history.push({ version: this.newest, value: change.value });
     }
-    // Version `oldest` just became the oldest kept state; only its key can have gained a droppable value.
+    // Version `oldest` just became the oldest kept state; only its key can have gained a droppable
+    // value.
     const oldest = this.oldest;
     const key = oldest > 0 ? this.changedKeyAt[oldest % this.capacity] : undefined;
     if (key !== undefined) {
@@ -332,12 +334,13 @@ class SeqKv implements Service {
     assert.ok(seen <= at && from <= at && at <= newest);
     const tried = evaluateKv(body, request, (k) => this.states.get(k, at), true);
     if (!tried.changed) {
-      // Reads, failed cas and identity cas/write leave the state as it was: that answer stands (#39).
+      // Reads, failed cas and identity cas/write leave the state as it was: that answer stands
+      // (#39).
       this.seen.set(src, at);
       return tried.reply;
     }
-    // Changing an old state could fork the timeline: run it again on the newest state instead.
-    // Like Maelstrom, this always adds a state, even when the op turns out not to change the newest one.
+    // Changing an old state could fork the timeline: run it again on the newest state instead. Like
+    // Maelstrom, this always adds a state, even when the op turns out not to change the newest one.
     const applied = evaluateKv(body, request, (k) => this.states.get(k, newest), true);
     this.states.commit(applied.changed ? applied.store : undefined);
     this.seen.set(src, this.states.newest);
@@ -394,7 +397,8 @@ class LwwKv implements Service {
     const replica = this.replicas[target] as LwwReplica;
     const outcome = evaluateKv(body, prepared.request, (k) => replica.entries.get(k)?.value, false);
     if (outcome.store) {
-      // Every successful write/cas is a new version, even of an equal value: LWW orders by timestamp.
+      // Every successful write/cas is a new version, even of an equal value: LWW orders by
+      // timestamp.
       this.set(target, outcome.store.key, { ts: replica.clock, value: outcome.store.value });
       replica.clock += 1;
       assert.ok(Number.isSafeInteger(replica.clock));

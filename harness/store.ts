@@ -1,5 +1,5 @@
-// The run store (ARCHITECTURE.md "The store"): store/<test-name>/<timestamp>/ with store/latest pointing at
-// the newest run.
+// The run store (ARCHITECTURE.md "The store"): store/<test-name>/<timestamp>/ with store/latest
+// pointing at the newest run.
 import {
   mkdirSync,
   readFileSync,

@@ -2,6 +2,7 @@
 // own program given with --bin.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
+import type { TransportName } from "../workloads/plugin.js";
 import { SetupError } from "./exit-codes.js";
 import type { NodeCommand } from "./node-process.js";
 import { assertExecutable } from "./node-process.js";
@@ -9,7 +10,7 @@ import { packageRoot } from "./paths.js";
 
 export interface Manifest {
   name: string;
-  transport: "maelstrom" | "udp" | "tcp";
+  transport: TransportName;
   /** argv; "node" means this Node binary, other relative paths are from the package root. */
   command: string[];
   workloads: string[];

@@ -1,8 +1,8 @@
-// report.html: one self-contained page per run (ARCHITECTURE.md "The store"). The text a reader needs — the
-// verdict and why, how to repeat the run, each checker's findings, faults, crashes — is
-// rendered here as escaped HTML, so it reads even with scripts off. The drawings (timeline,
-// plots, linearizability view, message diagram) are made in the browser by reports/client/
-// report.js from the data embedded as JSON, with textContent only, never innerHTML.
+// report.html: one self-contained page per run (ARCHITECTURE.md "The store"). The text a reader
+// needs — the verdict and why, how to repeat the run, each checker's findings, faults, crashes — is
+// rendered here as escaped HTML, so it reads even with scripts off. The drawings (timeline, plots,
+// linearizability view, message diagram) are made in the browser by reports/client/ report.js from
+// the data embedded as JSON, with textContent only, never innerHTML.
 import { asset, contentSecurityPolicy } from "./assets.js";
 import { checkerCards } from "./checker-sections.js";
 import { html, jsonForScript, type SafeHtml, truncate, trusted } from "./escape.js";

@@ -1,5 +1,5 @@
-// The reports' entry point (ARCHITECTURE.md "The store"): after a run's results.json is written, render
-// report.html, junit.xml and summary.md into the run directory, append the summary to
+// The reports' entry point (ARCHITECTURE.md "The store"): after a run's results.json is written,
+// render report.html, junit.xml and summary.md into the run directory, append the summary to
 // $GITHUB_STEP_SUMMARY when CI sets it, and refresh the store's index.html.
 import { appendFile, realpath, rename, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative } from "node:path";

@@ -1,6 +1,6 @@
-// Reads what a run stored (ARCHITECTURE.md "The store") into memory for the renderers, with explicit bounds:
-// a report must render even when a file is missing, torn, huge, or written by a misbehaving
-// target. Every problem becomes a line in `problems` instead of an exception.
+// Reads what a run stored (ARCHITECTURE.md "The store") into memory for the renderers, with
+// explicit bounds: a report must render even when a file is missing, torn, huge, or written by a
+// misbehaving target. Every problem becomes a line in `problems` instead of an exception.
 import { createReadStream } from "node:fs";
 import { open, readdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";

@@ -1,5 +1,6 @@
-// The files of a stored run (ARCHITECTURE.md "The store"). Reports read this layout, so reports/ owns it and
-// harness/store.ts, which writes it, imports it from here: reports never import the engine.
+// The files of a stored run (ARCHITECTURE.md "The store"). Reports read this layout, so reports/
+// owns it and harness/store.ts, which writes it, imports it from here: reports never import the
+// engine.
 export const STORE_FILES = {
   history: "history.jsonl",
   messages: "messages.jsonl",

@@ -1,6 +1,6 @@
 // Runs once around the whole suite. Every process the suite starts inherits a token in its
-// environment; afterwards none carrying it may still be alive (README.md "Guarantees": the harness never
-// leaves a process behind). If one is, the suite fails.
+// environment; afterwards none carrying it may still be alive (README.md "Guarantees": the harness
+// never leaves a process behind). If one is, the suite fails.
 import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 

@@ -1,5 +1,5 @@
-// What a workload module provides (ARCHITECTURE.md "Workload plugins"): the op generator, the client adaptor
-// (op -> request body -> completion), the final ops, and its checkers.
+// What a workload module provides (ARCHITECTURE.md "Workload plugins"): the op generator, the
+// client adaptor (op -> request body -> completion), the final ops, and its checkers.
 import type { CompletionType, Op } from "../checkers/history.js";
 import type { CheckResult } from "../checkers/result.js";
 import type { Body } from "./protocol.js";

@@ -1,7 +1,8 @@
-// Per-node clock offsets through libfaketime (ARCHITECTURE.md "Faults"; README.md "Faults"): each node starts with LD_PRELOAD
-// of libfaketime and its own FAKETIME_TIMESTAMP_FILE; rewriting that file (e.g. "+250" or
-// "-3600", seconds) moves the node's wall clock at once, because FAKETIME_NO_CACHE makes
-// libfaketime re-read it. Monotonic clocks are left alone so timers keep working.
+// Per-node clock offsets through libfaketime (ARCHITECTURE.md "Faults"; README.md "Faults"): each
+// node starts with LD_PRELOAD of libfaketime and its own FAKETIME_TIMESTAMP_FILE; rewriting that
+// file (e.g. "+250" or "-3600", seconds) moves the node's wall clock at once, because
+// FAKETIME_NO_CACHE makes libfaketime re-read it. Monotonic clocks are left alone so timers keep
+// working.
 import {
   existsSync,
   mkdirSync,

@@ -1,7 +1,7 @@
-// The nemesis (ARCHITECTURE.md "Faults"): one loop per fault kind, each alternating start and stop on a
-// schedule drawn from the run's seed (gap uniform in [0, 2 × interval], Jepsen's stagger);
-// kinds overlap freely, unless `serial` (one fault at a time). Every start and stop is a
-// history event saying exactly what was done.
+// The nemesis (ARCHITECTURE.md "Faults"): one loop per fault kind, each alternating start and stop
+// on a schedule drawn from the run's seed (gap uniform in [0, 2 × interval], Jepsen's stagger);
+// kinds overlap freely, unless `serial` (one fault at a time). Every start and stop is a history
+// event saying exactly what was done.
 
 import type {
   MessageMatch,

@@ -1,9 +1,9 @@
-// The nemesis of a star of participants around one hub (a udp server with its clients and
-// miners; a MapReduce coordinator with its workers): the same fault kinds, schedule and history
-// events as the maelstrom nemesis (nemesis.ts; ARCHITECTURE.md "Faults"). Partitions and packet faults change
-// the shared LinkTable on the links between each participant and the hub (plus whatever a
-// transport adds per link, e.g. the UDP proxy's datagram mutations); kills and pauses go to the
-// workload's runner, which knows what a participant is (an LSP client, a miner, a worker).
+// The nemesis of a star of participants around one hub (a udp server with its clients and miners; a
+// MapReduce coordinator with its workers): the same fault kinds, schedule and history events as the
+// maelstrom nemesis (nemesis.ts; ARCHITECTURE.md "Faults"). Partitions and packet faults change the
+// shared LinkTable on the links between each participant and the hub (plus whatever a transport
+// adds per link, e.g. the UDP proxy's datagram mutations); kills and pauses go to the workload's
+// runner, which knows what a participant is (an LSP client, a miner, a worker).
 import { sleepUnlessAborted, untilAborted } from "../clock.js";
 import { SetupError } from "../exit-codes.js";
 import type { HistoryRecorder } from "../history-recorder.js";

@@ -1,7 +1,8 @@
-// Bitcoin miner messages and hash (systems/bitcoin/README.md "Messages and the hash"). Lower, Upper, Hash and Nonce
-// are full-range uint64, so these messages are parsed with a small lossless JSON reader (numbers
-// become BigInt) and written with bare integer literals — JSON.parse/stringify would round
-// 13781283048668101583 to a double. The harness's mining oracle imports the hash from here.
+// Bitcoin miner messages and hash (systems/bitcoin/README.md "Messages and the hash"). Lower,
+// Upper, Hash and Nonce are full-range uint64, so these messages are parsed with a small lossless
+// JSON reader (numbers become BigInt) and written with bare integer literals — JSON.parse/stringify
+// would round 13781283048668101583 to a double. The harness's mining oracle imports the hash from
+// here.
 import * as crypto from "node:crypto";
 
 export const BitcoinType = { Join: 0, Request: 1, Result: 2 } as const;

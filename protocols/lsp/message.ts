@@ -1,8 +1,9 @@
-// LSP wire format (systems/lsp/README.md "The wire format"): one message per UDP datagram, the JSON object
-// {"Type","ConnID","SeqNum","Size","Checksum","Payload"} in exactly that field order, Payload as
-// standard padded base64 or null, and the CMU 16-bit checksum over (ConnID, SeqNum, Size, payload).
-// It lives in protocols/ because both systems/lsp and the harness's UDP proxy (which decodes and
-// re-encodes datagrams with it) need it; like all of protocols/ it imports nothing outside it.
+// LSP wire format (systems/lsp/README.md "The wire format"): one message per UDP datagram, the JSON
+// object {"Type","ConnID","SeqNum","Size","Checksum","Payload"} in exactly that field order,
+// Payload as standard padded base64 or null, and the CMU 16-bit checksum over (ConnID, SeqNum,
+// Size, payload). It lives in protocols/ because both systems/lsp and the harness's UDP proxy
+// (which decodes and re-encodes datagrams with it) need it; like all of protocols/ it imports
+// nothing outside it.
 
 export const MsgType = { Connect: 0, Data: 1, Ack: 2, CAck: 3 } as const;
 export type MsgType = (typeof MsgType)[keyof typeof MsgType];

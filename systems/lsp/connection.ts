@@ -1,9 +1,9 @@
-// One LSP connection's protocol engine, shared by the client and the server
-// (README.md "The wire format", "How it works"): sequence numbers, the sliding window with MaxUnackedMessages,
+// One LSP connection's protocol engine, shared by the client and the server (README.md "The wire
+// format", "How it works"): sequence numbers, the sliding window with MaxUnackedMessages,
 // acknowledgements (Ack and CAck), in-order delivery with out-of-order buffering, per-message
-// exponential backoff, heartbeats and epoch-based loss detection. It owns no socket and no
-// timer: the endpoint feeds it datagrams and epoch ticks, and it calls back to send, deliver and
-// report loss, so the logic can be read (and tested) without I/O.
+// exponential backoff, heartbeats and epoch-based loss detection. It owns no socket and no timer:
+// the endpoint feeds it datagrams and epoch ticks, and it calls back to send, deliver and report
+// loss, so the logic can be read (and tested) without I/O.
 import {
   ackMessage,
   checkData,

@@ -1,6 +1,6 @@
-// The control channel of our LSP programs (systems/lsp/README.md "The control channel"): JSON-line commands on
-// stdin, one reply per command carrying `in_reply_to`, events on stdout, logs on stderr.
-// Commands run concurrently; a blocking call is answered when it returns.
+// The control channel of our LSP programs (systems/lsp/README.md "The control channel"): JSON-line
+// commands on stdin, one reply per command carrying `in_reply_to`, events on stdout, logs on
+// stderr. Commands run concurrently; a blocking call is answered when it returns.
 import { createInterface } from "node:readline";
 
 export interface Command {

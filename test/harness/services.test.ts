@@ -126,7 +126,8 @@ describe.each(KV_SERVICES)("%s: common KV API and errors", (name) => {
   });
 });
 
-// lin-kv, and seq-kv for a single caller (which always runs on the newest state), are deterministic.
+// lin-kv, and seq-kv for a single caller (which always runs on the newest state), are
+// deterministic.
 describe.each(["lin-kv", "seq-kv"] as const)("%s: single-caller semantics", (name) => {
   it("writes, reads and compares-and-sets", () => {
     const svc = service(name);

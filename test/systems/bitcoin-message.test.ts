@@ -1,6 +1,6 @@
-// Bitcoin messages and hash (protocols/bitcoin/message.ts; systems/bitcoin/README.md "Messages and the hash"): the
-// README's hash vectors, lossless uint64 round trips (numbers above 2^53 must survive), Go-style
-// decoding, and the fast minimum search against a plain BigInt search.
+// Bitcoin messages and hash (protocols/bitcoin/message.ts; systems/bitcoin/README.md "Messages and
+// the hash"): the README's hash vectors, lossless uint64 round trips (numbers above 2^53 must
+// survive), Go-style decoding, and the fast minimum search against a plain BigInt search.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {

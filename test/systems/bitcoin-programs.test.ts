@@ -1,5 +1,5 @@
-// The bitcoin programs as separate processes on loopback (systems/bitcoin/README.md "Programs"): the
-// client's one-line output, chunked work across miners, and what a dead server means to clients
+// The bitcoin programs as separate processes on loopback (systems/bitcoin/README.md "Programs"):
+// the client's one-line output, chunked work across miners, and what a dead server means to clients
 // (Disconnected) and miners (exit).
 import { createSocket } from "node:dgram";
 import { mkdtempSync, rmSync } from "node:fs";

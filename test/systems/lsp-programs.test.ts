@@ -1,5 +1,5 @@
-// The LSP programs' process contract (systems/lsp/README.md "The control channel"), driven as faultline
-// drives them: the listening and connected events, commands with replies, --echo, a lost
+// The LSP programs' process contract (systems/lsp/README.md "The control channel"), driven as
+// faultline drives them: the listening and connected events, commands with replies, --echo, a lost
 // connection reported to a blocked Read, close, and the exit within 1 s of answering close.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

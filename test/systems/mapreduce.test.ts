@@ -1,9 +1,9 @@
-// The MapReduce programs as real processes (systems/mapreduce), in the order of MIT's
-// test-mr.sh (workloads/mapreduce/README.md "The test script's shape"): wc and indexer equal the sequential oracle, maps
-// and reduces run in parallel, each map runs once (job count), nothing exits before the output
-// is final (early exit), and the crash app with relaunched workers still gives the right output.
-// Then each bug variant, shown directly. Every job runs in its own temp dir; every process is
-// in its own process group and is SIGKILLed after the test, whatever happened.
+// The MapReduce programs as real processes (systems/mapreduce), in the order of MIT's test-mr.sh
+// (workloads/mapreduce/README.md "The test script's shape"): wc and indexer equal the sequential
+// oracle, maps and reduces run in parallel, each map runs once (job count), nothing exits before
+// the output is final (early exit), and the crash app with relaunched workers still gives the right
+// output. Then each bug variant, shown directly. Every job runs in its own temp dir; every process
+// is in its own process group and is SIGKILLed after the test, whatever happened.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";

@@ -1,6 +1,7 @@
-// CMU grader scenarios (the CMU P1 grader tests lsp1–lsp6; harness/udp/README.md "The proxy") expressed as faultline scenarios: proxy settings
-// over time, a script of LSP calls, and a check on what the proxy's sniffer saw — the staff
-// shim's in-process knobs, applied from outside, to the reference LSP.
+// CMU grader scenarios (the CMU P1 grader tests lsp1–lsp6; harness/udp/README.md "The proxy")
+// expressed as faultline scenarios: proxy settings over time, a script of LSP calls, and a check on
+// what the proxy's sniffer saw — the staff shim's in-process knobs, applied from outside, to the
+// reference LSP.
 import { afterEach, describe, expect, it } from "vitest";
 import { RunClock } from "../../harness/clock.js";
 import { LinkTable } from "../../harness/links.js";

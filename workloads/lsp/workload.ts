@@ -1,7 +1,8 @@
-// Workload `lsp` (workloads/lsp/README.md; systems/lsp/README.md "What faultline checks"): many concurrent LSP connections each
-// stream payloads to an echo server through the UDP proxy; at the end, half the clients close
-// with data still pending and the server closes the other half's connections with data pending.
-// The driver is workloads/lsp/driver.ts; this module holds what it generates and how it is checked.
+// Workload `lsp` (workloads/lsp/README.md; systems/lsp/README.md "What faultline checks"): many
+// concurrent LSP connections each stream payloads to an echo server through the UDP proxy; at the
+// end, half the clients close with data still pending and the server closes the other half's
+// connections with data pending. The driver is workloads/lsp/driver.ts; this module holds what it
+// generates and how it is checked.
 import { checkDelivery, type DeliveryOptions } from "../../checkers/delivery.js";
 import type { Op } from "../../checkers/history.js";
 import type { CheckResult } from "../../checkers/result.js";

@@ -1,13 +1,13 @@
-// The `mining` workload's driver (systems/bitcoin/README.md "What faultline checks (workload `mining`)"): the bitcoin server (the target,
-// `server <port>`), `node-count` miners m0 … (`miner <host:port>`) and `concurrency` client
-// workers c0 … each running one `client <host:port> <message> <maxNonce>` process per job, every
-// participant through its own proxy frontend.
+// The `mining` workload's driver (systems/bitcoin/README.md "What faultline checks (workload
+// `mining`)"): the bitcoin server (the target, `server <port>`), `node-count` miners m0 … (`miner
+// <host:port>`) and `concurrency` client workers c0 … each running one `client <host:port>
+// <message> <maxNonce>` process per job, every participant through its own proxy frontend.
 //
 // Phases: miners join; a fairness probe (a large job, then a small one 150 ms later); a burst of
-// identical jobs when there are three or more workers; then mixed jobs back to back until the
-// time limit, with the nemesis killing miners and clients, partitioning and dropping packets.
-// After the heal every running job finishes (or times out). Last, the server is killed on
-// purpose while a job runs: that job's client must print "Disconnected" and every miner exit.
+// identical jobs when there are three or more workers; then mixed jobs back to back until the time
+// limit, with the nemesis killing miners and clients, partitioning and dropping packets. After the
+// heal every running job finishes (or times out). Last, the server is killed on purpose while a job
+// runs: that job's client must print "Disconnected" and every miner exit.
 import { createSocket } from "node:dgram";
 import type { Op } from "../../checkers/history.js";
 import type { Dispatch, LoadReport } from "../../checkers/mining.js";

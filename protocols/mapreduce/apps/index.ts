@@ -1,5 +1,6 @@
-// The MapReduce applications (systems/mapreduce/README.md "Apps") as plug-in modules, and the reduce
-// partition function. map and reduce may return a value or a Promise of it: callers always await.
+// The MapReduce applications (systems/mapreduce/README.md "Apps") as plug-in modules, and the
+// reduce partition function. map and reduce may return a value or a Promise of it: callers always
+// await.
 import type { App, KeyValue } from "./app.js";
 import { crash, nocrash } from "./crash.js";
 import { earlyExit } from "./early-exit.js";
