@@ -7,7 +7,7 @@ import type { CheckResult } from "../../checkers/result.js";
 import type { Driver, DriverContext, MaelstromNet, MalformedReply } from "../plugin.js";
 import { SetupError } from "../plugin.js";
 import { sleepUnlessAborted } from "../timing.js";
-import type { OpSpec, Workload } from "../workload.js";
+import type { OpSpec, WorkerView, Workload } from "../workload.js";
 import { completionFor } from "./completion.js";
 
 interface WorkerState {
@@ -22,13 +22,101 @@ const IDLE_RETRY_MS = 10;
 /** A malformed reply is quoted in the protocol check up to this many characters. */
 const MAX_QUOTED_REPLY_CHARS = 1024;
 
-export function maelstromDriver(ctx: DriverContext<MaelstromNet>, workload: Workload): Driver {
-  const { net, settings } = ctx;
-  const malformed: MalformedReply[] = [];
-  const workers: WorkerState[] = [];
+export class MaelstromDriver implements Driver {
+  readonly recovers_before_final = true;
+  readonly final?: () => Promise<void>;
+  private readonly malformed: MalformedReply[] = [];
+  private readonly workers: WorkerState[] = [];
 
-  const perform = async (worker: WorkerState, op: OpSpec): Promise<void> => {
-    ctx.history.record({
+  constructor(
+    private readonly ctx: DriverContext<MaelstromNet>,
+    private readonly workload: Workload,
+  ) {
+    if (workload.final) this.final = () => this.finalOps();
+  }
+
+  async start(): Promise<void> {
+    await this.ctx.net.startNodes();
+    if (this.workload.setup) await sendSetup(this.workload, this.ctx.net);
+    // One worker per unit of concurrency; worker i talks to node i mod n.
+    for (let i = 0; i < this.ctx.settings.concurrency; i++) this.addWorker(i, i);
+  }
+
+  async load(stop: AbortSignal): Promise<void> {
+    const { settings } = this.ctx;
+    this.ctx.log.info(
+      `running ${settings.workload} for ${settings.time_limit_s} s at ${settings.rate} ops/s with ${settings.concurrency} workers`,
+    );
+    const scheduler = this.ctx.scheduler();
+    const deadline_ns = this.ctx.clock.now_ns() + settings.time_limit_s * 1e9;
+    await Promise.all(this.workers.map((w) => this.workerLoop(w, scheduler, deadline_ns, stop)));
+  }
+
+  async stop(kill: boolean): Promise<void> {
+    for (const worker of this.workers) worker.client.close();
+    await this.ctx.net.stopNodes(kill);
+  }
+
+  check(ops: readonly Op[]): Promise<Record<string, CheckResult>> {
+    return runCheckers(this.workload, ops, this.ctx.log);
+  }
+
+  report(): ReturnType<Driver["report"]> {
+    return this.ctx.net.report(this.malformed);
+  }
+
+  private async workerLoop(
+    worker: WorkerState,
+    scheduler: { claim_ms(): number | undefined },
+    deadline_ns: number,
+    stop: AbortSignal,
+  ): Promise<void> {
+    const { clock, settings } = this.ctx;
+    while (!stop.aborted) {
+      const wait_ms = scheduler.claim_ms() ?? settings.time_limit_s * 1000;
+      if (!(await sleepUnlessAborted(wait_ms, stop))) break;
+      if (clock.now_ns() >= deadline_ns) break;
+      const op = this.workload.generate(view(worker));
+      if (op === undefined) {
+        if (!(await sleepUnlessAborted(IDLE_RETRY_MS, stop))) break;
+        continue;
+      }
+      await this.perform(worker, op);
+    }
+  }
+
+  /** Every node gets its final ops, even when there are fewer workers than nodes. */
+  private async finalOps(): Promise<void> {
+    this.ctx.setPhase("final");
+    this.ctx.log.info("running the final ops");
+    let nextProcess = Math.max(...this.workers.map((w) => w.process)) + 1;
+    for (let i = this.workers.length; i < this.ctx.net.nodes.length; i++) {
+      this.addWorker(i, nextProcess++);
+    }
+    await Promise.all(
+      this.workers.map(async (worker) => {
+        for (const op of this.workload.final?.(view(worker)) ?? []) {
+          if (this.ctx.interrupted) return;
+          await this.perform(worker, op);
+        }
+      }),
+    );
+  }
+
+  private addWorker(index: number, process: number): void {
+    const { nodes } = this.ctx.net;
+    this.workers.push({
+      index,
+      process,
+      node: nodes[index % nodes.length] as string,
+      client: this.ctx.net.openClient(),
+    });
+  }
+
+  /** One op: the invoke, the request, and the reply (or its absence) as the completion. */
+  private async perform(worker: WorkerState, op: OpSpec): Promise<void> {
+    const { history } = this.ctx;
+    history.record({
       process: worker.process,
       type: "invoke",
       f: op.f,
@@ -36,18 +124,18 @@ export function maelstromDriver(ctx: DriverContext<MaelstromNet>, workload: Work
       node: worker.node,
       ...(op.final && { final: true }),
     });
-    const request = workload.request(op);
-    const reply = await worker.client.call(worker.node, request, workload.timeout_ms);
-    const completion = completionFor(workload, op, request.type, reply);
+    const request = this.workload.request(op);
+    const reply = await worker.client.call(worker.node, request, this.workload.timeout_ms);
+    const completion = completionFor(this.workload, op, request.type, reply);
     if (completion.malformed) {
-      malformed.push({
+      this.malformed.push({
         node: worker.node,
         f: op.f,
         reason: completion.malformed,
         reply: JSON.stringify(reply).slice(0, MAX_QUOTED_REPLY_CHARS),
       });
     }
-    ctx.history.record({
+    history.record({
       process: worker.process,
       type: completion.type,
       f: op.f,
@@ -56,77 +144,12 @@ export function maelstromDriver(ctx: DriverContext<MaelstromNet>, workload: Work
       ...(op.final && { final: true }),
     });
     // Jepsen's rule: the old op may still take effect, so the worker continues as a new process.
-    if (completion.type === "info") worker.process += settings.concurrency;
-  };
+    if (completion.type === "info") worker.process += this.ctx.settings.concurrency;
+  }
+}
 
-  const view = (worker: WorkerState) => ({
-    worker: worker.index,
-    process: worker.process,
-    node: worker.node,
-  });
-
-  const addWorker = (index: number, process: number) =>
-    workers.push({
-      index,
-      process,
-      node: net.nodes[index % net.nodes.length] as string,
-      client: net.openClient(),
-    });
-
-  return {
-    recovers_before_final: true,
-    start: async () => {
-      await net.startNodes();
-      if (workload.setup) await sendSetup(workload, net);
-      // One worker per unit of concurrency; worker i talks to node i mod n.
-      for (let i = 0; i < settings.concurrency; i++) addWorker(i, i);
-    },
-    load: async (stop) => {
-      ctx.log.info(
-        `running ${settings.workload} for ${settings.time_limit_s} s at ${settings.rate} ops/s with ${settings.concurrency} workers`,
-      );
-      const scheduler = ctx.scheduler();
-      const deadline_ns = ctx.clock.now_ns() + settings.time_limit_s * 1e9;
-      await Promise.all(
-        workers.map(async (worker) => {
-          while (!stop.aborted) {
-            const wait_ms = scheduler.claim_ms() ?? settings.time_limit_s * 1000;
-            if (!(await sleepUnlessAborted(wait_ms, stop))) break;
-            if (ctx.clock.now_ns() >= deadline_ns) break;
-            const op = workload.generate(view(worker));
-            if (op === undefined) {
-              if (!(await sleepUnlessAborted(IDLE_RETRY_MS, stop))) break;
-              continue;
-            }
-            await perform(worker, op);
-          }
-        }),
-      );
-    },
-    ...(workload.final && {
-      final: async () => {
-        ctx.setPhase("final");
-        ctx.log.info("running the final ops");
-        // Every node gets its final ops, even when there are fewer workers than nodes.
-        let nextProcess = Math.max(...workers.map((w) => w.process)) + 1;
-        for (let i = workers.length; i < net.nodes.length; i++) addWorker(i, nextProcess++);
-        await Promise.all(
-          workers.map(async (worker) => {
-            for (const op of workload.final?.(view(worker)) ?? []) {
-              if (ctx.interrupted) return;
-              await perform(worker, op);
-            }
-          }),
-        );
-      },
-    }),
-    stop: async (kill) => {
-      for (const worker of workers) worker.client.close();
-      await net.stopNodes(kill);
-    },
-    check: (ops) => runCheckers(workload, ops, ctx.log),
-    report: () => net.report(malformed),
-  };
+function view(worker: WorkerState): WorkerView {
+  return { worker: worker.index, process: worker.process, node: worker.node };
 }
 
 async function sendSetup(workload: Workload, net: MaelstromNet): Promise<void> {

@@ -2,7 +2,7 @@
 // driver all of them share (driver.ts) around the workload's generator, adaptor and checkers.
 import type { MaelstromNet, WorkloadPlugin } from "../plugin.js";
 import type { WorkloadFactory } from "../workload.js";
-import { maelstromDriver, runCheckers } from "./driver.js";
+import { MaelstromDriver, runCheckers } from "./driver.js";
 
 export function maelstromPlugin(
   name: string,
@@ -15,7 +15,7 @@ export function maelstromPlugin(
     summary: `${summary} (Maelstrom protocol)`,
     prepare: (settings) => ({ extra: { nodes: nodeNames(settings) } }),
     create: (ctx) =>
-      maelstromDriver(
+      new MaelstromDriver(
         ctx,
         factory({
           nodes: ctx.net.nodes,
