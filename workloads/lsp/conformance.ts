@@ -167,6 +167,11 @@ class RawPeer {
     );
   }
 
+  /** The SeqNums of our connection's server Data, distinct, in order of first arrival. */
+  dataSeqNums(): Set<number> {
+    return new Set(this.data().map((r) => r.message.seqNum));
+  }
+
   /** Goes silent: no heartbeats, no acks. */
   silence(): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
@@ -274,12 +279,12 @@ export class ConformanceDriver extends LspFamilyDriver {
     this.ctx.log.info(
       `conformance checks against the LSP server, params ${JSON.stringify(this.params)}`,
     );
-    const checks = scriptedChecks(this.session());
-    const names = Object.keys(checks);
+    const session = this.session();
+    const names = Object.keys(scriptedChecks);
     await Promise.all(
       names.map(async (name) => {
         try {
-          await (checks[name] as () => Promise<void>)();
+          await (scriptedChecks[name] as ScriptedCheck)(session);
         } catch (err) {
           this.deviate(
             name,
@@ -398,368 +403,371 @@ export class ConformanceDriver extends LspFamilyDriver {
   }
 }
 
-/** The checks by name (the module comment lists them and what each reports). */
-function scriptedChecks(s: Session): Record<string, () => Promise<void>> {
-  const { epoch, K, omega, M, cap, signal, openPeer, serverWrite, readsOf, within, deviate } = s;
-  return {
-    handshake: async () => {
-      const peer = await openPeer("handshake");
-      if (!peer) return;
-      const ack = peer.received.find((r) => r.message.type === MsgType.Ack)?.message as LspMessage;
-      if (
-        ack.size !== 0 ||
-        ack.checksum !== 0 ||
-        (ack.payload !== null && ack.payload.length > 0)
-      ) {
-        deviate(
-          "handshake",
-          "handshake-ack",
-          "Ack with Size 0, Checksum 0, Payload null",
-          JSON.stringify(ack),
-        );
-      }
-    },
-    "duplicate-connect": async () => {
-      const peer = await openPeer("duplicate-connect");
-      if (!peer) return;
-      const before = peer.received.length;
-      peer.send(connectMessage(peer.isn));
-      await sleepUnlessAborted(within(1), signal);
-      const other = peer.received
-        .slice(before)
-        .find(
-          (r) =>
-            r.message.type === MsgType.Ack &&
-            r.message.seqNum === peer.isn &&
-            r.message.connId !== peer.connId,
-        );
-      if (other) {
-        deviate(
-          "duplicate-connect",
-          "duplicate-connect",
-          `no new connection (Ack with ConnID ${peer.connId} or nothing)`,
-          `Ack with a new ConnID ${other.message.connId}`,
-        );
-      }
-    },
-    data: async () => {
-      const peer = await openPeer("data");
-      if (!peer) return;
-      const payload = Buffer.from("hello");
-      peer.send(dataMessage(peer.connId, peer.isn + 1, payload));
-      const ack = await peer.waitFor(
-        (m) => m.type === MsgType.Ack && m.seqNum === peer.isn + 1,
-        within(1),
-      );
-      if (!ack)
-        deviate(
-          "data",
-          "data-ack",
-          `Ack(${peer.connId}, ${peer.isn + 1}) within 1 epoch`,
-          "no Ack",
-        );
-      await until(() => readsOf(peer.connId).length > 0, within(2), signal);
-      const got = readsOf(peer.connId)[0];
-      if (!got?.data?.equals(payload)) {
-        deviate(
-          "data",
-          "delivery",
-          `Read returns "hello" from connection ${peer.connId}`,
-          got ? describeRead(got) : "nothing read",
-        );
-      }
-    },
-    "server-data": async () => {
-      const peer = await openPeer("server-data");
-      if (!peer) return;
-      peer.setAutoAck(true);
-      const payload = Buffer.from("world");
-      await serverWrite(peer.connId, payload);
-      const got = await peer.waitFor((m) => m.type === MsgType.Data, within(1));
-      if (!got) {
-        deviate(
-          "server-data",
-          "server-first-seq",
-          `Data(${peer.connId}, ${peer.isn + 1}) within 1 epoch`,
-          "no Data",
-        );
-        return;
-      }
-      const m = got.message;
-      if (m.seqNum !== peer.isn + 1) {
-        deviate(
-          "server-data",
-          "server-first-seq",
-          `first server Data has SeqNum isn+1 = ${peer.isn + 1}`,
-          `SeqNum ${m.seqNum}`,
-        );
-      }
-      const valid =
-        m.size === payload.length &&
-        m.payload !== null &&
-        Buffer.from(m.payload).equals(payload) &&
-        m.checksum === checksum(m.connId, m.seqNum, m.size, m.payload);
-      if (!valid) {
-        deviate(
-          "server-data",
-          "server-checksum",
-          `Size 5, payload "world", checksum ${checksum(m.connId, m.seqNum, 5, payload)}`,
-          `Size ${m.size}, checksum ${m.checksum}, payload ${m.payload ? Buffer.from(m.payload).toString("base64") : "null"}`,
-        );
-      }
-    },
-    checksum: async () => {
-      const peer = await openPeer("checksum");
-      if (!peer) return;
-      const bad = dataMessage(peer.connId, peer.isn + 1, Buffer.from("bad"));
-      peer.send({ ...bad, checksum: (bad.checksum + 1) & 0xffff });
-      const acked = await peer.waitFor(
-        (m) => m.type === MsgType.Ack && m.seqNum === peer.isn + 1,
-        within(2),
-      );
-      peer.send(dataMessage(peer.connId, peer.isn + 1, Buffer.from("good")));
-      await until(() => readsOf(peer.connId).length > 0, within(2), signal);
-      const first = readsOf(peer.connId)[0];
-      if (acked || (first?.data && first.data.toString() === "bad")) {
-        deviate(
-          "checksum",
-          "checksum-verification",
-          "a Data with a wrong checksum is dropped: no Ack, never read",
-          `${acked ? "it was acknowledged" : ""}${acked && first?.data?.toString() === "bad" ? " and " : ""}${first?.data?.toString() === "bad" ? `Read returned "bad"` : ""}`,
-        );
-      }
-    },
-    size: async () => {
-      const peer = await openPeer("size");
-      if (!peer) return;
-      const full = dataMessage(peer.connId, peer.isn + 1, Buffer.from("abcdef"));
-      peer.send({ ...full, payload: Buffer.from("abc") }); // shortened: Size 6, 3 bytes
-      const acked = await peer.waitFor(
-        (m) => m.type === MsgType.Ack && m.seqNum === peer.isn + 1,
-        within(2),
-      );
-      if (acked)
-        deviate(
-          "size",
-          "size-short",
-          "a payload shorter than Size is dropped (no Ack)",
-          "it was acknowledged",
-        );
-      peer.send(full);
-      const longer = dataMessage(peer.connId, peer.isn + 2, Buffer.from("xyz"));
-      peer.send({ ...longer, payload: Buffer.from([0x78, 0x79, 0x7a, 0x02, 0x03, 0x04]) });
-      await until(() => readsOf(peer.connId).length >= 2, within(3), signal);
-      const got = readsOf(peer.connId);
-      if (got[0]?.data?.toString() !== "abcdef") {
-        deviate(
-          "size",
-          "size-short",
-          `Read returns "abcdef" (the intact resend), never "abc"`,
-          got[0] ? describeRead(got[0]) : "nothing read",
-        );
-      }
-      if (got[1]?.data?.toString() !== "xyz") {
-        deviate(
-          "size",
-          "size-truncate",
-          `a payload longer than Size is cut to Size: Read returns "xyz"`,
-          got[1] ? describeRead(got[1]) : "nothing read",
-        );
-      }
-    },
-    "duplicate-data": async () => {
-      const peer = await openPeer("duplicate-data");
-      if (!peer) return;
-      const message = dataMessage(peer.connId, peer.isn + 1, Buffer.from("once"));
-      peer.send(message);
-      await peer.waitFor((m) => m.type === MsgType.Ack && m.seqNum === peer.isn + 1, within(1));
-      const before = peer.received.length;
-      peer.send(message);
-      await sleepUnlessAborted(within(1), signal);
-      const reacked = peer.received
-        .slice(before)
-        .some((r) => r.message.type === MsgType.Ack && r.message.seqNum === peer.isn + 1);
-      if (!reacked)
-        deviate(
-          "duplicate-data",
-          "duplicate-ack",
-          "every Data is acknowledged, duplicates too",
-          "the duplicate was not acknowledged",
-        );
-      await sleepUnlessAborted(within(1), signal);
-      const n = readsOf(peer.connId).length;
-      if (n !== 1)
-        deviate(
-          "duplicate-data",
-          "duplicate-delivery",
-          "Read returns the message once",
-          `read ${n} times`,
-        );
-    },
-    "in-order": async () => {
-      const peer = await openPeer("in-order");
-      if (!peer) return;
-      const messages = [1, 2, 3].map((k) =>
-        dataMessage(peer.connId, peer.isn + k, Buffer.from(`m${k}`)),
-      );
-      for (const m of [...messages].reverse()) peer.send(m);
-      // Resend whatever is not acknowledged every epoch, as a client would, until all are.
-      const acked = (m: LspMessage) =>
-        peer.received.some((r) => r.message.type === MsgType.Ack && r.message.seqNum === m.seqNum);
-      for (let e = 0; e < K - 1 && !messages.every(acked); e++) {
-        await sleepUnlessAborted(epoch, signal);
-        for (const m of messages) if (!acked(m)) peer.send(m);
-      }
-      await until(() => readsOf(peer.connId).length >= 3, within(2), signal);
-      const order = readsOf(peer.connId).map((r) => r.data?.toString() ?? `<${r.error}>`);
-      if (order.join(",") !== "m1,m2,m3") {
-        deviate(
-          "in-order",
-          "in-order-delivery",
-          "sent isn+3, isn+2, isn+1: Read returns m1, m2, m3",
-          `Read returned ${order.join(", ") || "nothing"}`,
-        );
-      }
-    },
-    retransmission: async () => {
-      const peer = await openPeer("retransmission");
-      if (!peer) return;
-      await serverWrite(peer.connId, Buffer.from("again"));
-      const first = await peer.waitFor((m) => m.type === MsgType.Data, within(1));
-      if (!first) {
-        deviate(
-          "retransmission",
-          "retransmission",
-          "the server's Write arrives as Data",
-          "no Data",
-        );
-        return;
-      }
-      await sleepUnlessAborted(BACKOFF_WATCH_EPOCHS * epoch, signal);
-      const sends = peer
-        .data()
-        .filter(
-          (r) =>
-            r.message.seqNum === first.message.seqNum &&
-            r.time_ms - first.time_ms <= BACKOFF_WATCH_EPOCHS * epoch,
-        ).length;
-      const [low, high] = expectedSends(cap, BACKOFF_WATCH_EPOCHS);
-      peer.send(ackMessage(peer.connId, first.message.seqNum));
-      if (sends < Math.min(low, 2)) {
-        deviate(
-          "retransmission",
-          "retransmission",
-          `an unacknowledged Data is resent (${low}–${high} sends over ${BACKOFF_WATCH_EPOCHS} epochs with MaxBackOffInterval ${cap})`,
-          `sent ${sends} time${sends === 1 ? "" : "s"}`,
-        );
-      } else if (sends < low - 1 || sends > high + 1) {
-        deviate(
-          "retransmission",
-          "backoff",
-          `${low}–${high} sends over ${BACKOFF_WATCH_EPOCHS} epochs with MaxBackOffInterval ${cap} (schedule ${scheduleText(cap)})`,
-          `sent ${sends} times`,
-        );
-      }
-    },
-    window: async () => {
-      const peer = await openPeer("window");
-      if (!peer) return;
-      const limit = Math.min(omega, M);
-      const count = limit + 3;
-      for (let k = 0; k < count; k++) await serverWrite(peer.connId, Buffer.from(`w${k}`));
-      await sleepUnlessAborted(within(2), signal);
-      const distinct = new Set(peer.data().map((r) => r.message.seqNum));
-      if (distinct.size > limit) {
-        deviate(
-          "window",
-          "window-limit",
-          `with nothing acknowledged, at most min(ω, M) = ${limit} distinct Data in flight`,
-          `${distinct.size} distinct Data (${[...distinct].sort((a, b) => a - b).join(", ")})`,
-        );
-      }
-      // Acknowledge everything from now on: the rest must flow, in order.
-      for (const seq of distinct) peer.send(ackMessage(peer.connId, seq));
-      peer.setAutoAck(true);
-      const all = await until(
-        () => new Set(peer.data().map((r) => r.message.seqNum)).size >= count,
-        within(count + 3),
-        signal,
-      );
-      const seqs = [...new Set(peer.data().map((r) => r.message.seqNum))];
-      const expectedSeqs = Array.from({ length: count }, (_, k) => peer.isn + 1 + k);
-      if (!all || seqs.join(",") !== expectedSeqs.join(",")) {
-        deviate(
-          "window",
-          "window-progress",
-          `once acknowledged, all ${count} messages arrive: SeqNums ${expectedSeqs.join(", ")}`,
-          `SeqNums ${seqs.join(", ") || "none"}`,
-        );
-      }
-    },
-    cack: async () => {
-      const peer = await openPeer("cack");
-      if (!peer) return;
-      const n = Math.min(omega, M, 3);
-      for (let k = 0; k < n; k++) await serverWrite(peer.connId, Buffer.from(`c${k}`));
-      await until(
-        () => new Set(peer.data().map((r) => r.message.seqNum)).size >= n,
-        within(1),
-        signal,
-      );
-      const top = Math.max(peer.isn + 1, ...peer.data().map((r) => r.message.seqNum));
-      peer.send(cackMessage(peer.connId, top));
-      await sleepUnlessAborted(within(1), signal);
-      const settled = Date.now();
-      await sleepUnlessAborted(3 * epoch, signal);
-      const resent = peer.data().filter((r) => r.time_ms > settled && r.message.seqNum <= top);
-      if (resent.length > 0) {
-        deviate(
-          "cack",
-          "cack-accepted",
-          `CAck(${peer.connId}, ${top}) acknowledges every Data up to ${top}: no retransmission`,
-          `${resent.length} retransmission${resent.length === 1 ? "" : "s"} of SeqNum ${[...new Set(resent.map((r) => r.message.seqNum))].join(", ")}`,
-        );
-      }
-    },
-    heartbeat: async () => {
-      const peer = await openPeer("heartbeat");
-      if (!peer) return;
-      const start = Date.now();
-      await sleepUnlessAborted(4 * epoch, signal);
-      const beats = peer.received.filter(
-        (r) => r.time_ms >= start && r.message.type === MsgType.Ack && r.message.seqNum === 0,
-      ).length;
-      if (beats < 2) {
-        deviate(
-          "heartbeat",
-          "heartbeat",
-          "an idle connection gets a heartbeat Ack(id, 0) every epoch (≥ 2 in 4 epochs)",
-          `${beats} heartbeat${beats === 1 ? "" : "s"}`,
-        );
-      }
-    },
-    "loss-detection": async () => {
-      const peer = await openPeer("loss-detection");
-      if (!peer) return;
-      peer.send(dataMessage(peer.connId, peer.isn + 1, Buffer.from("bye")));
-      await until(() => readsOf(peer.connId).length > 0, within(2), signal);
-      peer.silence();
-      const silentAt = Date.now();
-      const reported = await until(
-        () => readsOf(peer.connId).some((r) => r.error !== undefined),
-        (K + 2) * epoch + TIMING_SLACK_MS * 3,
-        signal,
-      );
-      if (!reported) {
-        deviate(
-          "loss-detection",
-          "loss-detection",
-          `Read reports connection ${peer.connId} lost within K = ${K} epochs of silence (+2)`,
-          `no report after ${((Date.now() - silentAt) / 1000).toFixed(1)} s`,
-        );
-      }
-    },
-  };
+type ScriptedCheck = (s: Session) => Promise<void>;
+
+/**
+ * The checks by name, in the order they start (the module comment lists them and what each
+ * reports).
+ */
+const scriptedChecks: Record<string, ScriptedCheck> = {
+  handshake: checkHandshake,
+  "duplicate-connect": checkDuplicateConnect,
+  data: checkData,
+  "server-data": checkServerData,
+  checksum: checkChecksum,
+  size: checkSize,
+  "duplicate-data": checkDuplicateData,
+  "in-order": checkInOrder,
+  retransmission: checkRetransmission,
+  window: checkWindow,
+  cack: checkCack,
+  heartbeat: checkHeartbeat,
+  "loss-detection": checkLossDetection,
+};
+
+/** Matches the Ack of `seqNum`. */
+function isAckOf(seqNum: number): (m: LspMessage) => boolean {
+  return (m) => m.type === MsgType.Ack && m.seqNum === seqNum;
+}
+
+/** Waits up to `epochs` (with grace) until the server has read `n` results from `conn`. */
+function awaitReads(s: Session, conn: number, n: number, epochs: number): Promise<boolean> {
+  return until(() => s.readsOf(conn).length >= n, s.within(epochs), s.signal);
+}
+
+async function checkHandshake(s: Session): Promise<void> {
+  const peer = await s.openPeer("handshake");
+  if (!peer) return;
+  const ack = peer.received.find((r) => r.message.type === MsgType.Ack)?.message as LspMessage;
+  if (ack.size !== 0 || ack.checksum !== 0 || (ack.payload !== null && ack.payload.length > 0)) {
+    s.deviate(
+      "handshake",
+      "handshake-ack",
+      "Ack with Size 0, Checksum 0, Payload null",
+      JSON.stringify(ack),
+    );
+  }
+}
+
+async function checkDuplicateConnect(s: Session): Promise<void> {
+  const peer = await s.openPeer("duplicate-connect");
+  if (!peer) return;
+  const before = peer.received.length;
+  peer.send(connectMessage(peer.isn));
+  await sleepUnlessAborted(s.within(1), s.signal);
+  const other = peer.received
+    .slice(before)
+    .find((r) => isAckOf(peer.isn)(r.message) && r.message.connId !== peer.connId);
+  if (other) {
+    s.deviate(
+      "duplicate-connect",
+      "duplicate-connect",
+      `no new connection (Ack with ConnID ${peer.connId} or nothing)`,
+      `Ack with a new ConnID ${other.message.connId}`,
+    );
+  }
+}
+
+async function checkData(s: Session): Promise<void> {
+  const peer = await s.openPeer("data");
+  if (!peer) return;
+  const payload = Buffer.from("hello");
+  peer.send(dataMessage(peer.connId, peer.isn + 1, payload));
+  const ack = await peer.waitFor(isAckOf(peer.isn + 1), s.within(1));
+  if (!ack) {
+    s.deviate("data", "data-ack", `Ack(${peer.connId}, ${peer.isn + 1}) within 1 epoch`, "no Ack");
+  }
+  await awaitReads(s, peer.connId, 1, 2);
+  const got = s.readsOf(peer.connId)[0];
+  if (!got?.data?.equals(payload)) {
+    s.deviate(
+      "data",
+      "delivery",
+      `Read returns "hello" from connection ${peer.connId}`,
+      got ? describeRead(got) : "nothing read",
+    );
+  }
+}
+
+async function checkServerData(s: Session): Promise<void> {
+  const peer = await s.openPeer("server-data");
+  if (!peer) return;
+  peer.setAutoAck(true);
+  const payload = Buffer.from("world");
+  await s.serverWrite(peer.connId, payload);
+  const got = await peer.waitFor((m) => m.type === MsgType.Data, s.within(1));
+  if (!got) {
+    s.deviate(
+      "server-data",
+      "server-first-seq",
+      `Data(${peer.connId}, ${peer.isn + 1}) within 1 epoch`,
+      "no Data",
+    );
+    return;
+  }
+  const m = got.message;
+  if (m.seqNum !== peer.isn + 1) {
+    s.deviate(
+      "server-data",
+      "server-first-seq",
+      `first server Data has SeqNum isn+1 = ${peer.isn + 1}`,
+      `SeqNum ${m.seqNum}`,
+    );
+  }
+  const valid =
+    m.size === payload.length &&
+    m.payload !== null &&
+    Buffer.from(m.payload).equals(payload) &&
+    m.checksum === checksum(m.connId, m.seqNum, m.size, m.payload);
+  if (!valid) {
+    s.deviate(
+      "server-data",
+      "server-checksum",
+      `Size 5, payload "world", checksum ${checksum(m.connId, m.seqNum, 5, payload)}`,
+      `Size ${m.size}, checksum ${m.checksum}, payload ${m.payload ? Buffer.from(m.payload).toString("base64") : "null"}`,
+    );
+  }
+}
+
+async function checkChecksum(s: Session): Promise<void> {
+  const peer = await s.openPeer("checksum");
+  if (!peer) return;
+  const bad = dataMessage(peer.connId, peer.isn + 1, Buffer.from("bad"));
+  peer.send({ ...bad, checksum: (bad.checksum + 1) & 0xffff });
+  const acked = await peer.waitFor(isAckOf(peer.isn + 1), s.within(2));
+  peer.send(dataMessage(peer.connId, peer.isn + 1, Buffer.from("good")));
+  await awaitReads(s, peer.connId, 1, 2);
+  const readBad = s.readsOf(peer.connId)[0]?.data?.toString() === "bad";
+  if (acked || readBad) {
+    s.deviate(
+      "checksum",
+      "checksum-verification",
+      "a Data with a wrong checksum is dropped: no Ack, never read",
+      `${acked ? "it was acknowledged" : ""}${acked && readBad ? " and " : ""}${readBad ? `Read returned "bad"` : ""}`,
+    );
+  }
+}
+
+async function checkSize(s: Session): Promise<void> {
+  const peer = await s.openPeer("size");
+  if (!peer) return;
+  const full = dataMessage(peer.connId, peer.isn + 1, Buffer.from("abcdef"));
+  peer.send({ ...full, payload: Buffer.from("abc") }); // shortened: Size 6, 3 bytes
+  const acked = await peer.waitFor(isAckOf(peer.isn + 1), s.within(2));
+  if (acked) {
+    s.deviate(
+      "size",
+      "size-short",
+      "a payload shorter than Size is dropped (no Ack)",
+      "it was acknowledged",
+    );
+  }
+  peer.send(full);
+  const longer = dataMessage(peer.connId, peer.isn + 2, Buffer.from("xyz"));
+  peer.send({ ...longer, payload: Buffer.from([0x78, 0x79, 0x7a, 0x02, 0x03, 0x04]) });
+  await awaitReads(s, peer.connId, 2, 3);
+  const got = s.readsOf(peer.connId);
+  if (got[0]?.data?.toString() !== "abcdef") {
+    s.deviate(
+      "size",
+      "size-short",
+      `Read returns "abcdef" (the intact resend), never "abc"`,
+      got[0] ? describeRead(got[0]) : "nothing read",
+    );
+  }
+  if (got[1]?.data?.toString() !== "xyz") {
+    s.deviate(
+      "size",
+      "size-truncate",
+      `a payload longer than Size is cut to Size: Read returns "xyz"`,
+      got[1] ? describeRead(got[1]) : "nothing read",
+    );
+  }
+}
+
+async function checkDuplicateData(s: Session): Promise<void> {
+  const peer = await s.openPeer("duplicate-data");
+  if (!peer) return;
+  const message = dataMessage(peer.connId, peer.isn + 1, Buffer.from("once"));
+  peer.send(message);
+  await peer.waitFor(isAckOf(peer.isn + 1), s.within(1));
+  const before = peer.received.length;
+  peer.send(message);
+  await sleepUnlessAborted(s.within(1), s.signal);
+  const reacked = peer.received.slice(before).some((r) => isAckOf(peer.isn + 1)(r.message));
+  if (!reacked) {
+    s.deviate(
+      "duplicate-data",
+      "duplicate-ack",
+      "every Data is acknowledged, duplicates too",
+      "the duplicate was not acknowledged",
+    );
+  }
+  await sleepUnlessAborted(s.within(1), s.signal);
+  const n = s.readsOf(peer.connId).length;
+  if (n !== 1) {
+    s.deviate(
+      "duplicate-data",
+      "duplicate-delivery",
+      "Read returns the message once",
+      `read ${n} times`,
+    );
+  }
+}
+
+async function checkInOrder(s: Session): Promise<void> {
+  const peer = await s.openPeer("in-order");
+  if (!peer) return;
+  const messages = [1, 2, 3].map((k) =>
+    dataMessage(peer.connId, peer.isn + k, Buffer.from(`m${k}`)),
+  );
+  for (const m of [...messages].reverse()) peer.send(m);
+  // Resend whatever is not acknowledged every epoch, as a client would, until all are.
+  const acked = (m: LspMessage) => peer.received.some((r) => isAckOf(m.seqNum)(r.message));
+  for (let e = 0; e < s.K - 1 && !messages.every(acked); e++) {
+    await sleepUnlessAborted(s.epoch, s.signal);
+    for (const m of messages) if (!acked(m)) peer.send(m);
+  }
+  await awaitReads(s, peer.connId, 3, 2);
+  const order = s.readsOf(peer.connId).map((r) => r.data?.toString() ?? `<${r.error}>`);
+  if (order.join(",") !== "m1,m2,m3") {
+    s.deviate(
+      "in-order",
+      "in-order-delivery",
+      "sent isn+3, isn+2, isn+1: Read returns m1, m2, m3",
+      `Read returned ${order.join(", ") || "nothing"}`,
+    );
+  }
+}
+
+async function checkRetransmission(s: Session): Promise<void> {
+  const { epoch, cap } = s;
+  const peer = await s.openPeer("retransmission");
+  if (!peer) return;
+  await s.serverWrite(peer.connId, Buffer.from("again"));
+  const first = await peer.waitFor((m) => m.type === MsgType.Data, s.within(1));
+  if (!first) {
+    s.deviate("retransmission", "retransmission", "the server's Write arrives as Data", "no Data");
+    return;
+  }
+  await sleepUnlessAborted(BACKOFF_WATCH_EPOCHS * epoch, s.signal);
+  const sends = peer
+    .data()
+    .filter(
+      (r) =>
+        r.message.seqNum === first.message.seqNum &&
+        r.time_ms - first.time_ms <= BACKOFF_WATCH_EPOCHS * epoch,
+    ).length;
+  const [low, high] = expectedSends(cap, BACKOFF_WATCH_EPOCHS);
+  peer.send(ackMessage(peer.connId, first.message.seqNum));
+  if (sends < Math.min(low, 2)) {
+    s.deviate(
+      "retransmission",
+      "retransmission",
+      `an unacknowledged Data is resent (${low}–${high} sends over ${BACKOFF_WATCH_EPOCHS} epochs with MaxBackOffInterval ${cap})`,
+      `sent ${sends} time${sends === 1 ? "" : "s"}`,
+    );
+  } else if (sends < low - 1 || sends > high + 1) {
+    s.deviate(
+      "retransmission",
+      "backoff",
+      `${low}–${high} sends over ${BACKOFF_WATCH_EPOCHS} epochs with MaxBackOffInterval ${cap} (schedule ${scheduleText(cap)})`,
+      `sent ${sends} times`,
+    );
+  }
+}
+
+async function checkWindow(s: Session): Promise<void> {
+  const peer = await s.openPeer("window");
+  if (!peer) return;
+  const limit = Math.min(s.omega, s.M);
+  const count = limit + 3;
+  for (let k = 0; k < count; k++) await s.serverWrite(peer.connId, Buffer.from(`w${k}`));
+  await sleepUnlessAborted(s.within(2), s.signal);
+  const distinct = peer.dataSeqNums();
+  if (distinct.size > limit) {
+    s.deviate(
+      "window",
+      "window-limit",
+      `with nothing acknowledged, at most min(ω, M) = ${limit} distinct Data in flight`,
+      `${distinct.size} distinct Data (${[...distinct].sort((a, b) => a - b).join(", ")})`,
+    );
+  }
+  // Acknowledge everything from now on: the rest must flow, in order.
+  for (const seq of distinct) peer.send(ackMessage(peer.connId, seq));
+  peer.setAutoAck(true);
+  const all = await until(() => peer.dataSeqNums().size >= count, s.within(count + 3), s.signal);
+  const seqs = [...peer.dataSeqNums()];
+  const expectedSeqs = Array.from({ length: count }, (_, k) => peer.isn + 1 + k);
+  if (!all || seqs.join(",") !== expectedSeqs.join(",")) {
+    s.deviate(
+      "window",
+      "window-progress",
+      `once acknowledged, all ${count} messages arrive: SeqNums ${expectedSeqs.join(", ")}`,
+      `SeqNums ${seqs.join(", ") || "none"}`,
+    );
+  }
+}
+
+async function checkCack(s: Session): Promise<void> {
+  const peer = await s.openPeer("cack");
+  if (!peer) return;
+  const n = Math.min(s.omega, s.M, 3);
+  for (let k = 0; k < n; k++) await s.serverWrite(peer.connId, Buffer.from(`c${k}`));
+  await until(() => peer.dataSeqNums().size >= n, s.within(1), s.signal);
+  const top = Math.max(peer.isn + 1, ...peer.data().map((r) => r.message.seqNum));
+  peer.send(cackMessage(peer.connId, top));
+  await sleepUnlessAborted(s.within(1), s.signal);
+  const settled = Date.now();
+  await sleepUnlessAborted(3 * s.epoch, s.signal);
+  const resent = peer.data().filter((r) => r.time_ms > settled && r.message.seqNum <= top);
+  if (resent.length > 0) {
+    s.deviate(
+      "cack",
+      "cack-accepted",
+      `CAck(${peer.connId}, ${top}) acknowledges every Data up to ${top}: no retransmission`,
+      `${resent.length} retransmission${resent.length === 1 ? "" : "s"} of SeqNum ${[...new Set(resent.map((r) => r.message.seqNum))].join(", ")}`,
+    );
+  }
+}
+
+async function checkHeartbeat(s: Session): Promise<void> {
+  const peer = await s.openPeer("heartbeat");
+  if (!peer) return;
+  const start = Date.now();
+  await sleepUnlessAborted(4 * s.epoch, s.signal);
+  const beats = peer.received.filter((r) => r.time_ms >= start && isAckOf(0)(r.message)).length;
+  if (beats < 2) {
+    s.deviate(
+      "heartbeat",
+      "heartbeat",
+      "an idle connection gets a heartbeat Ack(id, 0) every epoch (≥ 2 in 4 epochs)",
+      `${beats} heartbeat${beats === 1 ? "" : "s"}`,
+    );
+  }
+}
+
+async function checkLossDetection(s: Session): Promise<void> {
+  const { epoch, K } = s;
+  const peer = await s.openPeer("loss-detection");
+  if (!peer) return;
+  peer.send(dataMessage(peer.connId, peer.isn + 1, Buffer.from("bye")));
+  await awaitReads(s, peer.connId, 1, 2);
+  peer.silence();
+  const silentAt = Date.now();
+  const reported = await until(
+    () => s.readsOf(peer.connId).some((r) => r.error !== undefined),
+    (K + 2) * epoch + TIMING_SLACK_MS * 3,
+    s.signal,
+  );
+  if (!reported) {
+    s.deviate(
+      "loss-detection",
+      "loss-detection",
+      `Read reports connection ${peer.connId} lost within K = ${K} epochs of silence (+2)`,
+      `no report after ${((Date.now() - silentAt) / 1000).toFixed(1)} s`,
+    );
+  }
 }
 
 function describeRead(read: ServerRead): string {
