@@ -76,20 +76,7 @@ async function lifecycle(
   signal: AbortSignal,
   onProgress?: (progress: Progress) => void,
 ): Promise<RunOutcome> {
-  const plugin = workloadPlugin(options.workload);
-  const transport = TRANSPORTS[plugin.transport];
-  checkFaultKinds(
-    options.nemesis.faults,
-    plugin.faults ?? transport.fault_kinds,
-    plugin.faults ? `the ${plugin.name} workload` : `the ${transport.name} transport`,
-  );
-  const workloadOptions = plugin.options_key
-    ? (options as unknown as Record<string, unknown>)[plugin.options_key]
-    : undefined;
-  const role: DriverContext["role"] = (name, fallback) =>
-    roleCommand(options.target, name, fallback);
-  const prepared = plugin.prepare?.(options, workloadOptions, role) ?? {};
-
+  const { plugin, transport, workloadOptions, prepared, role } = prepareRun(options);
   const clock = new RunClock();
   const random = new Random(options.seed);
   const { dir, history } = openRun({
@@ -101,13 +88,12 @@ async function lifecycle(
     log,
   });
   const links = new LinkTable(options.latency);
-  let open: OpenTransport<unknown>;
-  try {
-    open = await transport.open({ options, dir, clock, random, history, links, log });
-  } catch (err) {
-    history.close();
-    throw err;
-  }
+  const open = await transport
+    .open({ options, dir, clock, random, history, links, log })
+    .catch((err) => {
+      history.close();
+      throw err;
+    });
   const live: Live = { phase: "starting", counts: { ok: 0, fail: 0, info: 0 }, nemesis: undefined };
   const ctx = driverContext({
     options,
@@ -126,8 +112,9 @@ async function lifecycle(
     faults: [...(live.nemesis?.active.values() ?? [])],
     ...live.counts,
   }));
-  const driver = plugin.create(ctx, workloadOptions);
+  let driver: Driver | undefined;
   try {
+    driver = plugin.create(ctx, workloadOptions);
     live.nemesis = open.nemesis(driver);
     await driver.start();
     live.phase = "running";
@@ -135,7 +122,7 @@ async function lifecycle(
     await finalPhase(driver, options.recovery_s, signal, live, log);
   } catch (err) {
     stopProgress();
-    await driver.stop(true).catch(() => {});
+    await driver?.stop(true).catch(() => {});
     await open.close();
     history.close();
     throw err;
@@ -146,12 +133,30 @@ async function lifecycle(
   await driver.stop(signal.aborted);
   await open.close();
   history.close();
-  return finishRun(
-    dir,
-    await results(options, driver, open, history, clock, signal, log),
-    signal.aborted,
-    log,
+  const found = await results(options, driver, open, history, clock, signal, log);
+  return finishRun(dir, found, signal.aborted, log);
+}
+
+/**
+ * Everything decided before the run directory exists, so a bad option or a missing program is
+ * a setup error that leaves no run behind: the plugin, its transport, the fault kinds they can
+ * inject, the workload's own options and what it adds to test.json.
+ */
+function prepareRun(options: TestOptions) {
+  const plugin = workloadPlugin(options.workload);
+  const transport = TRANSPORTS[plugin.transport];
+  checkFaultKinds(
+    options.nemesis.faults,
+    plugin.faults ?? transport.fault_kinds,
+    plugin.faults ? `the ${plugin.name} workload` : `the ${transport.name} transport`,
   );
+  const workloadOptions = plugin.options_key
+    ? (options as unknown as Record<string, unknown>)[plugin.options_key]
+    : undefined;
+  const role: DriverContext["role"] = (name, fallback) =>
+    roleCommand(options.target, name, fallback);
+  const prepared = plugin.prepare?.(options, workloadOptions, role) ?? {};
+  return { plugin, transport, workloadOptions, prepared, role };
 }
 
 /**
