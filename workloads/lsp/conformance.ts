@@ -384,7 +384,8 @@ export class ConformanceDriver extends LspFamilyDriver {
     const record = this.server as ProgramRecord;
     const server = record.program;
     this.reading = false;
-    record.ended_by_us = true;
+    // A server that already died by itself stays a crash.
+    if (server.running) record.ended_by_us = true;
     const op = ctx.invoke(this.writerProcess, "server-close", {}, "server");
     const reply = await server.call(
       { op: "close" },

@@ -494,7 +494,9 @@ export class LspDriver extends LspFamilyDriver {
         await this.closeClient(inst);
       }),
     );
-    server.record.ended_by_us = true;
+    // Ended by us from here on, as a server exits after answering close; one that already died
+    // by itself stays a crash.
+    if (server.program.running) server.record.ended_by_us = true;
     const reply = await this.serverCommand(
       server,
       "server-close",
@@ -537,6 +539,8 @@ export class LspDriver extends LspFamilyDriver {
             serverId = server.program.id;
             this.server_blocked = true;
             server.alive = false;
+            // A server that already died by itself is not this kill's doing: it stays a crash.
+            if (!server.program.running) continue;
             server.record.ended_by_us = true;
             await server.program.kill();
             continue;
