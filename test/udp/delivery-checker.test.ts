@@ -222,6 +222,47 @@ describe("delivery checker", () => {
     expect(kinds(check(h))).toEqual(["loss-not-reported"]);
   });
 
+  it("a loss report the harness cut short (it closed the client first) is a warning, not a violation", () => {
+    const h = new H().connect("c0.1", 1, "server.2");
+    h.write("c0.1", "a");
+    h.serverRead("c0.1", "a");
+    h.invoke(4, "read", { client: "c0.1" });
+    h.at(1000).nemesis("start-kill", { nodes: ["server"], instances: [], server: "server.2" });
+    h.at(1200).invoke(1, "close", { client: "c0.1", conn: 1 });
+    h.at(5000).nemesis("heal", {});
+    const r = check(h);
+    expect(kinds(r)).toEqual([]);
+    expect(r.valid).toBe(true);
+    expect(r.warnings).toEqual([
+      expect.stringMatching(/cut short by the harness\), e\.g\. c0\.1$/),
+    ]);
+    expect(r.loss_reports_cut_short).toEqual(["c0.1"]);
+  });
+
+  it("a close after the bound ran out does not excuse a loss never reported", () => {
+    const h = new H().connect("c0.1", 1, "server.2");
+    h.write("c0.1", "a");
+    h.serverRead("c0.1", "a");
+    h.invoke(4, "read", { client: "c0.1" });
+    h.at(1000).nemesis("start-kill", { nodes: ["server"], instances: [], server: "server.2" });
+    h.at(2500).invoke(1, "close", { client: "c0.1", conn: 1 });
+    h.at(5000).nemesis("heal", {});
+    expect(kinds(check(h))).toEqual(["loss-not-reported"]);
+  });
+
+  it("a client loss the harness cut short on the server side (close_conn first) is a warning", () => {
+    const h = new H().connect("c0.1", 1);
+    h.write("c0.1", "a");
+    h.serverRead("c0.1", "a");
+    h.invoke(2, "server-read", {});
+    h.at(1000).nemesis("start-kill", { nodes: ["c0"], instances: ["c0.1"] });
+    h.at(1100).invoke(3, "server-close-conn", { conn: 1, client: "c0.1" });
+    h.at(5000).nemesis("heal", {});
+    const r = check(h);
+    expect(kinds(r)).toEqual([]);
+    expect(r.loss_reports_cut_short).toEqual(["c0.1"]);
+  });
+
   it("a paused client cannot report anything, so none is owed", () => {
     const h = new H().connect("c0.1", 1);
     h.write("c0.1", "a");
