@@ -45,6 +45,8 @@ interface MineValue {
   result_ns?: number;
   error?: string;
   output?: string[];
+  /** Lines the client printed besides its one answer (which was still checked). */
+  stray_output?: string[];
 }
 
 function mineValue(o: Operation): MineValue {
@@ -269,6 +271,7 @@ export function checkMiningOracle(
     killed_count: jobs.filter((o) => mineValue(o).error === "killed").length,
     violation_counts: byKind,
     violations: violations.slice(0, MAX_LISTED),
+    ...strayOutput(jobs),
   };
   if (violations.length > 0) {
     return {
@@ -292,6 +295,26 @@ export function checkMiningOracle(
     valid: true,
     summary: `All ${plural(checked, "answered job")} carried the true minimum hash and nonce; no job was left unanswered while miners remained${unchecked ? ` (${unchecked} too large to brute-force were checked for consistency only)` : ""}.`,
     ...details,
+  };
+}
+
+/**
+ * Clients that printed lines besides their answer: the course's client prints exactly one line,
+ * but a stray debug print does not make the answer wrong, so the answers were checked and the
+ * lines are a warning.
+ */
+function strayOutput(jobs: readonly Operation[]): {
+  stray_output_jobs?: number;
+  warnings?: string[];
+} {
+  const stray = jobs.filter((o) => (mineValue(o).stray_output?.length ?? 0) > 0);
+  if (stray.length === 0) return {};
+  const first = mineValue(stray[0] as Operation);
+  return {
+    stray_output_jobs: stray.length,
+    warnings: [
+      `${plural(stray.length, "client")} printed lines besides the answer, e.g. ${JSON.stringify(first.stray_output?.slice(0, 3))} for ${show(first.message)}; the answers were still checked, but the client must print exactly one line`,
+    ],
   };
 }
 

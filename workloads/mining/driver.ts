@@ -38,6 +38,14 @@ import { sleepUnlessAborted, until } from "../timing.js";
 import type { Rng } from "../workload.js";
 import { checkMining, type JobSpec, MiningJobs } from "./workload.js";
 
+/** The client's answer lines: a result, a lost server, or no server to connect to. */
+const RESULT_LINE = /^Result (\d+) (\d+)$/;
+const CONNECT_FAILED = "Failed to connect to server";
+
+function isAnswer(line: string): boolean {
+  return RESULT_LINE.test(line) || line === "Disconnected" || line.startsWith(CONNECT_FAILED);
+}
+
 /** The probe's small job reaches the server this long after the large one. */
 const PROBE_GAP_MS = 100;
 /** Burst jobs go in this far apart, so their arrival order is unambiguous. */
@@ -384,14 +392,19 @@ export class MiningDriver extends LspFamilyDriver {
       return;
     }
     const lines = output.filter((l, i) => l !== "" || i < output.length - 1);
-    const only = lines.length === 1 ? (lines[0] as string) : undefined;
-    const result = only === undefined ? null : /^Result (\d+) (\d+)$/.exec(only);
+    // One answer among stray lines (a leftover debug print) is still the answer: it is checked,
+    // and the stray lines are kept for the checker to flag.
+    const answers = lines.filter(isAnswer);
+    const only = answers.length === 1 ? answers[0] : lines.length === 1 ? lines[0] : undefined;
+    const stray = answers.length === 1 && lines.length > 1 ? lines.filter((l) => l !== only) : [];
+    const extra = stray.length > 0 ? { stray_output: stray } : {};
+    const result = only === undefined ? null : RESULT_LINE.exec(only);
     if (result) {
-      op.complete("ok", { ...value, hash: result[1], nonce: result[2], output });
+      op.complete("ok", { ...value, hash: result[1], nonce: result[2], output, ...extra });
     } else if (only === "Disconnected") {
-      op.complete("fail", { ...value, error: "Disconnected", output });
-    } else if (only?.startsWith("Failed to connect to server")) {
-      op.complete("fail", { ...value, error: "connect failed", output });
+      op.complete("fail", { ...value, error: "Disconnected", output, ...extra });
+    } else if (only?.startsWith(CONNECT_FAILED)) {
+      op.complete("fail", { ...value, error: "connect failed", output, ...extra });
     } else {
       op.complete("info", {
         ...value,
