@@ -1,6 +1,7 @@
 // The nodes of one run: starting them, wiring their stdout into the network, the init handshake,
 // noticing crashes, and stopping them.
 import { join } from "node:path";
+import { stderrTailText } from "../workloads/plugin.js";
 import type { Body, Envelope } from "../workloads/protocol.js";
 import type { ClientFactory } from "./client.js";
 import type { RunClock } from "./clock.js";
@@ -103,12 +104,12 @@ export class Cluster {
       if (reply && "exit" in reply) {
         const crash = reply as Crash;
         throw new SetupError(
-          `node ${id} exited during init (code ${crash.exit.code}, signal ${crash.exit.signal})${tailText(crash.exit.stderr_tail)}`,
+          `node ${id} exited during init (code ${crash.exit.code}, signal ${crash.exit.signal})${stderrTailText(crash.exit.stderr_tail)}`,
         );
       }
       if (reply === undefined) {
         throw new SetupError(
-          `node ${id} did not answer init within ${INIT_TIMEOUT_MS / 1000} s${tailText(this.nodes.get(id)?.stderrTail ?? [])}`,
+          `node ${id} did not answer init within ${INIT_TIMEOUT_MS / 1000} s${stderrTailText(this.nodes.get(id)?.stderrTail ?? [])}`,
         );
       }
       if ((reply as Body).type !== "init_ok") {
@@ -210,8 +211,4 @@ export class Cluster {
     this.crashes.push(crash);
     for (const waiter of this.exitWaiters) waiter(crash);
   }
-}
-
-function tailText(tail: readonly string[]): string {
-  return tail.length === 0 ? " (stderr was empty)" : `; last stderr lines:\n  ${tail.join("\n  ")}`;
 }

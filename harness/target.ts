@@ -120,7 +120,7 @@ export function resolveBin(bin: string, args: readonly string[]): Target {
 }
 
 /** argv from a manifest: "node" is this Node binary; relative paths are from the package root. */
-export function commandFrom(argv: readonly string[]): NodeCommand {
+function commandFrom(argv: readonly string[]): NodeCommand {
   const root = packageRoot();
   const [first, ...rest] = argv;
   if (!first) throw new SetupError("empty role command in a manifest");

@@ -8,7 +8,7 @@ import { integer, number, probability } from "./option-parsers.js";
 import { resolveBin } from "./target.js";
 
 /** Each declared option once, with the workloads that declare it. */
-export function declaredOptions(): Array<{ spec: OptionSpec; workloads: string[] }> {
+function declaredOptions(): Array<{ spec: OptionSpec; workloads: string[] }> {
   const byFlags = new Map<string, { spec: OptionSpec; workloads: string[] }>();
   for (const plugin of Object.values(PLUGINS)) {
     for (const spec of plugin.options ?? []) {

@@ -120,6 +120,13 @@ export interface Program {
   close(): Promise<void>;
 }
 
+/** A program's last stderr lines, appended to the SetupError of a program that would not start. */
+export function stderrTailText(lines: readonly string[]): string {
+  return lines.length === 0
+    ? " (stderr was empty)"
+    : `; last stderr lines:\n  ${lines.join("\n  ")}`;
+}
+
 /** Programs a driver tracks for the process contract; `ctx.stopPrograms` marks them ended. */
 export interface ProgramEntry {
   program: Program;

@@ -4,6 +4,7 @@
 // shared LinkTable on the links between each participant and the hub (plus whatever a transport
 // adds per link, e.g. the UDP proxy's datagram mutations); kills and pauses go to the workload's
 // runner, which knows what a participant is (an LSP client, a miner, a worker).
+import type { ProcessHooks } from "../../workloads/plugin.js";
 import { sleepUnlessAborted, untilAborted } from "../clock.js";
 import { SetupError } from "../exit-codes.js";
 import type { HistoryRecorder } from "../history-recorder.js";
@@ -22,23 +23,6 @@ import {
 
 export const STAR_PARTITION_SHAPES = ["isolate", "one-way-in", "one-way-out"] as const;
 export type StarPartitionShape = (typeof STAR_PARTITION_SHAPES)[number];
-
-/** What the runner does for process faults; names are participants (e.g. "c1", "m0", "w2"). */
-export interface ProcessHooks {
-  /** Participants the link faults may touch (never the hub itself). */
-  peers(): string[];
-  /** Which participants a kill with this target set hits; [] when none can be killed now. */
-  chooseKill(targets: Targets, random: Random): string[];
-  /** Kills them; returns what to record (e.g. the LSP client instances that died). */
-  kill(names: string[]): Promise<Record<string, unknown>>;
-  /** Brings killed participants back (a new client, a new miner, the server). */
-  restart(names: string[]): Promise<Record<string, unknown>>;
-  choosePause(targets: Targets, random: Random): string[];
-  pause(names: string[]): string[];
-  /** The process instances behind paused names (e.g. "c1" → "c1.2"), for the history. */
-  pausedInstances?(names: string[]): string[];
-  resume(names: string[]): string[];
-}
 
 /** Per-link packet faults a transport adds to the LinkTable's (loss, duplication, delay). */
 export interface PacketExtras {

@@ -1,26 +1,21 @@
 // The nemesis of the udp transport: the star nemesis (harness/nemesis/star-nemesis.ts) around the
 // server, with the UDP proxy's datagram mutations (corruption, shortening, lengthening) added to
 // packet faults.
+
+import type { ProcessHooks } from "../../workloads/plugin.js";
 import type { HistoryRecorder } from "../history-recorder.js";
 import type { LinkTable } from "../links.js";
 import type { Logger } from "../logger.js";
 import type { FaultKind } from "../nemesis/nemesis.js";
 import {
   type PacketExtras,
-  type ProcessHooks,
-  STAR_PARTITION_SHAPES,
   StarNemesis,
   type StarNemesisOptions,
 } from "../nemesis/star-nemesis.js";
 import type { Random } from "../random.js";
 import type { UdpProxy } from "./proxy.js";
 
-export type { ProcessHooks };
-
 export const UDP_FAULT_KINDS: readonly FaultKind[] = ["partition", "packet", "kill", "pause"];
-
-export const UDP_PARTITION_SHAPES = STAR_PARTITION_SHAPES;
-export type UdpPartitionShape = (typeof UDP_PARTITION_SHAPES)[number];
 
 export interface UdpNemesisOptions extends StarNemesisOptions {
   /** Per-datagram probability of each LSP Data mutation (shorten, lengthen, corrupt). */

@@ -323,10 +323,3 @@ export abstract class LspFamilyDriver implements Driver {
     return report;
   }
 }
-
-/** The last stderr lines of a program that would not start, for its SetupError. */
-export function tail(lines: readonly string[]): string {
-  return lines.length === 0
-    ? " (stderr was empty)"
-    : `; last stderr lines:\n  ${lines.join("\n  ")}`;
-}

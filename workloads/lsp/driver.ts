@@ -21,6 +21,7 @@ import {
   type ProcessHooks,
   type Program,
   SetupError,
+  stderrTailText,
   type UdpNet,
 } from "../plugin.js";
 import { sleepUnlessAborted, until } from "../timing.js";
@@ -32,7 +33,6 @@ import {
   type ProgramRecord,
   packetOptions,
   SERVER_START_TIMEOUT_MS,
-  tail,
   type UdpOptions,
 } from "./common.js";
 import { checkLsp, FINAL_MESSAGES, lspCheckOptions, lspPayload } from "./workload.js";
@@ -171,7 +171,7 @@ export class LspDriver extends LspFamilyDriver {
       const why = program.exit
         ? `exited (code ${program.exit.code}, signal ${program.exit.signal})`
         : `did not print {"event":"listening","port":N} within ${SERVER_START_TIMEOUT_MS / 1000} s`;
-      throw new SetupError(`the LSP server ${why}${tail(program.stderrTail)}`);
+      throw new SetupError(`the LSP server ${why}${stderrTailText(program.stderrTail)}`);
     }
     this.serverPort = port as number;
     ctx.net.setUpstream(this.serverPort);

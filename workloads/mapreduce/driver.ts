@@ -30,6 +30,7 @@ import {
   type ProgramExit,
   SetupError,
   type SpawnSpec,
+  stderrTailText,
   type TcpNet,
 } from "../plugin.js";
 import { sleepUnlessAborted, untilAborted } from "../timing.js";
@@ -361,7 +362,7 @@ export class MapReduceDriver implements Driver {
       ? `it exited (code ${exit.code}, signal ${exit.signal})`
       : `it did not listen within ${LISTEN_TIMEOUT_MS / 1000} s`;
     throw new SetupError(
-      `the coordinator (${roles.coordinator.file} ${roles.coordinator.args.join(" ")}) did not start serving on 127.0.0.1:${this.coordinatorPort}: ${why}${tail(program.stderrTail)}`,
+      `the coordinator (${roles.coordinator.file} ${roles.coordinator.args.join(" ")}) did not start serving on 127.0.0.1:${this.coordinatorPort}: ${why}${stderrTailText(program.stderrTail)}`,
     );
   }
 
@@ -543,10 +544,4 @@ export class MapReduceDriver implements Driver {
       resume: (names) => names.filter((name) => slotOf(name)?.current?.program.resume() === true),
     };
   }
-}
-
-function tail(lines: readonly string[]): string {
-  return lines.length === 0
-    ? " (stderr was empty)"
-    : `; last stderr lines:\n  ${lines.join("\n  ")}`;
 }

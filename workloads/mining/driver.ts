@@ -20,7 +20,6 @@ import {
   PROCESS_SLACK_MS,
   type ProgramRecord,
   packetOptions,
-  tail,
   type UdpOptions,
 } from "../lsp/common.js";
 import {
@@ -32,6 +31,7 @@ import {
   type Program,
   SetupError,
   type SpawnSpec,
+  stderrTailText,
   type UdpNet,
 } from "../plugin.js";
 import { sleepUnlessAborted, until } from "../timing.js";
@@ -148,7 +148,7 @@ export class MiningDriver extends LspFamilyDriver {
     if (!(await until(() => this.joined.size === this.miners.length, joinWait, ctx.signal))) {
       if (this.joined.size === 0 && !ctx.interrupted) {
         throw new SetupError(
-          `no miner joined the bitcoin server within ${(joinWait / 1000).toFixed(1)} s (is the server listening on the port it was given?)${tail(this.server?.program.stderrTail ?? [])}`,
+          `no miner joined the bitcoin server within ${(joinWait / 1000).toFixed(1)} s (is the server listening on the port it was given?)${stderrTailText(this.server?.program.stderrTail ?? [])}`,
         );
       }
       ctx.log.info(`only ${this.joined.size} of ${this.miners.length} miners joined; going on`);
@@ -269,7 +269,7 @@ export class MiningDriver extends LspFamilyDriver {
     await sleepUnlessAborted(300, ctx.signal);
     if (!program.running) {
       throw new SetupError(
-        `the bitcoin server exited at once (code ${program.exit?.code}, signal ${program.exit?.signal})${tail(program.stderrTail)}`,
+        `the bitcoin server exited at once (code ${program.exit?.code}, signal ${program.exit?.signal})${stderrTailText(program.stderrTail)}`,
       );
     }
   }
