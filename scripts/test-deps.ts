@@ -1,8 +1,10 @@
 // The system packages `npm test` needs beyond npm's own: Chromium (the report tests drive a real
-// browser) and libfaketime (clock faults and their tests). Run before the suite (`pretest`), it
+// browser), libfaketime (clock faults and their tests) and Go (the student-code adapters and the
+// MIT-lab-shaped programs are built and run in the suite). Run before the suite (`pretest`), it
 // installs what is missing when it can (root or password-less sudo, with apt-get) and otherwise
 // prints the one command to run and fails, so a fresh machine never gets a suite that fails or
 // skips tests for a reason nobody told it.
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { $ } from "zx";
@@ -31,7 +33,17 @@ const REQUIREMENTS: readonly Requirement[] = [
     why: "clock faults and their tests",
     present: () => findLibfaketime() !== undefined,
   },
+  {
+    apt_package: "golang-go",
+    why: "the Go adapters for student code are built and run",
+    present: () => goPresent(),
+  },
 ];
+
+/** Debian's golang-go puts `go` on PATH; an existing Go (say /usr/local/go/bin) counts too. */
+function goPresent(): boolean {
+  return spawnSync("go", ["version"], { stdio: "ignore" }).status === 0;
+}
 
 export interface Machine {
   is_root: boolean;
