@@ -98,6 +98,7 @@ interface TestFlags extends MaelstromFlags {
   latencyDist: LatencyDist;
   topology: string;
   recoveryTime: number;
+  strict?: boolean;
   seed?: number;
   store: string;
   quiet?: boolean;
@@ -199,6 +200,10 @@ function testCommand(): Command {
       "seconds to wait after healing before the final ops",
       number(0),
       10,
+    )
+    .option(
+      "--strict",
+      "fail, not warn, on rules stricter than the course's contract (the report names each one)",
     )
     .option(
       "--seed <n>",
@@ -303,6 +308,7 @@ async function test(
         latency: { mean_ms: flags.latency, dist: flags.latencyDist },
         topology: flags.topology,
         recovery_s: flags.recoveryTime,
+        ...(flags.strict && { strict: true }),
         seed,
         store: flags.store,
         command: repeat,

@@ -44,6 +44,12 @@ export interface RunSettings {
   topology: string;
   latency: { mean_ms: number };
   nemesis: { faults: readonly FaultKind[] };
+  /**
+   * --strict: rules stricter than the course's own contract (which its graders do not check)
+   * fail the run instead of warning. Checkers read it; off by default so a program that keeps
+   * the course's contract is never failed for more.
+   */
+  strict?: boolean;
 }
 
 /** One history record before the recorder stamps its index and time. */
