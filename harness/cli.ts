@@ -40,7 +40,13 @@ import { registerReportCommands } from "./report-command.js";
 import { type Progress, runTest } from "./run.js";
 import { printSummary } from "./summary.js";
 import { loadManifest, resolveBin, resolveSystem, systemNames, type Target } from "./target.js";
-import { addWorkloadOptions, describeWorkloads, workloadOptions } from "./workload-options.js";
+import {
+  addWorkloadOptions,
+  assertOwnOptions,
+  describeWorkloads,
+  targetFromWorkloadFlags,
+  workloadOptions,
+} from "./workload-options.js";
 
 /** `--nemesis` takes a comma list of fault kinds, or `all`. */
 function faultList(text: string): FaultKind[] {
@@ -222,6 +228,11 @@ function testCommand(): Command {
 }
 
 function resolveTarget(flags: TestFlags, nodeArgs: string[]): { target: Target; workload: string } {
+  // mapreduce's --coordinator-bin names the target in the course's words.
+  const own = flags.workload && targetFromWorkloadFlags(flags.workload, flags as never);
+  if (own && (flags.bin || flags.system)) {
+    throw new SetupError(`${own.flag} names the program to test: give it or --bin/--system`);
+  }
   if (flags.bin && flags.system) throw new SetupError("give --bin or --system, not both");
   if (flags.system) {
     const workload = flags.workload ?? loadManifest(flags.system).workloads[0];
@@ -229,6 +240,9 @@ function resolveTarget(flags: TestFlags, nodeArgs: string[]): { target: Target; 
     return { target: resolveSystem(flags.system, workload, flags.bug, nodeArgs), workload };
   }
   if (flags.bug) throw new SetupError("--bug goes with --system");
+  if (own && flags.workload) {
+    return { target: resolveBin(own.bin, [...own.args, ...nodeArgs]), workload: flags.workload };
+  }
   if (!flags.bin) throw new SetupError("say what to test: --bin ./your-node or --system NAME");
   if (!flags.workload) throw new SetupError("--bin needs a workload: -w/--workload NAME");
   return { target: resolveBin(flags.bin, nodeArgs), workload: flags.workload };
@@ -241,6 +255,7 @@ async function test(
   run: BugRun,
 ): Promise<number> {
   const { target, workload } = resolveTarget(flags, nodeArgs);
+  assertOwnOptions(workload, (key) => command.getOptionValueSource(key) === "cli");
   const maelstrom = maelstromRunOptions(flags, workload, command);
   if (flags.nemesis.includes("clock") && !findLibfaketime()) {
     throw new SetupError(

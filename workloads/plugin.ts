@@ -334,7 +334,10 @@ export interface OptionSpec {
   /** Commander flags, e.g. "--epoch-millis <ms>" or "--conformance". */
   flags: string;
   description: string;
-  /** How the text is read; a bare switch is "flag". */
+  /**
+   * How the text is read; a bare switch is "flag". A "program" is `--ROLE-bin <file>`, and comes
+   * with a repeatable `--ROLE-arg <arg>` for its arguments (the CLI adds it).
+   */
   type: "integer" | "number" | "probability" | "string" | "flag" | "program" | readonly string[];
   /** Bounds for integer and number. */
   min?: number;
@@ -353,12 +356,18 @@ export interface WorkloadPlugin<Net = unknown, Options = unknown> {
   readonly options?: readonly OptionSpec[];
   /**
    * Its options from the parsed flags (camelCase keys as commander gives them); `program`
-   * resolves a --*-bin path to a command. Throws SetupError on a bad combination.
+   * resolves a --ROLE-bin path and its --ROLE-arg list to a command. Throws SetupError on a bad
+   * combination.
    */
   fromFlags?(
     flags: Readonly<Record<string, unknown>>,
-    program: (file: string) => NodeCommand,
+    program: (file: string, args?: readonly string[]) => NodeCommand,
   ): Options;
+  /**
+   * A program option of its own that names the target instead of --bin, in the course's words
+   * (mapreduce: "--coordinator-bin <file>"); its --ROLE-arg list comes before the args after --.
+   */
+  readonly target_option?: string;
   /**
    * Checks its options before anything starts (SetupError), and says what test.json and the
    * store name add: `name` replaces the workload in "<name>-<target>". `role` is

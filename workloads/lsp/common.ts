@@ -122,14 +122,16 @@ interface UdpFlags {
   packetMutate?: number;
   packetSteady?: boolean;
   clientBin?: string;
+  clientArg?: string[];
   minerBin?: string;
+  minerArg?: string[];
   jobTimeout?: number;
 }
 
 /** Only the LSP parameters the user gave are passed on, so programs keep their defaults. */
 export function udpOptions(
   given: Readonly<Record<string, unknown>>,
-  program: (file: string) => NodeCommand,
+  program: (file: string, args?: readonly string[]) => NodeCommand,
 ): UdpOptions {
   const flags = given as UdpFlags;
   const lsp: Partial<LspParams> = {};
@@ -143,8 +145,8 @@ export function udpOptions(
     ...(flags.conformance && { conformance: true }),
     ...(flags.packetMutate !== undefined && { mutate: flags.packetMutate }),
     ...(flags.packetSteady && { steady_packet: true }),
-    ...(flags.clientBin && { client_command: program(flags.clientBin) }),
-    ...(flags.minerBin && { miner_command: program(flags.minerBin) }),
+    ...(flags.clientBin && { client_command: program(flags.clientBin, flags.clientArg) }),
+    ...(flags.minerBin && { miner_command: program(flags.minerBin, flags.minerArg) }),
     ...(flags.jobTimeout !== undefined && { job_timeout_s: flags.jobTimeout }),
   };
 }

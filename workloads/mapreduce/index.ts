@@ -55,6 +55,11 @@ const OPTIONS: readonly OptionSpec[] = [
     min: 0,
   },
   {
+    flags: "--coordinator-bin <file>",
+    description: "mapreduce: your coordinator program (the same as --bin)",
+    type: "program",
+  },
+  {
     flags: "--worker-bin <file>",
     description: "mapreduce: your worker program (default: ours)",
     type: "program",
@@ -70,12 +75,13 @@ interface MapReduceFlags {
   taskTimeoutMs?: number;
   mrTimeScale?: number;
   workerBin?: string;
+  workerArg?: string[];
 }
 
 /** Only the flags the user gave, so resolveMapReduceOptions fills in the defaults. */
 function fromFlags(
   given: Readonly<Record<string, unknown>>,
-  program: (file: string) => NodeCommand,
+  program: (file: string, args?: readonly string[]) => NodeCommand,
 ) {
   const flags = given as MapReduceFlags;
   return {
@@ -85,7 +91,7 @@ function fromFlags(
     ...(flags.nReduce !== undefined && { n_reduce: flags.nReduce }),
     ...(flags.taskTimeoutMs !== undefined && { task_timeout_ms: flags.taskTimeoutMs }),
     ...(flags.mrTimeScale !== undefined && { time_scale: flags.mrTimeScale }),
-    ...(flags.workerBin && { worker_command: program(flags.workerBin) }),
+    ...(flags.workerBin && { worker_command: program(flags.workerBin, flags.workerArg) }),
   };
 }
 
@@ -96,6 +102,7 @@ export const mapreducePlugin: WorkloadPlugin<TcpNet, MapReduceOptions> = {
     "one MapReduce job (the MIT lab's test-mr.sh): a coordinator and --node-count workers through the TCP proxy",
   options_key: "mapreduce",
   options: OPTIONS,
+  target_option: "--coordinator-bin <file>",
   fromFlags,
   prepare(settings, options, role) {
     if (settings.node_count < 1) {
