@@ -75,6 +75,10 @@ describe("a client whose Close returns ok after the connection was lost", () => 
     const delivery = results.checkers.delivery;
     expect(Object.keys(delivery.violation_counts)).toEqual(["missing-after-close"]);
     expect(delivery.summary).toMatch(/--strict holds an ok Close to delivering everything/);
+    // Judged again from the stored run, --strict still holds (test.json keeps it).
+    const again = await runCli(["check", join(store, "latest")]);
+    expect(again.exitCode, again.stdout).toBe(1);
+    expect(again.stdout).toMatch(/--strict holds an ok Close/);
   });
 });
 
