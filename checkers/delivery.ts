@@ -185,14 +185,14 @@ export function checkDelivery(history: readonly Op[], options: DeliveryOptions):
     // Client → server: complete once the client's Close returned ok, unless the connection was
     // already lost (then the course lets Close discard what is pending).
     const closedOk = inst.close?.type === "ok" ? inst.close : undefined;
-    const unsent = checkStream(inst, "client-to-server", inst.c2s, closedOk, writers, violations);
-    if (closedOk && unsent.length > 0) {
+    const missing = checkStream(inst, "client-to-server", inst.c2s, closedOk, writers, violations);
+    if (closedOk && missing.length > 0) {
       const loss = lossBeforeClose(inst, closedOk, kills, activeAt);
       if (loss) {
-        discarded.push({ client: inst.client, loss: loss.text, messages: unsent.length });
-        if (options.strict) violations.push(...unsent.map((m) => strictMissing(m, loss)));
+        discarded.push({ client: inst.client, loss: loss.text, messages: missing.length });
+        if (options.strict) violations.push(...missing.map((m) => strictMissing(m, loss)));
       } else {
-        violations.push(...unsent);
+        violations.push(...missing);
       }
     }
     // Server → client: complete once the server's CloseConn for it returned ok (the client
@@ -275,7 +275,9 @@ interface DiscardedAfterLoss {
   messages: number;
 }
 
+/** Evidence that a connection was lost: when, in words, and the op that shows it. */
 interface Loss {
+  time_ns: number;
   text: string;
   op: number;
 }
@@ -318,35 +320,27 @@ function lossBeforeClose(
 ): Loss | undefined {
   const began = close.invoke.time;
   const returned = close.complete?.time ?? began;
-  const reported = (o: Operation) => {
-    const t = o.complete?.time ?? Number.POSITIVE_INFINITY;
-    return t < began || (t < returned && activeAt(began, t));
-  };
   const at = (t_ns: number) => `${(t_ns / 1e9).toFixed(2)} s`;
-  const read = inst.client_losses.find((o) => o.f === "read" && reported(o));
-  const write = inst.c2s.sent.find((s) => s.failed && reported(s.op))?.op;
-  const kill = kills.find(
-    (k) => k.server !== undefined && k.server === inst.server && k.op.time < returned,
-  );
-  const found = [
-    read && {
-      time: read.complete?.time ?? 0,
-      text: `its Read reported the connection lost at ${at(read.complete?.time ?? 0)}`,
-      op: read.complete?.index ?? read.invoke.index,
-    },
-    write && {
-      time: write.complete?.time ?? 0,
-      text: `a Write failed at ${at(write.complete?.time ?? 0)}`,
-      op: write.complete?.index ?? write.invoke.index,
-    },
-    kill && {
-      time: kill.op.time,
-      text: `its server ${inst.server} was killed at ${at(kill.op.time)}`,
-      op: kill.op.index,
-    },
-  ].filter((l) => l !== undefined);
+  const reported = (o: Operation, what: string): Loss[] => {
+    const t = o.complete?.time;
+    if (t === undefined || !(t < began || (t < returned && activeAt(began, t)))) return [];
+    return [{ time_ns: t, text: `${what} at ${at(t)}`, op: o.complete?.index ?? o.invoke.index }];
+  };
+  const found: Loss[] = [
+    ...inst.client_losses
+      .filter((o) => o.f === "read")
+      .flatMap((o) => reported(o, "its Read reported the connection lost")),
+    ...inst.c2s.sent.filter((s) => s.failed).flatMap((s) => reported(s.op, "a Write failed")),
+    ...kills
+      .filter((k) => k.server !== undefined && k.server === inst.server && k.op.time < returned)
+      .map((k) => ({
+        time_ns: k.op.time,
+        text: `its server ${inst.server} was killed at ${at(k.op.time)}`,
+        op: k.op.index,
+      })),
+  ];
   // The earliest evidence names the loss.
-  return found.sort((a, b) => a.time - b.time)[0];
+  return found.sort((a, b) => a.time_ns - b.time_ns)[0];
 }
 
 /** Under --strict, an undelivered message of an ok Close after a loss is still a violation. */
