@@ -1,8 +1,10 @@
 // The delivery checker (systems/lsp/README.md "What faultline checks") for LSP: per connection and per direction, what one end
 // read must be exactly what the other end wrote — once each, in order, byte for byte — and
-// nothing may be missing once a Close that promises delivery has returned. A lost connection
-// must be reported within the epoch limit (plus slack) after the fault that cut it, not hang;
-// and a Close on a healthy network must return.
+// nothing may be missing once a Close that promises delivery has returned. A client's Close
+// promises it only for a connection not already lost: the course lets Close give up on a lost
+// connection and discard what is pending, so an ok Close after a loss is a warning (a failure
+// under --strict). A lost connection must be reported within the epoch limit (plus slack) after
+// the fault that cut it, not hang; and a Close on a healthy network must return.
 //
 // History ops (written by workloads/lsp/driver.ts, systems/lsp/README.md "The control channel"). Every value names
 // the client instance `client` ("c0.1": worker c0, its first process) and, once known, `conn`:
@@ -27,6 +29,11 @@ export interface DeliveryOptions {
   slack_ms: number;
   /** True when the run injected faults; without any, a lost connection is itself a violation. */
   faults_injected: boolean;
+  /**
+   * --strict (RunSettings.strict): an ok client Close must have delivered everything even when
+   * the connection was already lost, which the course does not ask.
+   */
+  strict?: boolean;
 }
 
 export const VIOLATION_KINDS = [
@@ -169,20 +176,35 @@ export function checkDelivery(history: readonly Op[], options: DeliveryOptions):
       if (!writers.has(s.data)) writers.set(s.data, { client: inst.client, direction: "s2c" });
   }
 
+  const kills = nemesisKills(history);
+  const activeAt = faultActivity(history);
+  const discarded: DiscardedAfterLoss[] = [];
   let delivered = 0;
   for (const inst of instances.values()) {
     delivered += inst.c2s.received.length + inst.s2c.received.length;
-    // Client → server: complete once the client's Close returned ok.
+    // Client → server: complete once the client's Close returned ok, unless the connection was
+    // already lost (then the course lets Close discard what is pending).
     const closedOk = inst.close?.type === "ok" ? inst.close : undefined;
-    checkStream(inst, "client-to-server", inst.c2s, closedOk, writers, violations);
+    const missing = checkStream(inst, "client-to-server", inst.c2s, closedOk, writers, violations);
+    if (closedOk && missing.length > 0) {
+      const loss = lossBeforeClose(inst, closedOk, kills, activeAt);
+      if (loss) {
+        discarded.push({ client: inst.client, loss: loss.text, messages: missing.length });
+        if (options.strict) violations.push(...missing.map((m) => strictMissing(m, loss)));
+      } else {
+        violations.push(...missing);
+      }
+    }
     // Server → client: complete once the server's CloseConn for it returned ok (the client
     // keeps reading until its Read reports the connection gone).
     const closeConnOk = inst.close_conn?.type === "ok" ? inst.close_conn : undefined;
-    checkStream(inst, "server-to-client", inst.s2c, closeConnOk, writers, violations);
+    violations.push(
+      ...checkStream(inst, "server-to-client", inst.s2c, closeConnOk, writers, violations),
+    );
   }
 
   const cutShort: string[] = [];
-  checkLossReports(history, instances, options, violations, cutShort);
+  checkLossReports(history, kills, instances, options, violations, cutShort);
   checkCloses(history, instances, serverCloses, options, violations);
   if (!options.faults_injected) checkSpuriousLoss(instances, violations);
 
@@ -194,18 +216,25 @@ export function checkDelivery(history: readonly Op[], options: DeliveryOptions):
     listedPerKind[v.kind] = (listedPerKind[v.kind] ?? 0) + 1;
     if ((listedPerKind[v.kind] as number) <= MAX_LISTED_PER_KIND) listed.push(v);
   }
+  const warnings: string[] = [];
+  if (cutShort.length > 0) {
+    warnings.push(
+      `${plural(cutShort.length, "loss report")} could not be judged: the harness closed the connection before the bound ran out (cut short by the harness), e.g. ${cutShort[0]}`,
+    );
+  }
+  if (discarded.length > 0 && !options.strict) warnings.push(discardedWarning(discarded));
   const stats = {
     connection_count: instances.size,
     delivered_count: delivered,
     unattributed_server_reads: unattributed,
     violation_counts: byKind,
     violations: listed,
-    ...(cutShort.length > 0 && {
-      loss_reports_cut_short: cutShort.slice(0, MAX_LISTED_PER_KIND),
-      warnings: [
-        `${plural(cutShort.length, "loss report")} could not be judged: the harness closed the connection before the bound ran out (cut short by the harness), e.g. ${cutShort[0]}`,
-      ],
+    ...(cutShort.length > 0 && { loss_reports_cut_short: cutShort.slice(0, MAX_LISTED_PER_KIND) }),
+    ...(discarded.length > 0 && {
+      closed_ok_after_loss_count: discarded.length,
+      closed_ok_after_loss: discarded.slice(0, MAX_LISTED_PER_KIND),
     }),
+    ...(warnings.length > 0 && { warnings }),
   };
   if (violations.length > 0) {
     const kinds = Object.entries(byKind).map(([k, n]) => `${n} ${k}`);
@@ -228,9 +257,105 @@ export function checkDelivery(history: readonly Op[], options: DeliveryOptions):
   }
   return {
     valid: true,
-    summary: `Every one of ${plural(delivered, "delivered message")} on ${plural(instances.size, "connection")} arrived exactly once, in order and intact; every Close delivered what was pending.`,
+    summary: `Every one of ${plural(delivered, "delivered message")} on ${plural(instances.size, "connection")} arrived exactly once, in order and intact; ${
+      discarded.length > 0
+        ? `every Close on a connection not already lost delivered what was pending (${plural(discarded.length, "Close")} returned ok after a loss and discarded data, as the course allows)`
+        : "every Close delivered what was pending"
+    }.`,
     ...stats,
   };
+}
+
+/** A client's ok Close that discarded data on a connection already lost (not a violation). */
+interface DiscardedAfterLoss {
+  client: string;
+  /** What showed the connection lost before the Close returned. */
+  loss: string;
+  /** Messages written before the Close began that the server never read. */
+  messages: number;
+}
+
+/** Evidence that a connection was lost: when, in words, and the op that shows it. */
+interface Loss {
+  time_ns: number;
+  text: string;
+  op: number;
+}
+
+/** Nemesis kills, with the client instances and the server process each ended. */
+interface Kill {
+  op: Op;
+  instances: string[];
+  server: string | undefined;
+}
+
+function nemesisKills(history: readonly Op[]): Kill[] {
+  return history
+    .filter((op) => op.process === "nemesis" && op.f === "start-kill")
+    .map((op) => ({
+      op,
+      instances: field<string[]>(op.value, "instances") ?? [],
+      server: (field<string[]>(op.value, "nodes") ?? []).includes("server")
+        ? (field<string>(op.value, "server") ?? "server")
+        : undefined,
+    }));
+}
+
+/**
+ * Why an ok client Close did not promise delivery: the connection was lost before it returned
+ * (the course's Close returns once "the connection is lost", discarding what is pending).
+ * Evidence: the client's Read reported the loss, or one of its Writes failed, before the Close
+ * began; or the server process holding the connection was SIGKILLed before the Close returned.
+ * A Read or Write failing while the Close runs counts only if a fault was active meanwhile: on
+ * a healthy network it is the Close's own doing (a Close that tears the connection down at once,
+ * dropping what is pending, makes the outstanding Read fail before it returns ok itself), and
+ * that Close is exactly the bug this promise catches. A kill is the nemesis's act, never the
+ * client's, so one while the Close waited excuses it.
+ */
+function lossBeforeClose(
+  inst: Instance,
+  close: Operation,
+  kills: readonly Kill[],
+  activeAt: (from_ns: number, to_ns: number) => boolean,
+): Loss | undefined {
+  const began = close.invoke.time;
+  const returned = close.complete?.time ?? began;
+  const at = (t_ns: number) => `${(t_ns / 1e9).toFixed(2)} s`;
+  const reported = (o: Operation, what: string): Loss[] => {
+    const t = o.complete?.time;
+    if (t === undefined || !(t < began || (t < returned && activeAt(began, t)))) return [];
+    return [{ time_ns: t, text: `${what} at ${at(t)}`, op: o.complete?.index ?? o.invoke.index }];
+  };
+  const found: Loss[] = [
+    ...inst.client_losses
+      .filter((o) => o.f === "read")
+      .flatMap((o) => reported(o, "its Read reported the connection lost")),
+    ...inst.c2s.sent.filter((s) => s.failed).flatMap((s) => reported(s.op, "a Write failed")),
+    ...kills
+      .filter((k) => k.server !== undefined && k.server === inst.server && k.op.time < returned)
+      .map((k) => ({
+        time_ns: k.op.time,
+        text: `its server ${inst.server} was killed at ${at(k.op.time)}`,
+        op: k.op.index,
+      })),
+  ];
+  // The earliest evidence names the loss.
+  return found.sort((a, b) => a.time_ns - b.time_ns)[0];
+}
+
+/** Under --strict, an undelivered message of an ok Close after a loss is still a violation. */
+function strictMissing(missing: DeliveryViolation, loss: Loss): DeliveryViolation {
+  return {
+    ...missing,
+    text: `${missing.text}; the connection was lost first (${loss.text}), which the course allows, but --strict holds an ok Close to delivering everything`,
+    ops: [...missing.ops, loss.op],
+  };
+}
+
+function discardedWarning(discarded: readonly DiscardedAfterLoss[]): string {
+  const messages = discarded.reduce((n, d) => n + d.messages, 0);
+  const first = discarded[0] as DiscardedAfterLoss;
+  return `${plural(discarded.length, "client Close")} returned ok after the connection was lost and ${plural(messages, "message")} written before it never arrived (e.g. ${first.client}: ${first.loss}). Not a violation: the course's Close returns once the connection is lost and discards what is pending, and no grader checks what it returns. faultline's stricter rule, that an ok Close means everything was delivered, fails the run only under --strict.`;
 }
 
 function pushSent(stream: Stream, o: Operation): void {
@@ -246,7 +371,7 @@ function checkStream(
   completeBy: Operation | undefined,
   writers: Map<string, { client: string; direction: "c2s" | "s2c" }>,
   violations: DeliveryViolation[],
-): void {
+): DeliveryViolation[] {
   const byData = new Map<string, Sent[]>();
   for (const s of stream.sent) {
     const list = byData.get(s.data) ?? [];
@@ -317,12 +442,15 @@ function checkStream(
       ops: [s.op.invoke.index],
     });
   }
-  if (!completeBy) return;
+  if (!completeBy) return [];
+  // Written before the Close began and never delivered: the caller judges whether the Close
+  // promised them (missing-after-close).
+  const missing: DeliveryViolation[] = [];
   for (let i = highest + 1; i < stream.sent.length; i++) {
     const s = stream.sent[i] as Sent;
     if (s.delivered_by !== undefined || s.failed) continue;
     if (s.op.invoke.time > completeBy.invoke.time) continue; // written after the Close began
-    violations.push({
+    missing.push({
       kind: "missing-after-close",
       client: inst.client,
       direction,
@@ -333,6 +461,7 @@ function checkStream(
       ops: [s.op.invoke.index, completeBy.complete?.index ?? completeBy.invoke.index],
     });
   }
+  return missing;
 }
 
 /**
@@ -342,6 +471,7 @@ function checkStream(
  */
 function checkLossReports(
   history: readonly Op[],
+  kills: readonly Kill[],
   instances: Map<string, Instance>,
   options: DeliveryOptions,
   violations: DeliveryViolation[],
@@ -349,21 +479,11 @@ function checkLossReports(
 ): void {
   const bound_ns = (options.epoch_limit * options.epoch_ms + options.slack_ms) * 1e6;
   const end = history.at(-1)?.time ?? 0;
-  const kills: Array<{ op: Op; instances: string[]; server: string | undefined }> = [];
   const pauses: Array<{ start: number; stop: number; names: string[] }> = [];
   let openPause: { start: number; names: string[] } | undefined;
   for (const op of history) {
     if (op.process !== "nemesis") continue;
-    if (op.f === "start-kill") {
-      const nodes = field<string[]>(op.value, "nodes") ?? [];
-      kills.push({
-        op,
-        instances: field<string[]>(op.value, "instances") ?? [],
-        server: nodes.includes("server")
-          ? (field<string>(op.value, "server") ?? "server")
-          : undefined,
-      });
-    } else if (op.f === "start-pause") {
+    if (op.f === "start-pause") {
       openPause = {
         start: op.time,
         names: [

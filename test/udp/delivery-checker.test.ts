@@ -1,5 +1,7 @@
 // The delivery checker (checkers/delivery.ts) on hand-written LSP histories: a clean run, and
-// one history per violation kind, each naming the ops involved.
+// one history per violation kind, each naming the ops involved; and the ok Close after a loss
+// that the course allows (issue 24, item 2), told apart from an ok Close that lost data on a
+// healthy connection.
 import { describe, expect, it } from "vitest";
 import { checkDelivery, type DeliveryOptions } from "../../checkers/delivery.js";
 import type { CompletionType, Op } from "../../checkers/history.js";
@@ -42,6 +44,10 @@ class H {
 
   invoke(process: number, f: string, value: unknown): number {
     return this.push({ process, type: "invoke", f, value });
+  }
+
+  complete(process: number, f: string, type: CompletionType, value: unknown): number {
+    return this.push({ process, type, f, value });
   }
 
   nemesis(f: string, value: unknown): number {
@@ -308,5 +314,125 @@ describe("delivery checker", () => {
     expect(check(h, { faults_injected: true }).valid).toBe(true);
     const r = check(h, { faults_injected: false });
     expect(kinds(r)).toEqual(["spurious-loss"]);
+  });
+});
+
+// Issue 24, item 2: the course's Close returns once the connection is lost, discarding what is
+// pending, so an ok Close promises delivery only on a connection not already lost. Each history:
+// c0.1 writes a and b, the server reads only a, then something happens and Close returns ok.
+describe("an ok Close after the connection was lost", () => {
+  const CLOSE = { client: "c0.1", conn: 1 };
+  const LOST = { client: "c0.1", conn: 1, error: "connection lost" };
+
+  /** a and b written, only a read by the server. */
+  function bLost(server = "server"): H {
+    const h = new H().connect("c0.1", 1, server);
+    h.write("c0.1", "a");
+    h.write("c0.1", "b");
+    h.serverRead("c0.1", "a");
+    return h;
+  }
+
+  /** The Close, invoked now and returning ok `wait_ms` later, with `during` in between. */
+  function closeOk(h: H, wait_ms = 0, during: () => void = () => {}): H {
+    h.invoke(1, "close", CLOSE);
+    const returned_ms = h.now_ms + wait_ms;
+    during();
+    h.at(Math.max(returned_ms, h.now_ms)).complete(1, "close", "ok", CLOSE);
+    return h;
+  }
+
+  const allowed = (h: H, why: RegExp) => {
+    const r = check(h);
+    expect(kinds(r)).toEqual([]);
+    expect(r.valid).toBe(true);
+    expect(r.closed_ok_after_loss).toEqual([
+      { client: "c0.1", loss: expect.stringMatching(why), messages: 1 },
+    ]);
+    expect(r.warnings).toEqual([
+      expect.stringMatching(
+        /^1 client Close returned ok after the connection was lost and 1 message written before it never arrived .*course.*--strict\.$/,
+      ),
+    ]);
+    return r;
+  };
+
+  it("(a) the client's Read had reported the loss: allowed, a warning; INVALID under --strict", () => {
+    const h = bLost();
+    const read = h.at(500).op(4, "read", CLOSE, "fail", LOST);
+    closeOk(h.at(600));
+    allowed(h, /^its Read reported the connection lost at 0\.50 s$/);
+    const strict = check(h, { strict: true });
+    expect(kinds(strict)).toEqual(["missing-after-close"]);
+    expect(strict.summary).toMatch(
+      /Close returned ok, but the server never read "b".*lost first \(its Read reported.*\), which the course allows, but --strict holds an ok Close to delivering everything/,
+    );
+    expect(strict.ops).toContain(read);
+    expect(strict.warnings).toBeUndefined();
+  });
+
+  it("(b) one of the client's Writes had failed: allowed", () => {
+    const h = bLost();
+    h.at(500).write("c0.1", "c", "fail");
+    closeOk(h.at(600));
+    allowed(h, /^a Write failed at 0\.50 s$/);
+  });
+
+  it("(c) its server was killed, before the Close or while it waited: allowed", () => {
+    const before = bLost("server.2");
+    before.at(500).nemesis("start-kill", { nodes: ["server"], instances: [], server: "server.2" });
+    closeOk(before.at(600));
+    allowed(before, /^its server server\.2 was killed at 0\.50 s$/);
+    const during = bLost("server.2");
+    closeOk(during.at(400), 700, () =>
+      during
+        .at(600)
+        .nemesis("start-kill", { nodes: ["server"], instances: [], server: "server.2" }),
+    );
+    allowed(during, /^its server server\.2 was killed at 0\.60 s$/);
+  });
+
+  it("a loss during the Close while a fault was active: allowed", () => {
+    const h = bLost();
+    closeOk(h.at(400), 700, () => {
+      h.at(450).nemesis("start-partition", { shape: "isolate", nodes: ["c0"] });
+      h.at(1000).op(4, "read", CLOSE, "fail", LOST);
+    });
+    h.at(1200).nemesis("stop-partition", {});
+    allowed(h, /^its Read reported the connection lost at 1\.00 s$/);
+  });
+
+  it("an ok Close on a healthy connection that lost data is INVALID, whatever came after", () => {
+    const h = bLost("server.2");
+    closeOk(h.at(400), 50);
+    // Losses after the Close returned excuse nothing: it had already promised.
+    h.at(600).op(4, "read", CLOSE, "fail", LOST);
+    h.at(700).nemesis("start-kill", { nodes: ["server"], instances: [], server: "server.2" });
+    const r = check(h);
+    expect(kinds(r)).toEqual(["missing-after-close"]);
+    expect(r.summary).toMatch(
+      /c0\.1's Close returned ok, but the server never read "b" \(written 2nd\)$/,
+    );
+    expect(r.closed_ok_after_loss).toBeUndefined();
+  });
+
+  it("a Read failing during the Close on a healthy network is the Close's own doing: INVALID", () => {
+    // A Close that drops what is pending and tears the connection down at once: its Read fails
+    // first, then it returns ok.
+    const h = bLost();
+    closeOk(h.at(400), 5, () => h.at(402).op(4, "read", CLOSE, "fail", LOST));
+    expect(kinds(check(h))).toEqual(["missing-after-close"]);
+  });
+
+  it("another connection's loss, or the kill of another server process, excuses nothing", () => {
+    const h = bLost("server.2").connect("c1.1", 2, "server.2");
+    h.at(300).op(4, "read", { client: "c1.1", conn: 2 }, "fail", {
+      client: "c1.1",
+      conn: 2,
+      error: "connection lost",
+    });
+    h.at(350).nemesis("start-kill", { nodes: ["server"], instances: [], server: "server" });
+    closeOk(h.at(400));
+    expect(kinds(check(h))).toEqual(["missing-after-close"]);
   });
 });

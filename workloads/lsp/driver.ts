@@ -138,7 +138,8 @@ export class LspDriver extends LspFamilyDriver {
   }
 
   protected checkers(ops: readonly Op[]): Record<string, CheckResult> {
-    return checkLsp(ops, lspCheckOptions(this.params, this.ctx.settings.nemesis.faults));
+    const { nemesis, strict } = this.ctx.settings;
+    return checkLsp(ops, lspCheckOptions(this.params, nemesis.faults, strict === true));
   }
 
   // ---- the server ------------------------------------------------------------------------

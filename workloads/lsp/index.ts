@@ -33,6 +33,7 @@ export const lspPlugin: WorkloadPlugin<UdpNet, UdpOptions> = {
     if (udp?.conformance) return undefined;
     const requested = (test.nemesis as { faults?: unknown } | undefined)?.faults;
     const faults = Array.isArray(requested) ? (requested as string[]) : [];
-    return async (ops) => checkLsp(ops, lspCheckOptions(lspParams(udp), faults));
+    return async (ops) =>
+      checkLsp(ops, lspCheckOptions(lspParams(udp), faults, test.strict === true));
   },
 };

@@ -30,13 +30,18 @@ export function lspPayload(writer: string, k: number, rng: Rng): Buffer {
   return Buffer.from(text, "latin1");
 }
 
-/** The delivery checker's bounds for a run with these LSP parameters and faults. */
-export function lspCheckOptions(params: LspParams, faults: readonly string[]): DeliveryOptions {
+/** The delivery checker's bounds for a run with these LSP parameters, faults and --strict. */
+export function lspCheckOptions(
+  params: LspParams,
+  faults: readonly string[],
+  strict: boolean,
+): DeliveryOptions {
   return {
     epoch_limit: params.epochLimit,
     epoch_ms: params.epochMillis,
     slack_ms: 2 * params.epochMillis + PROCESS_SLACK_MS,
     faults_injected: faults.length > 0,
+    strict,
   };
 }
 
