@@ -40,6 +40,19 @@ export interface Results {
   faults: CheckResult;
   nodes: Record<string, NodeRecord>;
   duration_s: number;
+  /** --against-reference: the reference system's verdict with the same options and seed. */
+  reference?: ReferenceVerdict;
+}
+
+/** The reference run as the user's results.json records it (harness/reference.ts). */
+export interface ReferenceVerdict {
+  system: string;
+  valid: Validity;
+  summary: string;
+  /** Its run directory, relative to the user's; the user's run also links it as `reference`. */
+  dir?: string;
+  /** Set when it was not carried out to the end: a verdict of `unknown` then says nothing. */
+  status?: "could-not-run" | "interrupted";
 }
 
 export interface RunOutcome {
