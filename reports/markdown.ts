@@ -23,6 +23,13 @@ export function renderMarkdown(facts: RunFacts, runName: string, reportPath: str
     `**Why:** ${md(truncate(facts.reason, 1000))}`,
     "",
   );
+  const reference = facts.reference;
+  if (reference) {
+    lines.push(
+      `**Reference ${md(reference.system)}, same options and seed:** ${icon(reference.valid)} ${verdictWord(reference.valid)}: ${md(truncate(reference.summary, 1000))}`,
+      "",
+    );
+  }
   if (facts.checkers.length > 0) {
     lines.push("| checker | verdict | summary |", "| --- | --- | --- |");
     for (const c of facts.checkers) {
