@@ -7,7 +7,7 @@ import type { WorkloadPlugin } from "../workloads/plugin.js";
 import { SetupError } from "./exit-codes.js";
 import { resolveSystem, type Target } from "./target.js";
 import type { ReferenceVerdict, TestOptions } from "./test-options.js";
-import { workloadOptions } from "./workload-options.js";
+import { programArgsKey, workloadOptions } from "./workload-options.js";
 
 /** The system `--against-reference [SYSTEM]` runs: the one named, else the workload's own. */
 export function referenceSystem(
@@ -34,7 +34,8 @@ export function referenceTarget(workload: string, asked: true | string): Target 
 /**
  * The user's options for the reference run: the same in every respect but the target, whose
  * programs play every role. The user's own programs for other roles (`--client-bin`,
- * `--worker-bin` …: options of type "program") are left out, so the reference brings its own.
+ * `--worker-bin` …: options of type "program", with their `--ROLE-arg`s) are left out, so the
+ * reference brings its own.
  */
 export function referenceOptions(
   options: TestOptions,
@@ -44,7 +45,7 @@ export function referenceOptions(
   const programs = new Set(
     (PLUGINS[options.workload]?.options ?? [])
       .filter((spec) => spec.type === "program")
-      .map((spec) => new Option(spec.flags).attributeName()),
+      .flatMap((spec) => [new Option(spec.flags).attributeName(), programArgsKey(spec)]),
   );
   const kept = Object.fromEntries(Object.entries(flags).filter(([key]) => !programs.has(key)));
   return { ...options, target, ...workloadOptions(options.workload, kept) };

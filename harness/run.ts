@@ -5,7 +5,7 @@
 // Interrupts, setup errors and cleanup are handled here and nowhere else.
 import { setMaxListeners } from "node:events";
 import { symlinkSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { checkAvailability } from "../checkers/availability.js";
 import { checkFaults } from "../checkers/faults.js";
 import type { Op } from "../checkers/history.js";
@@ -116,7 +116,10 @@ async function besideReference(
   log.info(`running the reference system ${system} with the same options and seed ${seed}`);
   const progress =
     onProgress && ((p: Progress) => onProgress({ ...p, phase: `reference ${p.phase}` }));
-  const verdict = await referenceVerdict(reference, outcome.dir, signal, progress);
+  // Its test.json and report name the run it was made for.
+  const reference_for = relative(resolve(reference.options.store), outcome.dir);
+  const options = { ...reference.options, reference_for };
+  const verdict = await referenceVerdict({ ...reference, options }, outcome.dir, signal, progress);
   if (verdict.dir !== undefined) symlinkSync(verdict.dir, join(outcome.dir, STORE_FILES.reference));
   log.info(`reference ${system}: ${verdictWord(verdict.valid)}: ${verdict.summary}`);
   const warnings = referenceWarnings(verdict, seed);

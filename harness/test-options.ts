@@ -22,6 +22,8 @@ export interface TestOptions extends RunSettings, WorkloadOptionBags {
   availability?: Availability;
   /** Maelstrom's --log-stderr, --log-net-send, --log-net-recv: echoed onto our stderr. */
   log?: { stderr?: boolean; net_send?: boolean; net_recv?: boolean };
+  /** A reference run's (--against-reference): the user's run, `<test>/<timestamp>` in the store. */
+  reference_for?: string;
 }
 
 export interface Results {

@@ -191,6 +191,11 @@ ${facts.started_ms !== undefined ? html`<div><dt>started</dt><dd>${formatWallTim
 /** --against-reference: the reference system's verdict beside this run's, and its report. */
 function referenceLine(facts: RunFacts, run: RunData): SafeHtml | undefined {
   const reference = facts.reference;
+  if (facts.referenceFor !== undefined) {
+    // The store is two levels up: <store>/<test>/<timestamp>.
+    return html`<p class="reference" id="reference-for"><span class="label">Reference run</span> for
+<a href="../../${facts.referenceFor}/${RUN_FILES.report}">${facts.referenceFor}</a>: our system with that run's options and seed (the command below repeats both).</p>`;
+  }
   if (!reference) return undefined;
   const seed = facts.seed === undefined ? "" : ` ${facts.seed}`;
   return html`<p class="reference" id="reference"><span class="label">Reference system ${reference.system}, same options and seed${seed}:</span>

@@ -23,6 +23,12 @@ export function renderMarkdown(facts: RunFacts, runName: string, reportPath: str
     `**Why:** ${md(truncate(facts.reason, 1000))}`,
     "",
   );
+  if (facts.referenceFor !== undefined) {
+    lines.push(
+      `**Reference run** for ${md(facts.referenceFor)}: our system with that run's options and seed.`,
+      "",
+    );
+  }
   const reference = facts.reference;
   if (reference) {
     lines.push(

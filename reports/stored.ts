@@ -121,6 +121,8 @@ export interface RunFacts {
   checkers: Array<{ name: string; valid: Validity; summary: string; check: StoredCheck }>;
   /** --against-reference: the reference system's run, same options and seed. */
   reference: { system: string; valid: Validity; summary: string } | undefined;
+  /** On a reference run: the user's run it was made for, `<test>/<timestamp>` in the store. */
+  referenceFor: string | undefined;
 }
 
 export function runFacts(
@@ -179,6 +181,7 @@ export function runFacts(
     })),
     checkers,
     reference: referenceFacts(results?.reference),
+    referenceFor: str(test?.reference_for),
   };
 }
 

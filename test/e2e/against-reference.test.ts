@@ -80,6 +80,9 @@ describe("a buggy echo beside its reference", () => {
     expect(refTest.target.bug).toBeUndefined();
     expect(refTest.target.command.args).not.toContain("--bug");
     expect(refTest).toMatchObject({ seed: 3, time_limit_s: 2, rate: 50, node_count: 3 });
+    expect(refTest.reference_for).toBe(
+      `echo-gossip-bad-echo/${readlinkSync(latest).split("/")[1]}`,
+    );
     const refResults = readJson(join(latest, "reference", "results.json"));
     expect(refResults).toMatchObject({ valid: true, seed: 3 });
 
@@ -110,6 +113,13 @@ describe("a buggy echo beside its reference", () => {
       await page.waitForLoadState("load");
       expect(await page.textContent("#verdict")).toBe("valid — no checker found a problem");
       expect(await page.textContent(".facts")).toContain("gossip");
+      // …and it names the run it was made for, one click back.
+      expect((await page.textContent("#reference-for"))?.replace(/\s+/g, " ")).toMatch(
+        /^Reference run for echo-gossip-bad-echo\/\S+: our system with that run's options and seed/,
+      );
+      await page.click("#reference-for a");
+      await page.waitForLoadState("load");
+      expect(await page.textContent("#verdict")).toBe("INVALID — a checker found a violation");
     } finally {
       await browser.close();
     }

@@ -48,7 +48,13 @@ describe("referenceOptions", () => {
 
   it("keeps every option but the target and the user's own programs for other roles", () => {
     // The worker does not exist: resolving it would throw, so not throwing shows it is dropped.
-    const flags = { mrApp: "crash", taskTimeoutMs: 50, workerBin: "/home/student/worker" };
+    const flags = {
+      mrApp: "crash",
+      taskTimeoutMs: 50,
+      workerBin: "/home/student/worker",
+      workerArg: ["wc.so"],
+      coordinatorBin: "/home/student/coordinator",
+    };
     const options = referenceOptions(user, target, flags);
     expect(options.target).toBe(target);
     expect(options.mapreduce).toEqual({ app: "crash", task_timeout_ms: 50 });
