@@ -36,6 +36,7 @@ import { loadNemesisScript } from "./nemesis/script-loader.js";
 import { integer, number, probability } from "./option-parsers.js";
 import { killAllGroups } from "./process-groups.js";
 import { MAX_SEED } from "./random.js";
+import { referenceOptions, referenceTarget } from "./reference.js";
 import { registerReportCommands } from "./report-command.js";
 import { type Progress, runTest } from "./run.js";
 import { printSummary } from "./summary.js";
@@ -105,6 +106,7 @@ interface TestFlags extends MaelstromFlags {
   topology: string;
   recoveryTime: number;
   strict?: boolean;
+  againstReference?: true | string;
   seed?: number;
   store: string;
   quiet?: boolean;
@@ -212,6 +214,10 @@ function testCommand(): Command {
       "fail, not warn, on rules stricter than the course's contract (the report names each one)",
     )
     .option(
+      "--against-reference [system]",
+      "then run our reference system for the workload (or SYSTEM) with the same options and seed, and report both verdicts: is the test fair?",
+    )
+    .option(
       "--seed <n>",
       "seed for every random choice (default: random, printed)",
       integer(0, MAX_SEED),
@@ -256,6 +262,10 @@ async function test(
 ): Promise<number> {
   const { target, workload } = resolveTarget(flags, nodeArgs);
   assertOwnOptions(workload, (key) => command.getOptionValueSource(key) === "cli");
+  const reference =
+    flags.againstReference === undefined
+      ? undefined
+      : referenceTarget(workload, flags.againstReference);
   const maelstrom = maelstromRunOptions(flags, workload, command);
   if (flags.nemesis.includes("clock") && !findLibfaketime()) {
     throw new SetupError(
@@ -349,12 +359,22 @@ async function test(
       log,
       controller.signal,
       showProgress ? (p) => process.stderr.write(`\r\x1b[K${progressLine(p)}`) : undefined,
+      reference &&
+        ((options) => ({
+          options: referenceOptions(
+            options,
+            reference,
+            flags as unknown as Record<string, unknown>,
+          ),
+          log: new Logger(flags.quiet === true, clearLine),
+        })),
     );
     clearLine();
     printSummary(outcome, repeat);
     if (controller.signal.aborted) {
+      const interrupted = outcome.results.reference?.status === "interrupted" ? "reference/" : "";
       process.stderr.write(
-        `faultline: interrupted; the history so far is in ${outcome.dir}/history.jsonl\n`,
+        `faultline: interrupted; the history so far is in ${outcome.dir}/${interrupted}history.jsonl\n`,
       );
     }
     return outcome.exitCode;

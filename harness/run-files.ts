@@ -20,12 +20,14 @@ export interface RunStart {
   extra: Record<string, unknown>;
   clock: RunClock;
   log: Logger;
+  /** A reference run (--against-reference): `store/latest` stays on the user's run. */
+  reference?: boolean;
 }
 
 /** Creates the run directory, logs into it, writes test.json and opens history.jsonl. */
 export function openRun(start: RunStart): { dir: string; history: HistoryRecorder } {
   const { options, transport, clock, log } = start;
-  const dir = createRunDir(options.store, start.name);
+  const dir = createRunDir(options.store, start.name, new Date(), !start.reference);
   log.attach(join(dir, STORE_FILES.log));
   log.info(`run ${dir} (seed ${options.seed}${transport ? `, ${transport} transport` : ""})`);
   writeJson(join(dir, STORE_FILES.test), {

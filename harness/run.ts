@@ -4,6 +4,8 @@
 // limit → heal → recovery wait → final phase → stop → check → Results, built once → reports.
 // Interrupts, setup errors and cleanup are handled here and nowhere else.
 import { setMaxListeners } from "node:events";
+import { symlinkSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import { checkAvailability } from "../checkers/availability.js";
 import { checkFaults } from "../checkers/faults.js";
 import type { Op } from "../checkers/history.js";
@@ -13,6 +15,7 @@ import { writeRunReports } from "../reports/index.js";
 import { workloadPlugin } from "../workloads/index.js";
 import type { Driver, DriverContext, WorkloadPlugin } from "../workloads/plugin.js";
 import { RunClock, sleepUnlessAborted } from "./clock.js";
+import { EXIT } from "./exit-codes.js";
 import type { HistoryRecorder } from "./history-recorder.js";
 import { LinkTable } from "./links.js";
 import type { Logger } from "./logger.js";
@@ -21,10 +24,13 @@ import { Program } from "./program.js";
 import { stopPrograms } from "./program-process.js";
 import { type Progress, reportProgress } from "./progress.js";
 import { Random } from "./random.js";
+import { referenceWarnings } from "./reference.js";
 import { finishRun, openRun, recordCouldNotRun } from "./run-files.js";
 import { RateScheduler } from "./scheduler.js";
+import { STORE_FILES, writeJson } from "./store.js";
+import { verdictWord } from "./summary.js";
 import { roleCommand } from "./target.js";
-import type { Results, RunOutcome, TestOptions } from "./test-options.js";
+import type { ReferenceVerdict, Results, RunOutcome, TestOptions } from "./test-options.js";
 import { maelstromTransport } from "./transports/maelstrom.js";
 import { tcpTransport } from "./transports/tcp.js";
 import type { OpenTransport, RunNemesis, Transport } from "./transports/transport.js";
@@ -40,27 +46,122 @@ const TRANSPORTS: Readonly<Record<WorkloadPlugin["transport"], Transport>> = {
   tcp: tcpTransport as Transport,
 };
 
-/** Runs one test, then renders its reports; a run that could not run says so in its store. */
+/** The reference system's run beside the user's (--against-reference, harness/reference.ts). */
+export interface ReferenceRun {
+  options: TestOptions;
+  /** Its own logger: it attaches to the reference run's faultline.log. */
+  log: Logger;
+}
+
+/**
+ * Runs one test, then renders its reports; a run that could not run says so in its store. With
+ * `reference` (which makes the reference run from this run's options), the reference system's
+ * run follows, unless this one was interrupted.
+ */
 export async function runTest(
   options: TestOptions,
   log: Logger,
   signal: AbortSignal,
   onProgress?: (progress: Progress) => void,
+  reference?: (options: TestOptions) => ReferenceRun,
+): Promise<RunOutcome> {
+  const outcome = await runAndReport(options, log, signal, onProgress, false);
+  if (!reference || signal.aborted) return outcome;
+  return besideReference(outcome, reference(options), log, signal, onProgress);
+}
+
+async function runAndReport(
+  options: TestOptions,
+  log: Logger,
+  signal: AbortSignal,
+  onProgress: ((progress: Progress) => void) | undefined,
+  isReference: boolean,
 ): Promise<RunOutcome> {
   let outcome: RunOutcome;
   try {
-    outcome = await lifecycle(options, log, signal, onProgress);
+    outcome = await lifecycle(options, log, signal, onProgress, isReference);
   } catch (err) {
     recordCouldNotRun(log, options.seed, err);
     throw err;
   }
+  await writeReports(outcome.dir, log);
+  return outcome;
+}
+
+async function writeReports(dir: string, log: Logger): Promise<void> {
   try {
-    await writeRunReports(outcome.dir);
+    await writeRunReports(dir);
   } catch (err) {
     // results.json is written; a report that failed to render must not lose the verdict.
     log.info(`warning: reports not written: ${(err as Error).message}`);
   }
-  return outcome;
+}
+
+/**
+ * The reference run after the user's, never beside it: two runs sharing the cores would each be
+ * slower than alone, and the reference would not face the schedule the user's program faced.
+ * The user's run is complete on disk first; then its results.json and reports gain the
+ * reference's verdict, and `<run>/reference` links to the reference's run directory. The user's
+ * verdict and exit code stand, but for an interrupt (exit 3).
+ */
+async function besideReference(
+  outcome: RunOutcome,
+  reference: ReferenceRun,
+  log: Logger,
+  signal: AbortSignal,
+  onProgress: ((progress: Progress) => void) | undefined,
+): Promise<RunOutcome> {
+  const system = reference.options.target.name;
+  const seed = reference.options.seed;
+  log.info(`running the reference system ${system} with the same options and seed ${seed}`);
+  const progress =
+    onProgress && ((p: Progress) => onProgress({ ...p, phase: `reference ${p.phase}` }));
+  // Its test.json and report name the run it was made for.
+  const reference_for = relative(resolve(reference.options.store), outcome.dir);
+  const options = { ...reference.options, reference_for };
+  const verdict = await referenceVerdict({ ...reference, options }, outcome.dir, signal, progress);
+  if (verdict.dir !== undefined) symlinkSync(verdict.dir, join(outcome.dir, STORE_FILES.reference));
+  log.info(`reference ${system}: ${verdictWord(verdict.valid)}: ${verdict.summary}`);
+  const warnings = referenceWarnings(verdict, seed);
+  for (const warning of warnings) log.info(`warning: ${warning}`);
+  const results: Results = {
+    ...outcome.results,
+    reference: verdict,
+    warnings: [...outcome.results.warnings, ...warnings],
+  };
+  writeJson(join(outcome.dir, STORE_FILES.results), results);
+  await writeReports(outcome.dir, log);
+  return { ...outcome, results, exitCode: signal.aborted ? EXIT.couldNotRun : outcome.exitCode };
+}
+
+/** Runs the reference; its verdict, with its run directory relative to the user's. */
+async function referenceVerdict(
+  reference: ReferenceRun,
+  runDir: string,
+  signal: AbortSignal,
+  onProgress: ((progress: Progress) => void) | undefined,
+): Promise<ReferenceVerdict> {
+  const system = reference.options.target.name;
+  try {
+    const ran = await runAndReport(reference.options, reference.log, signal, onProgress, true);
+    return {
+      system,
+      valid: ran.results.valid,
+      summary: ran.results.summary,
+      dir: relative(runDir, ran.dir),
+      ...(signal.aborted && { status: "interrupted" as const }),
+    };
+  } catch (err) {
+    // Its faultline.log and could-not-run results.json are there when its directory was made.
+    const log = reference.log.attachedFile;
+    return {
+      system,
+      valid: "unknown",
+      summary: `Could not run: ${(err as Error).message}`,
+      ...(log !== undefined && { dir: relative(runDir, dirname(log)) }),
+      status: "could-not-run",
+    };
+  }
 }
 
 /** What the lifecycle tracks for the progress line while the run goes. */
@@ -74,7 +175,8 @@ async function lifecycle(
   options: TestOptions,
   log: Logger,
   signal: AbortSignal,
-  onProgress?: (progress: Progress) => void,
+  onProgress: ((progress: Progress) => void) | undefined,
+  isReference: boolean,
 ): Promise<RunOutcome> {
   const { plugin, transport, workloadOptions, prepared, role } = prepareRun(options);
   const clock = new RunClock();
@@ -86,6 +188,7 @@ async function lifecycle(
     extra: prepared.extra ?? {},
     clock,
     log,
+    reference: isReference,
   });
   const links = new LinkTable(options.latency);
   const open = await transport

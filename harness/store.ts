@@ -16,10 +16,16 @@ import { parseHistory } from "../checkers/history.js";
 export { STORE_FILES } from "../reports/store-files.js";
 
 /**
- * Creates a fresh run directory and points `<store>/latest` at it. The path returned is absolute:
+ * Creates a fresh run directory and points `<store>/latest` at it, unless `moveLatest` is false
+ * (a reference run beside the user's, which stays the latest). The path returned is absolute:
  * every path below it is handed to targets, which run in their own working directories.
  */
-export function createRunDir(store: string, testName: string, now = new Date()): string {
+export function createRunDir(
+  store: string,
+  testName: string,
+  now = new Date(),
+  moveLatest = true,
+): string {
   const storeRoot = resolve(store);
   const cleaned = testName.replace(/[^A-Za-z0-9._-]+/g, "_");
   // ".", ".." and "latest" would land outside the store or inside the latest link.
@@ -36,7 +42,7 @@ export function createRunDir(store: string, testName: string, now = new Date()):
       if ((err as NodeJS.ErrnoException).code === "EEXIST") continue;
       throw err;
     }
-    pointLatest(storeRoot, dir);
+    if (moveLatest) pointLatest(storeRoot, dir);
     return dir;
   }
   throw new Error(`more than ${MAX_SAME_SECOND} runs of ${testName} in one second`);

@@ -18,9 +18,16 @@ export function printSummary(outcome: RunOutcome, repeat: string): void {
   }
   lines.push(`  ${"stats".padEnd(width)}  ${"".padEnd(7)}  ${results.stats.summary}`);
   lines.push(`  ${"faults".padEnd(width)}  ${"".padEnd(7)}  ${results.faults.summary}`);
+  const reference = results.reference;
+  if (reference) {
+    lines.push(
+      `reference ${reference.system} (same options and seed): ${verdictWord(reference.valid)}: ${reference.summary}`,
+    );
+  }
   for (const warning of results.warnings) lines.push(`warning: ${warning}`);
   lines.push(`report: ${join(outcome.dir, "report.html")}`);
   lines.push(`run:    ${outcome.dir}`);
+  if (reference?.dir !== undefined) lines.push(`ref:    ${join(outcome.dir, reference.dir)}`);
   lines.push(`repeat: ${repeat}`);
   process.stdout.write(`${lines.join("\n")}\n`);
 }

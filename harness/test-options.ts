@@ -22,6 +22,8 @@ export interface TestOptions extends RunSettings, WorkloadOptionBags {
   availability?: Availability;
   /** Maelstrom's --log-stderr, --log-net-send, --log-net-recv: echoed onto our stderr. */
   log?: { stderr?: boolean; net_send?: boolean; net_recv?: boolean };
+  /** A reference run's (--against-reference): the user's run, `<test>/<timestamp>` in the store. */
+  reference_for?: string;
 }
 
 export interface Results {
@@ -40,6 +42,19 @@ export interface Results {
   faults: CheckResult;
   nodes: Record<string, NodeRecord>;
   duration_s: number;
+  /** --against-reference: the reference system's verdict with the same options and seed. */
+  reference?: ReferenceVerdict;
+}
+
+/** The reference run as the user's results.json records it (harness/reference.ts). */
+export interface ReferenceVerdict {
+  system: string;
+  valid: Validity;
+  summary: string;
+  /** Its run directory, relative to the user's; the user's run also links it as `reference`. */
+  dir?: string;
+  /** Set when it was not carried out to the end: a verdict of `unknown` then says nothing. */
+  status?: "could-not-run" | "interrupted";
 }
 
 export interface RunOutcome {

@@ -7,7 +7,7 @@ import { asset, contentSecurityPolicy } from "./assets.js";
 import { checkerCards } from "./checker-sections.js";
 import { html, jsonForScript, type SafeHtml, truncate, trusted } from "./escape.js";
 import { FAULT_COLOURS, type FaultView, OTHER_FAULT_COLOUR } from "./fault-labels.js";
-import { bytes, linkifyOps, plural } from "./html-parts.js";
+import { bytes, linkifyOps, pill, plural } from "./html-parts.js";
 import { type LamportPayload, lamportPayload } from "./lamport-data.js";
 import { type LinView, linearizabilityViews } from "./linearizability-view.js";
 import { type JournalLoad, MESSAGES_AT_PARAM, RUN_FILES, type RunData } from "./load-run.js";
@@ -159,6 +159,7 @@ function verdictHeader(facts: RunFacts, run: RunData): SafeHtml {
   return html`<header class="verdict ${key}">
 <div class="verdict-line"><span class="verdict-word" id="verdict">${headline}</span></div>
 <p class="reason">${linkifyOps(truncate(facts.reason, REASON_MAX_CHARS))}</p>
+${referenceLine(facts, run)}
 ${
   facts.command
     ? html`<div class="repeat"><span class="label">Repeat this run (same seed):</span>
@@ -185,6 +186,24 @@ ${facts.seed !== undefined ? html`<div><dt>seed</dt><dd>${facts.seed}</dd></div>
 ${facts.started_ms !== undefined ? html`<div><dt>started</dt><dd>${formatWallTime(facts.started_ms)}</dd></div>` : undefined}
 </dl>
 </header>`;
+}
+
+/** --against-reference: the reference system's verdict beside this run's, and its report. */
+function referenceLine(facts: RunFacts, run: RunData): SafeHtml | undefined {
+  const reference = facts.reference;
+  if (facts.referenceFor !== undefined) {
+    // The store is two levels up: <store>/<test>/<timestamp>.
+    return html`<p class="reference" id="reference-for"><span class="label">Reference run</span> for
+<a href="../../${facts.referenceFor}/${RUN_FILES.report}">${facts.referenceFor}</a>: our system with that run's options and seed (the command below repeats both).</p>`;
+  }
+  if (!reference) return undefined;
+  const seed = facts.seed === undefined ? "" : ` ${facts.seed}`;
+  return html`<p class="reference" id="reference"><span class="label">Reference system ${reference.system}, same options and seed${seed}:</span>
+${pill(reference.valid)} ${truncate(reference.summary, REASON_MAX_CHARS)}${
+    run.files.has(RUN_FILES.reference)
+      ? html` <a href="${RUN_FILES.reference}/${RUN_FILES.report}">its report</a>`
+      : undefined
+  }</p>`;
 }
 
 function problemsSection(facts: RunFacts): SafeHtml | undefined {

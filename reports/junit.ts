@@ -42,6 +42,13 @@ export function renderJunit(facts: RunFacts, runName: string, reportPath: string
     ["seed", facts.seed === undefined ? "" : String(facts.seed)],
     ["command", facts.command ?? ""],
     ["report", reportPath],
+    ...(facts.reference
+      ? [
+          ["reference", facts.reference.system],
+          ["reference-verdict", String(facts.reference.valid)],
+          ["reference-summary", truncate(facts.reference.summary, MESSAGE_MAX_CHARS)],
+        ]
+      : []),
   ]
     .map(
       ([name, value]) =>

@@ -23,6 +23,19 @@ export function renderMarkdown(facts: RunFacts, runName: string, reportPath: str
     `**Why:** ${md(truncate(facts.reason, 1000))}`,
     "",
   );
+  if (facts.referenceFor !== undefined) {
+    lines.push(
+      `**Reference run** for ${md(facts.referenceFor)}: our system with that run's options and seed.`,
+      "",
+    );
+  }
+  const reference = facts.reference;
+  if (reference) {
+    lines.push(
+      `**Reference ${md(reference.system)}, same options and seed:** ${icon(reference.valid)} ${verdictWord(reference.valid)}: ${md(truncate(reference.summary, 1000))}`,
+      "",
+    );
+  }
   if (facts.checkers.length > 0) {
     lines.push("| checker | verdict | summary |", "| --- | --- | --- |");
     for (const c of facts.checkers) {

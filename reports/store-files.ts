@@ -8,4 +8,6 @@ export const STORE_FILES = {
   test: "test.json",
   log: "faultline.log",
   nodeLogs: "node-logs",
+  /** --against-reference: a symlink to the reference system's run beside this one. */
+  reference: "reference",
 } as const;

@@ -34,6 +34,8 @@ export interface StoredResults {
   faults?: StoredCheck & { intervals?: StoredFaultInterval[] };
   nodes?: Record<string, { crashes?: unknown }>;
   duration_s?: unknown;
+  /** --against-reference: the reference system's verdict (harness/test-options.ts). */
+  reference?: unknown;
 }
 
 export interface StoredTest {
@@ -117,6 +119,10 @@ export interface RunFacts {
   warnings: string[];
   errors: Array<{ kind: string; message: string }>;
   checkers: Array<{ name: string; valid: Validity; summary: string; check: StoredCheck }>;
+  /** --against-reference: the reference system's run, same options and seed. */
+  reference: { system: string; valid: Validity; summary: string } | undefined;
+  /** On a reference run: the user's run it was made for, `<test>/<timestamp>` in the store. */
+  referenceFor: string | undefined;
 }
 
 export function runFacts(
@@ -174,6 +180,18 @@ export function runFacts(
       message: str(e.message) ?? JSON.stringify(e),
     })),
     checkers,
+    reference: referenceFacts(results?.reference),
+    referenceFor: str(test?.reference_for),
+  };
+}
+
+function referenceFacts(value: unknown): RunFacts["reference"] {
+  const reference = record(value);
+  if (!reference) return undefined;
+  return {
+    system: str(reference.system) ?? "?",
+    valid: validity(reference.valid),
+    summary: str(reference.summary) ?? "",
   };
 }
 

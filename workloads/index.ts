@@ -40,11 +40,25 @@ const SUMMARIES: Readonly<Record<keyof typeof WORKLOADS, string>> = {
   kv: "MIT-style Get/Put/Append per key, linearizable (workloads/kv.md)",
 };
 
+/** Our system that passes each Maelstrom workload under its faults (WorkloadPlugin.reference). */
+const REFERENCES: Readonly<Record<keyof typeof WORKLOADS, string>> = {
+  echo: "gossip",
+  "unique-ids": "gossip",
+  broadcast: "gossip",
+  "g-set": "gossip",
+  "g-counter": "gossip",
+  "pn-counter": "gossip",
+  // raft-kv, not lin-kv (which loses every value when its primary is killed) or paxos-kv and
+  // pb-kv: the one that survives every fault kind the maelstrom transport injects.
+  "lin-kv": "raft-kv",
+  kv: "raft-kv",
+};
+
 export const PLUGINS: Readonly<Record<string, WorkloadPlugin>> = {
   ...Object.fromEntries(
     Object.entries(WORKLOADS).map(([name, factory]) => [
       name,
-      maelstromPlugin(name, factory, SUMMARIES[name] ?? name),
+      maelstromPlugin(name, factory, SUMMARIES[name] ?? name, REFERENCES[name]),
     ]),
   ),
   lsp: lspPlugin,

@@ -351,6 +351,12 @@ export interface WorkloadPlugin<Net = unknown, Options = unknown> {
   readonly summary: string;
   /** Fault kinds it can take, when fewer than its transport's. */
   readonly faults?: readonly FaultKind[];
+  /**
+   * The built-in system (systems/<name>/) that `--against-reference` runs beside a test: ours,
+   * correct and built to survive this workload's faults, so its verdict says whether the test
+   * itself is fair. None: the workload has no reference of ours.
+   */
+  readonly reference?: string;
   /** The key of its options in the test's options (TestOptions), e.g. "udp"; none: no options. */
   readonly options_key?: string;
   readonly options?: readonly OptionSpec[];

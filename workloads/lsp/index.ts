@@ -18,6 +18,7 @@ import { checkLsp, lspCheckOptions } from "./workload.js";
 export const lspPlugin: WorkloadPlugin<UdpNet, UdpOptions> = {
   name: "lsp",
   transport: "udp",
+  reference: "lsp",
   summary:
     "LSP clients stream payloads through your server and close with data pending (--conformance: its wire behaviour against the spec)",
   options_key: "udp",

@@ -8,10 +8,12 @@ export function maelstromPlugin(
   name: string,
   factory: WorkloadFactory,
   summary: string,
+  reference: string | undefined,
 ): WorkloadPlugin {
   const plugin: WorkloadPlugin<MaelstromNet> = {
     name,
     transport: "maelstrom",
+    ...(reference && { reference }),
     summary: `${summary} (Maelstrom protocol)`,
     prepare: (settings) => ({ extra: { nodes: nodeNames(settings) } }),
     create: (ctx) =>

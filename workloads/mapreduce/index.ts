@@ -98,6 +98,7 @@ function fromFlags(
 export const mapreducePlugin: WorkloadPlugin<TcpNet, MapReduceOptions> = {
   name: "mapreduce",
   transport: "tcp",
+  reference: "mapreduce",
   summary:
     "one MapReduce job (the MIT lab's test-mr.sh): a coordinator and --node-count workers through the TCP proxy",
   options_key: "mapreduce",

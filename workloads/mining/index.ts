@@ -27,6 +27,7 @@ const MINING_OPTIONS: readonly OptionSpec[] = [
 export const miningPlugin: WorkloadPlugin<UdpNet, UdpOptions> = {
   name: "mining",
   transport: "udp",
+  reference: "bitcoin",
   summary:
     "clients submit jobs to your bitcoin server while miners join, fail and come back: correct minima, fairness, load balance",
   options_key: "udp",
