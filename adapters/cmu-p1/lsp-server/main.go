@@ -58,6 +58,7 @@ func listen(port int, params *lsp.Params) (lsp.Server, int, error) {
 		if srv, err = lsp.NewServer(port, params); err == nil {
 			return srv, port, nil
 		}
+		log.Printf("lsp.NewServer on free port %d: %v; trying another", port, err)
 	}
 	return nil, 0, fmt.Errorf("%d free ports tried, the last failed with: %v", maxPortTries, err)
 }
