@@ -36,6 +36,7 @@ import {
 } from "../plugin.js";
 import { sleepUnlessAborted, until } from "../timing.js";
 import type { Rng } from "../workload.js";
+import { JobAttribution } from "./attribution.js";
 import { checkMining, type JobSpec, MiningJobs } from "./workload.js";
 
 /** The client's answer lines: a result, a lost server, or no server to connect to. */
@@ -98,9 +99,8 @@ export class MiningDriver extends LspFamilyDriver {
   private readonly dispatches: Dispatch[] = [];
   private readonly seenRequests = new Set<string>();
   private readonly joined = new Set<string>();
-  /** Per client worker: when the proxy saw its job's Request reach the server, and the Result leave. */
-  private readonly requestSeen = new Map<string, number>();
-  private readonly resultSeen = new Map<string, number>();
+  /** Each client worker's job as the server saw it: its Request arriving, its Result leaving. */
+  private readonly attribution = new JobAttribution();
   /** The final phase killed the server: miners exiting now do so by contract. */
   private server_killed = false;
 
@@ -175,9 +175,13 @@ export class MiningDriver extends LspFamilyDriver {
     if (!message) return;
     if (!event.peer.startsWith("m")) {
       // A client's job as the server saw it: latency without process start-up and exit.
-      const seen = event.direction === "to-server" ? this.requestSeen : this.resultSeen;
-      const expected = event.direction === "to-server" ? BitcoinType.Request : BitcoinType.Result;
-      if (message.type === expected && !seen.has(event.peer)) seen.set(event.peer, event.time_ns);
+      this.attribution.observe({
+        peer: event.peer,
+        direction: event.direction,
+        conn: m.connId,
+        message,
+        time_ns: event.time_ns,
+      });
       return;
     }
     if (event.direction === "to-server" && message.type === BitcoinType.Join)
@@ -241,7 +245,7 @@ export class MiningDriver extends LspFamilyDriver {
   private async requestArrived(worker: ClientWorker): Promise<boolean> {
     const bound_ms = (this.epoch_limit + 2) * this.epoch_ms + PROCESS_SLACK_MS;
     await until(() => worker.running !== undefined, bound_ms, this.ctx.signal);
-    return until(() => this.requestSeen.has(worker.name), bound_ms, this.ctx.signal);
+    return until(() => this.attribution.arrived(worker.name), bound_ms, this.ctx.signal);
   }
 
   // ---- programs ----------------------------------------------------------------------------
@@ -339,8 +343,7 @@ export class MiningDriver extends LspFamilyDriver {
       kind: spec.kind,
       ...(spec.group !== undefined && { group: spec.group }),
     };
-    this.requestSeen.delete(worker.name);
-    this.resultSeen.delete(worker.name);
+    this.attribution.begin(worker.name, spec.message);
     const op = ctx.invoke(worker.process, "mine", value, worker.name);
     const running = { program, killed: false };
     worker.running = running;
@@ -351,15 +354,9 @@ export class MiningDriver extends LspFamilyDriver {
         record.ended_by_us = true;
         await program.kill();
       }
-      const request_ns = this.requestSeen.get(worker.name);
-      const result_ns = this.resultSeen.get(worker.name);
-      const timing =
-        request_ns !== undefined
-          ? { request_ns, ...(result_ns !== undefined && { result_ns }) }
-          : {};
       this.completeJob(
         op,
-        { ...value, ...timing },
+        { ...value, ...this.attribution.timing(worker.name) },
         program,
         running.killed ? "killed" : exit ? undefined : "timeout",
       );
