@@ -1,6 +1,12 @@
 // Which mine op a client's bitcoin Request and Result belong to, from what the proxy sees, so a
 // job's latency can be measured at the server (checkers/mining.ts "fairness"): when its Request
 // reached the server and when its Result left it.
+//
+// Attributed by LSP connection, not by the worker's frontend: a client killed mid-job leaves its
+// connection open at the server until the server notices the loss, and the Result the server
+// then sends on it (or a late copy of the old Request) belongs to the old job, not to the job
+// the worker's next client is running. A job's connection is the one its Request (its own
+// message) arrived on last: a client that reconnects and asks again is answered there.
 import { type BitcoinMessage, BitcoinType } from "../../protocols/bitcoin/message.js";
 
 /** A decoded bitcoin message the proxy forwarded between a client worker and the server. */
@@ -19,36 +25,52 @@ export interface JobTiming {
   result_ns?: number;
 }
 
-export class JobAttribution {
-  /** Per client worker: when the proxy saw its job's Request reach the server, and the Result leave. */
-  private readonly requestSeen = new Map<string, number>();
-  private readonly resultSeen = new Map<string, number>();
+interface Job {
+  message: string;
+  /** The connection the job's Request last arrived on, and when it first did there. */
+  conn?: number;
+  request_ns?: number;
+  /** When the first Result on that connection left the server. */
+  result_ns?: number;
+}
 
-  /** The worker `peer` starts a job for `message`: what was seen before is another job's. */
-  begin(peer: string, _message: string): void {
-    this.requestSeen.delete(peer);
-    this.resultSeen.delete(peer);
+export class JobAttribution {
+  /** Each worker's current job. */
+  private readonly jobs = new Map<string, Job>();
+
+  /** The worker `peer` starts a job for `message`: what comes on other connections is not its. */
+  begin(peer: string, message: string): void {
+    this.jobs.set(peer, { message });
   }
 
   observe(event: ClientMessage): void {
-    const toServer = event.direction === "to-server";
-    const seen = toServer ? this.requestSeen : this.resultSeen;
-    const expected = toServer ? BitcoinType.Request : BitcoinType.Result;
-    if (event.message.type === expected && !seen.has(event.peer)) {
-      seen.set(event.peer, event.time_ns);
+    const job = this.jobs.get(event.peer);
+    if (!job) return;
+    const { message } = event;
+    if (event.direction === "to-server") {
+      if (message.type !== BitcoinType.Request || message.data !== job.message) return;
+      if (job.conn === event.conn) return; // a retransmission
+      job.conn = event.conn;
+      job.request_ns = event.time_ns;
+      job.result_ns = undefined;
+      return;
+    }
+    if (message.type === BitcoinType.Result && event.conn === job.conn) {
+      job.result_ns ??= event.time_ns;
     }
   }
 
   /** The worker's current job has reached the server. */
   arrived(peer: string): boolean {
-    return this.requestSeen.has(peer);
+    return this.jobs.get(peer)?.request_ns !== undefined;
   }
 
   timing(peer: string): JobTiming {
-    const request_ns = this.requestSeen.get(peer);
-    const result_ns = this.resultSeen.get(peer);
-    return request_ns !== undefined
-      ? { request_ns, ...(result_ns !== undefined && { result_ns }) }
-      : {};
+    const job = this.jobs.get(peer);
+    if (job?.request_ns === undefined) return {};
+    return {
+      request_ns: job.request_ns,
+      ...(job.result_ns !== undefined && { result_ns: job.result_ns }),
+    };
   }
 }
