@@ -318,13 +318,30 @@ function strayOutput(jobs: readonly Operation[]): {
   };
 }
 
+/** What the fairness checker makes of one probe pair or burst. */
+type Judgement =
+  | { outcome: "fair" }
+  /** Not judged for a reason outside the scheduler: a fault, a job that did not complete. */
+  | { outcome: "skipped" }
+  /** The jobs did not compete at the server, so their order says nothing about scheduling. */
+  | { outcome: "untested"; reason: string }
+  | { outcome: "unfair"; text: string; ops: number[] };
+
+export interface FairnessOptions {
+  /** Every chunk handed to a miner: the evidence of whom the server served while a job waited. */
+  dispatches?: readonly Dispatch[];
+}
+
+const ms = (ns: number) => `${Math.round(ns / 1e6)} ms`;
+
 /**
  * Fairness (systems/bitcoin/README.md "What faultline checks"): (a) a small probe submitted after a
  * large one finishes first, within FAIRNESS.small_latency_ratio of the large one's latency; (b) a
  * burst of identical jobs finishes close to arrival order. Probes a fault overlapped are not
- * judged.
+ * judged; jobs that were never at the server together are "not tested" (a warning): fast miners
+ * can finish the large job before the small one arrives.
  */
-export function checkFairness(history: readonly Op[]): CheckResult {
+export function checkFairness(history: readonly Op[], options: FairnessOptions = {}): CheckResult {
   const jobs = pairOperations(history).filter((o) => o.f === "mine");
   // The final server kill is the test's own last step, not a fault the jobs ran under.
   const activeAt = faultActivity(history, { skipFinal: true });
@@ -333,127 +350,187 @@ export function checkFairness(history: readonly Op[]): CheckResult {
   for (const o of jobs) {
     const v = mineValue(o);
     if (v.group === undefined) continue;
-    const list = groups.get(v.group) ?? [];
-    list.push(o);
-    groups.set(v.group, list);
+    groups.set(v.group, [...(groups.get(v.group) ?? []), o]);
   }
   const violations: Array<{ text: string; ops: number[] }> = [];
   const judged: string[] = [];
   const skipped: string[] = [];
+  const untested: string[] = [];
   for (const [group, members] of groups) {
-    const ops = members;
-    const kinds = ops.map((o) => mineValue(o).kind);
-    if (kinds.includes("probe-large")) {
-      const large = ops.find((o) => mineValue(o).kind === "probe-large");
-      const small = ops.find((o) => mineValue(o).kind === "probe-small");
-      if (
-        !large?.complete ||
-        !small?.complete ||
-        large.type !== "ok" ||
-        small.type !== "ok" ||
-        faulted(large) ||
-        faulted(small) ||
-        (mineValue(small).request_ns ?? small.invoke.time) <
-          (mineValue(large).request_ns ?? large.invoke.time) ||
-        small.invoke.time > large.complete.time
-      ) {
-        skipped.push(`probe ${group}`);
-        continue;
-      }
-      judged.push(`probe ${group}`);
-      // Judged on the server's side when the proxy saw both ends of both jobs: process start-up
-      // and exit of the client programs are no part of the scheduler's fairness.
-      const lv = mineValue(large);
-      const sv = mineValue(small);
-      const serverSide =
-        lv.request_ns !== undefined &&
-        lv.result_ns !== undefined &&
-        sv.request_ns !== undefined &&
-        sv.result_ns !== undefined;
-      const [lStart, lEnd, sStart, sEnd] = serverSide
-        ? [
-            lv.request_ns as number,
-            lv.result_ns as number,
-            sv.request_ns as number,
-            sv.result_ns as number,
-          ]
-        : [large.invoke.time, large.complete.time, small.invoke.time, small.complete.time];
-      const largeLatency = lEnd - lStart;
-      const smallLatency = sEnd - sStart;
-      const ms = (ns: number) => `${Math.round(ns / 1e6)} ms`;
-      const where = serverSide ? " at the server" : "";
-      const at = [
-        large.invoke.index,
-        small.invoke.index,
-        small.complete.index,
-        large.complete.index,
-      ];
-      if (sEnd > lEnd) {
-        violations.push({
-          text: `a small job (maxNonce ${sv.max_nonce}) submitted after a large one (maxNonce ${lv.max_nonce}) finished after it (${ms(smallLatency)} vs ${ms(largeLatency)}${where})`,
-          ops: at,
-        });
-      } else if (smallLatency > FAIRNESS.small_latency_ratio * largeLatency) {
-        violations.push({
-          text: `a small job (maxNonce ${sv.max_nonce}) submitted during a large one (maxNonce ${lv.max_nonce}) took ${ms(smallLatency)}${where}, more than ${FAIRNESS.small_latency_ratio * 100}% of the large job's ${ms(largeLatency)}: it waited behind the large job's chunks`,
-          ops: at,
-        });
-      }
-      continue;
-    }
-    // A burst: identical jobs in arrival order.
-    if (ops.length < 3 || ops.some((o) => o.type !== "ok" || faulted(o))) {
-      skipped.push(`burst ${group}`);
-      continue;
-    }
-    judged.push(`burst ${group}`);
-    // Server-side times when the proxy saw them (see above), else the client programs' own.
-    const arrival = (o: Operation) => mineValue(o).request_ns ?? o.invoke.time;
-    const finish = (o: Operation) => mineValue(o).result_ns ?? o.complete?.time ?? 0;
-    const byArrival = [...ops].sort((a, b) => arrival(a) - arrival(b));
-    let discordant = 0;
-    for (let i = 0; i < byArrival.length; i++) {
-      for (let j = i + 1; j < byArrival.length; j++) {
-        if (finish(byArrival[i] as Operation) > finish(byArrival[j] as Operation)) discordant++;
-      }
-    }
-    const max = (byArrival.length * (byArrival.length - 1)) / 2;
-    // One swapped pair is noise, not a policy: jobs arriving within a millisecond of each other
-    // can finish either way round; in a small burst it alone would exceed the fraction.
-    if (discordant > Math.max(1, FAIRNESS.max_kendall_fraction * max)) {
-      violations.push({
-        text: `${byArrival.length} identical jobs finished far from arrival order: Kendall-tau distance ${discordant} of at most ${max} (limit ${FAIRNESS.max_kendall_fraction * 100}%)`,
-        ops: byArrival.map((o) => o.invoke.index),
-      });
-    }
+    const isProbe = members.some((o) => mineValue(o).kind === "probe-large");
+    const name = `${isProbe ? "probe" : "burst"} ${group}`;
+    const j = isProbe
+      ? judgeProbe(members, faulted, options.dispatches)
+      : judgeBurst(members, faulted);
+    if (j.outcome === "skipped") skipped.push(name);
+    else if (j.outcome === "untested") untested.push(`${name}: ${j.reason}`);
+    else judged.push(name);
+    if (j.outcome === "unfair") violations.push({ text: j.text, ops: j.ops });
   }
-  const details = { judged, skipped, violations };
+  const warnings = untested.map((u) => `fairness not tested: ${u}`);
+  const details = { judged, skipped, untested, violations };
   if (violations.length > 0) {
     return {
       valid: false,
       summary: `unfair scheduling: ${(violations[0] as { text: string }).text}`,
       ops: violations.flatMap((v) => v.ops),
+      ...(warnings.length > 0 && { warnings }),
       ...details,
     };
   }
   if (judged.length === 0) {
+    if (skipped.length > 0) {
+      warnings.push("fairness was not judged: every probe overlapped a fault or did not complete");
+    }
     return {
       valid: true,
       summary:
         groups.size === 0
           ? "no fairness probe ran"
-          : "no fairness probe could be judged (faults overlapped them or they did not complete)",
-      warnings:
-        groups.size === 0
-          ? []
-          : ["fairness was not judged: every probe overlapped a fault or did not complete"],
+          : untested.length > 0
+            ? `fairness not tested: ${untested[0]}`
+            : "no fairness probe could be judged (faults overlapped them or they did not complete)",
+      warnings,
       ...details,
     };
   }
   return {
     valid: true,
     summary: `fair: ${listSome(judged, 4)} behaved (small jobs first, similar jobs in arrival order)`,
+    ...(warnings.length > 0 && { warnings }),
     ...details,
+  };
+}
+
+/** A job's span at the server (proxy times) when the proxy saw both ends, else its client's. */
+function serverSpan(o: Operation): { start: number; end: number; at_server: boolean } {
+  const v = mineValue(o);
+  if (v.request_ns !== undefined && v.result_ns !== undefined) {
+    return { start: v.request_ns, end: v.result_ns, at_server: true };
+  }
+  return { start: o.invoke.time, end: (o.complete as Op).time, at_server: false };
+}
+
+function judgeProbe(
+  ops: readonly Operation[],
+  faulted: (o: Operation) => boolean,
+  dispatches: readonly Dispatch[] | undefined,
+): Judgement {
+  const large = ops.find((o) => mineValue(o).kind === "probe-large");
+  const small = ops.find((o) => mineValue(o).kind === "probe-small");
+  if (
+    !large?.complete ||
+    !small?.complete ||
+    large.type !== "ok" ||
+    small.type !== "ok" ||
+    faulted(large) ||
+    faulted(small)
+  ) {
+    return { outcome: "skipped" };
+  }
+  const lv = mineValue(large);
+  const sv = mineValue(small);
+  // Judged on the server's side when the proxy saw both ends of both jobs: process start-up
+  // and exit of the client programs are no part of the scheduler's fairness.
+  const l = serverSpan(large);
+  const s = serverSpan(small);
+  const at_server = l.at_server && s.at_server;
+  const [lStart, lEnd] = at_server ? [l.start, l.end] : [large.invoke.time, large.complete.time];
+  const [sStart, sEnd] = at_server ? [s.start, s.end] : [small.invoke.time, small.complete.time];
+  if (sStart < lStart) return { outcome: "skipped" };
+  if (sStart >= lEnd) {
+    return {
+      outcome: "untested",
+      reason: `the large job (maxNonce ${lv.max_nonce}) was done ${ms(lEnd - lStart)} after it arrived${at_server ? " at the server" : ""}, before the small one arrived (${ms(sStart - lStart)} after it): the miners were faster than the probe, so nothing was left to schedule`,
+    };
+  }
+  const largeLatency = lEnd - lStart;
+  const smallLatency = sEnd - sStart;
+  const where = at_server ? " at the server" : "";
+  let text: string;
+  if (sEnd > lEnd) {
+    text = `a small job (maxNonce ${sv.max_nonce}) submitted after a large one (maxNonce ${lv.max_nonce}) finished after it (${ms(smallLatency)} vs ${ms(largeLatency)}${where})`;
+  } else if (smallLatency > FAIRNESS.small_latency_ratio * largeLatency) {
+    text = `a small job (maxNonce ${sv.max_nonce}) submitted during a large one (maxNonce ${lv.max_nonce}) took ${ms(smallLatency)}${where}, more than ${FAIRNESS.small_latency_ratio * 100}% of the large job's ${ms(largeLatency)}: it waited behind the large job's chunks`;
+  } else {
+    return { outcome: "fair" };
+  }
+  const ops_at = [
+    large.invoke.index,
+    small.invoke.index,
+    small.complete.index,
+    large.complete.index,
+  ];
+  if (!at_server || dispatches === undefined) return { outcome: "unfair", text, ops: ops_at };
+  return passedOver(lv.message, sv.message, sStart, dispatches, text, ops_at);
+}
+
+/**
+ * Late or slow is unfair only if the server chose the large job over the waiting small one:
+ * it handed out more of the large job's chunks after the small one arrived, before the small
+ * one's first, than it had miners on the large job (chunks it may have handed out as the small
+ * Request was on its way in). If the large job had nothing left to hand out, no scheduler could
+ * have served the small one sooner than the next free miner: not tested.
+ */
+function passedOver(
+  large: string,
+  small: string,
+  smallArrival_ns: number,
+  dispatches: readonly Dispatch[],
+  text: string,
+  ops: number[],
+): Judgement {
+  const largeChunks = dispatches.filter((d) => d.message === large);
+  const after = largeChunks.filter((d) => d.time_ns > smallArrival_ns);
+  if (after.length === 0) {
+    return {
+      outcome: "untested",
+      reason: `the large job's last chunk was already on a miner when the small job arrived, so the small one could only wait for a free miner (${text})`,
+    };
+  }
+  const smallFirst = dispatches.find((d) => d.message === small && d.time_ns >= smallArrival_ns);
+  const before = after.filter((d) => smallFirst === undefined || d.time_ns < smallFirst.time_ns);
+  const miners = new Set(largeChunks.map((d) => d.miner)).size;
+  if (before.length <= miners) return { outcome: "fair" };
+  return {
+    outcome: "unfair",
+    text: `${text}; after it arrived the server handed out ${before.length} of the large job's chunks before its first`,
+    ops,
+  };
+}
+
+/** A burst: identical jobs in arrival order. */
+function judgeBurst(ops: readonly Operation[], faulted: (o: Operation) => boolean): Judgement {
+  if (ops.length < 3 || ops.some((o) => o.type !== "ok" || faulted(o))) {
+    return { outcome: "skipped" };
+  }
+  // Server-side times when the proxy saw them (see judgeProbe), else the client programs' own.
+  const arrival = (o: Operation) => mineValue(o).request_ns ?? o.invoke.time;
+  const finish = (o: Operation) => mineValue(o).result_ns ?? o.complete?.time ?? 0;
+  const byArrival = [...ops].sort((a, b) => arrival(a) - arrival(b));
+  let discordant = 0;
+  let overlapping = 0;
+  for (let i = 0; i < byArrival.length; i++) {
+    for (let j = i + 1; j < byArrival.length; j++) {
+      const [a, b] = [byArrival[i] as Operation, byArrival[j] as Operation];
+      if (arrival(b) < finish(a)) overlapping++;
+      if (finish(a) > finish(b)) discordant++;
+    }
+  }
+  if (overlapping === 0) {
+    return {
+      outcome: "untested",
+      reason: `each of its ${byArrival.length} jobs was done before the next arrived, so their order says nothing about scheduling`,
+    };
+  }
+  const max = (byArrival.length * (byArrival.length - 1)) / 2;
+  // One swapped pair is noise, not a policy: jobs arriving within a millisecond of each other
+  // can finish either way round; in a small burst it alone would exceed the fraction.
+  if (discordant <= Math.max(1, FAIRNESS.max_kendall_fraction * max)) return { outcome: "fair" };
+  return {
+    outcome: "unfair",
+    text: `${byArrival.length} identical jobs finished far from arrival order: Kendall-tau distance ${discordant} of at most ${max} (limit ${FAIRNESS.max_kendall_fraction * 100}%)`,
+    ops: byArrival.map((o) => o.invoke.index),
   };
 }
 

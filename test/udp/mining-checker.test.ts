@@ -238,6 +238,93 @@ describe("fairness", () => {
     expect(r.skipped).toEqual(["probe 1"]);
   });
 
+  /**
+   * A probe pair timed at the server (as the proxy saw it): [Request in, Result out] in ms for the
+   * large and the small job.
+   */
+  function serverProbe(large: [number, number], small: [number, number]) {
+    const h = new H();
+    const spec = (kind: string, message: string, max_nonce: number) => ({
+      message,
+      max_nonce,
+      kind,
+      group: 1,
+    });
+    const L = spec("probe-large", "L", 300000);
+    const S = spec("probe-small", "S", 2000);
+    h.push({ process: 0, type: "invoke", f: "mine", value: L });
+    h.push({ process: 1, type: "invoke", f: "mine", value: S });
+    const done = (v: object, [request, result]: [number, number]) => ({
+      ...v,
+      request_ns: request * 1e6,
+      result_ns: result * 1e6,
+      hash: "1",
+      nonce: "1",
+    });
+    const ends = [
+      { at: large[1], op: { process: 0, type: "ok" as const, f: "mine", value: done(L, large) } },
+      { at: small[1], op: { process: 1, type: "ok" as const, f: "mine", value: done(S, small) } },
+    ].sort((a, b) => a.at - b.at);
+    for (const { at, op } of ends) h.at(at + 20).push(op);
+    return h.ops;
+  }
+  /** Chunks handed out: [message, ms, miner]. */
+  const chunks = (list: Array<[string, number, string]>) =>
+    list.map(([message, ms, miner]) => ({ message, time_ns: ms * 1e6, miner }));
+
+  it("does not judge a probe whose large job was done before the small one arrived", () => {
+    // Fast miners: the large job took 90 ms at the server; the small one came 10 ms later.
+    const r = checkFairness(serverProbe([0, 90], [100, 105]));
+    expect(r.valid).toBe(true);
+    expect(r.judged).toEqual([]);
+    expect(r.summary).toMatch(/^fairness not tested: probe 1: the large job .* was done 90 ms/);
+    expect(r.warnings).toEqual([expect.stringMatching(/^fairness not tested: probe 1: /)]);
+  });
+
+  it("still fails a small job that overlapped the large one and finished after it", () => {
+    const r = checkFairness(serverProbe([0, 1000], [100, 1010]));
+    expect(r.valid).toBe(false);
+    expect(r.summary).toMatch(/finished after it \(910 ms vs 1000 ms at the server\)/);
+  });
+
+  it("with the chunks handed out: unfair only when the server passed the small job over", () => {
+    const ops = serverProbe([0, 1000], [100, 990]);
+    // FIFO: every remaining large chunk went out after the small job arrived, before its own.
+    const fifo = chunks([
+      ["L", 1, "m0"],
+      ["L", 1, "m1"],
+      ...Array.from({ length: 8 }, (_, i): [string, number, string] => ["L", 200 + 100 * i, "m0"]),
+      ["S", 950, "m1"],
+    ]);
+    const unfair = checkFairness(ops, { dispatches: fifo });
+    expect(unfair.valid).toBe(false);
+    expect(unfair.summary).toMatch(/handed out 8 of the large job's chunks before its first/);
+    // Fair: the small job got the next free miner, but that miner was slow.
+    const prompt = chunks([
+      ["L", 1, "m0"],
+      ["L", 1, "m1"],
+      ["S", 150, "m1"],
+      ...Array.from({ length: 8 }, (_, i): [string, number, string] => ["L", 200 + 100 * i, "m0"]),
+    ]);
+    const fair = checkFairness(ops, { dispatches: prompt });
+    expect(fair.valid).toBe(true);
+    expect(fair.judged).toEqual(["probe 1"]);
+  });
+
+  it("does not judge a small job that arrived when the large one had nothing left to hand out", () => {
+    // The large job's last chunks were all on miners: the small one had to wait for one.
+    const tail = chunks([
+      ["L", 1, "m0"],
+      ["L", 1, "m1"],
+      ["L", 80, "m0"],
+      ["L", 85, "m1"],
+      ["S", 104, "m0"],
+    ]);
+    const r = checkFairness(serverProbe([0, 105], [95, 110]), { dispatches: tail });
+    expect(r.valid).toBe(true);
+    expect(r.untested).toEqual([expect.stringMatching(/^probe 1: the large job's last chunk/)]);
+  });
+
   it("judges a burst by its Kendall-tau distance from arrival order", () => {
     const burst = (finishOrder: number[]) => {
       const h = new H();
@@ -266,6 +353,24 @@ describe("fairness", () => {
     };
     expect(burst([0, 1, 3, 2]).valid).toBe(true); // 1 of 6 pairs discordant
     expect(burst([3, 2, 1, 0]).valid).toBe(false); // all 6
+  });
+
+  it("does not judge a burst whose jobs never met at the server", () => {
+    const h = new H();
+    for (let i = 0; i < 3; i++) {
+      h.job(
+        i,
+        { message: `b${i}`, max_nonce: 10, kind: "burst", group: 2 },
+        "ok",
+        { request_ns: i * 100e6, result_ns: i * 100e6 + 50e6, hash: "1", nonce: "1" },
+        5,
+      );
+    }
+    const r = checkFairness(h.ops);
+    expect(r.judged).toEqual([]);
+    expect(r.warnings).toEqual([
+      expect.stringMatching(/^fairness not tested: burst 2: each of its 3 jobs was done/),
+    ]);
   });
 });
 

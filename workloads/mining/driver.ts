@@ -3,11 +3,12 @@
 // <host:port>`) and `concurrency` client workers c0 … each running one `client <host:port>
 // <message> <maxNonce>` process per job, every participant through its own proxy frontend.
 //
-// Phases: miners join; a fairness probe (a large job, then a small one 150 ms later); a burst of
-// identical jobs when there are three or more workers; then mixed jobs back to back until the time
-// limit, with the nemesis killing miners and clients, partitioning and dropping packets. After the
-// heal every running job finishes (or times out). Last, the server is killed on purpose while a job
-// runs: that job's client must print "Disconnected" and every miner exit.
+// Phases: miners join; a fairness probe (a large job, then a small one once the large one is being
+// mined); a burst of identical jobs when there are three or more workers; then mixed jobs back to
+// back until the time limit, with the nemesis killing miners and clients, partitioning and
+// dropping packets. After the heal every running job finishes (or times out). Last, the server
+// is killed on purpose while a job runs: that job's client must print "Disconnected" and every
+// miner exit.
 import { createSocket } from "node:dgram";
 import type { Op } from "../../checkers/history.js";
 import type { Dispatch, LoadReport } from "../../checkers/mining.js";
@@ -36,6 +37,7 @@ import {
 } from "../plugin.js";
 import { sleepUnlessAborted, until } from "../timing.js";
 import type { Rng } from "../workload.js";
+import { JobAttribution } from "./attribution.js";
 import { checkMining, type JobSpec, MiningJobs } from "./workload.js";
 
 /** The client's answer lines: a result, a lost server, or no server to connect to. */
@@ -46,10 +48,12 @@ function isAnswer(line: string): boolean {
   return RESULT_LINE.test(line) || line === "Disconnected" || line.startsWith(CONNECT_FAILED);
 }
 
-/** The probe's small job reaches the server this long after the large one. */
-const PROBE_GAP_MS = 100;
-/** Burst jobs go in this far apart, so their arrival order is unambiguous. */
-const BURST_GAP_MS = 40;
+/**
+ * Each burst job goes in this long after the previous one reached the server: apart in time, so
+ * the arrival order is unambiguous, but close enough that the jobs are at the server together
+ * (a burst whose jobs never met is not tested).
+ */
+const BURST_GAP_MS = 5;
 /** The job the final server kill interrupts (the kill comes before it can finish). */
 const SERVER_KILL_JOB_NONCE = 2_000_000;
 const SERVER_KILL_DELAY_MS = 300;
@@ -98,9 +102,8 @@ export class MiningDriver extends LspFamilyDriver {
   private readonly dispatches: Dispatch[] = [];
   private readonly seenRequests = new Set<string>();
   private readonly joined = new Set<string>();
-  /** Per client worker: when the proxy saw its job's Request reach the server, and the Result leave. */
-  private readonly requestSeen = new Map<string, number>();
-  private readonly resultSeen = new Map<string, number>();
+  /** Each client worker's job as the server saw it: its Request arriving, its Result leaving. */
+  private readonly attribution = new JobAttribution();
   /** The final phase killed the server: miners exiting now do so by contract. */
   private server_killed = false;
 
@@ -175,9 +178,13 @@ export class MiningDriver extends LspFamilyDriver {
     if (!message) return;
     if (!event.peer.startsWith("m")) {
       // A client's job as the server saw it: latency without process start-up and exit.
-      const seen = event.direction === "to-server" ? this.requestSeen : this.resultSeen;
-      const expected = event.direction === "to-server" ? BitcoinType.Request : BitcoinType.Result;
-      if (message.type === expected && !seen.has(event.peer)) seen.set(event.peer, event.time_ns);
+      this.attribution.observe({
+        peer: event.peer,
+        direction: event.direction,
+        conn: m.connId,
+        message,
+        time_ns: event.time_ns,
+      });
       return;
     }
     if (event.direction === "to-server" && message.type === BitcoinType.Join)
@@ -208,11 +215,14 @@ export class MiningDriver extends LspFamilyDriver {
       const [large, small] = this.jobs.probePair();
       const [first, second] = workers as [ClientWorker, ClientWorker];
       // Both clients start now, but the small one's datagrams are held at the proxy until the
-      // large job has reached the server: a known arrival order, and no process start-up gap.
+      // server hands the large job's first chunks to miners: a known arrival order, no process
+      // start-up gap, and however fast the miners, most of the large job still to hand out.
       this.ctx.net.gate(second.name);
       const jobs = [this.runJob(first, large), this.runJob(second, small)];
       await this.requestArrived(first);
-      await sleepUnlessAborted(PROBE_GAP_MS, this.ctx.signal);
+      // Not past half the small client's connect patience (K epochs): no miner may be free.
+      const dispatch_wait_ms = (this.epoch_limit * this.epoch_ms) / 2;
+      await this.whileJobRuns(first, () => this.dispatched(large.message), dispatch_wait_ms);
       this.ctx.net.release(second.name);
       await Promise.all(jobs);
     }
@@ -238,10 +248,29 @@ export class MiningDriver extends LspFamilyDriver {
   }
 
   /** Waits until the worker's current job's Request has reached the server (bounded). */
-  private async requestArrived(worker: ClientWorker): Promise<boolean> {
-    const bound_ms = (this.epoch_limit + 2) * this.epoch_ms + PROCESS_SLACK_MS;
-    await until(() => worker.running !== undefined, bound_ms, this.ctx.signal);
-    return until(() => this.requestSeen.has(worker.name), bound_ms, this.ctx.signal);
+  private requestArrived(worker: ClientWorker): Promise<void> {
+    return this.whileJobRuns(worker, () => this.attribution.arrived(worker.name));
+  }
+
+  /**
+   * Waits until `done()`, but no longer than the worker's current job runs (a killed client's job
+   * will not get further, and clients held at the proxy meanwhile would give up connecting), and
+   * at most `bound_ms` ((K + 2) epochs plus process slack unless given).
+   */
+  private async whileJobRuns(
+    worker: ClientWorker,
+    done: () => boolean,
+    bound_ms = (this.epoch_limit + 2) * this.epoch_ms + PROCESS_SLACK_MS,
+  ): Promise<void> {
+    const { signal } = this.ctx;
+    await until(() => worker.running !== undefined, bound_ms, signal);
+    const job = worker.running;
+    await until(() => done() || worker.running !== job || job?.killed === true, bound_ms, signal);
+  }
+
+  /** The server has handed a chunk of this job to a miner. */
+  private dispatched(message: string): boolean {
+    return this.dispatches.some((d) => d.message === message);
   }
 
   // ---- programs ----------------------------------------------------------------------------
@@ -339,8 +368,7 @@ export class MiningDriver extends LspFamilyDriver {
       kind: spec.kind,
       ...(spec.group !== undefined && { group: spec.group }),
     };
-    this.requestSeen.delete(worker.name);
-    this.resultSeen.delete(worker.name);
+    this.attribution.begin(worker.name, spec.message);
     const op = ctx.invoke(worker.process, "mine", value, worker.name);
     const running = { program, killed: false };
     worker.running = running;
@@ -351,15 +379,9 @@ export class MiningDriver extends LspFamilyDriver {
         record.ended_by_us = true;
         await program.kill();
       }
-      const request_ns = this.requestSeen.get(worker.name);
-      const result_ns = this.resultSeen.get(worker.name);
-      const timing =
-        request_ns !== undefined
-          ? { request_ns, ...(result_ns !== undefined && { result_ns }) }
-          : {};
       this.completeJob(
         op,
-        { ...value, ...timing },
+        { ...value, ...this.attribution.timing(worker.name) },
         program,
         running.killed ? "killed" : exit ? undefined : "timeout",
       );

@@ -6,8 +6,9 @@
 //   mixed     a random message and maxNonce in [1,000, 40,000]
 //   boundary  maxNonce chosen so the minimum hash over [0, maxNonce] is at maxNonce itself: an
 //             upper bound treated as exclusive (off by one) misses the answer
-//   probe     a fairness pair: a large job (≥ 100 × the small one), then a small one shortly
-//             after; the small one must finish first (and quickly). The small one is also a
+//   probe     a fairness pair: a large job (≥ 100 × the small one), then a small one once the
+//             server is handing out the large one's chunks; the small one must finish first (and
+//             quickly) when the two overlapped at the server. The small one is also a
 //             boundary job (its maxNonce ≤ PROBE_SMALL_NONCE), so the first jobs of every run
 //             check the upper bound even when a loaded machine leaves no time for more
 //   burst     k identical jobs submitted back to back; they must finish roughly in order
@@ -130,7 +131,7 @@ export function checkMining(
       dispatches: options.dispatches,
       drop_bound_ms: options.drop_bound_ms,
     }),
-    fairness: checkFairness(history),
+    fairness: checkFairness(history, { dispatches: options.dispatches }),
     "load-balance": checkLoadBalance(options.load, { faults_injected: options.faults_injected }),
   };
 }
