@@ -68,3 +68,24 @@ describe("OutputWatcher", () => {
     expect(Object.keys(watcher.snapshot())).toEqual(["mr-out-0", "mr-out-1"]);
   });
 });
+
+describe("OutputWatcher's writers", () => {
+  it("stamps each new content with the workers holding the file, and remembers the last ones", () => {
+    const dir = mkdtempSync(join(tmpdir(), "faultline-mr-writers-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    let holders = new Map([["mr-out-0", ["w1"]]]);
+    const watcher = new OutputWatcher(dir, new RunClock(), () => holders);
+    writeFileSync(join(dir, "mr-out-0"), "a 1\n");
+    watcher.poll();
+    holders = new Map(); // w1 died: the rest of its file is seen with no writer
+    writeFileSync(join(dir, "mr-out-0"), "a 1\nb 2\n");
+    watcher.poll();
+    expect(watcher.versions.map((v) => v.writers)).toEqual([["w1"], undefined]);
+    expect(watcher.lastWritersOf("mr-out-0")).toEqual(["w1"]);
+    expect(watcher.filesLastWrittenBy("w1")).toEqual(["mr-out-0"]);
+    holders = new Map([["mr-out-0", ["w2"]]]); // a re-execution took the file over
+    writeFileSync(join(dir, "mr-out-0"), "");
+    watcher.poll();
+    expect(watcher.filesLastWrittenBy("w1")).toEqual([]);
+  });
+});
