@@ -1,10 +1,13 @@
-// Student-like MapReduce workers of ours against faultline's coordinator (issue 24, item 5),
-// each a small program in test/fixtures/nodes/:
+// Student-like MapReduce workers of ours against faultline's coordinator (issue 24, items 5 and
+// 9), each a small program in test/fixtures/nodes/:
 // - mr-worker-in-place.mjs writes mr-out-Y in place. The lab's tests pass it (they read the output
 //   after the job), so atomic-output is a warning naming its reason, and a failure only under
 //   --strict. Before, the run was INVALID.
 // - mr-worker-dies-mid-write.mjs does the same and once dies halfway through a file: the partial
 //   file is what the lab's rule is for, so atomic-output fails without --strict.
+// - mr-worker-wrong-protocol.mjs asks for tasks in another protocol and gets HTTP 400 each time:
+//   the run could not test anything (exit 3, the first reply quoted), where before it ran to the
+//   deadline and came out INVALID (exit 1) on output and completion.
 import { join } from "node:path";
 import { describe, expect, it, type TestContext } from "vitest";
 import { FIXTURES, readResults, runCli, slots, tempStore } from "../helpers.js";
@@ -79,6 +82,25 @@ describe("a worker that writes mr-out-Y in place (item 5)", () => {
       );
       // The re-executed reduce rewrote it: the final output is right, the partial file mattered.
       expect(r.results.checkers.output.valid).toBe(true);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe("a worker that does not speak the coordinator's protocol (item 9)", () => {
+  it.concurrent(
+    "could not run (exit 3), quoting the first reply it got",
+    async (ctx) => {
+      const r = await run(ctx, "mr-worker-wrong-protocol.mjs", "--node-count 3 --time-limit 20");
+      expect(r.exitCode, r.stderr).toBe(3);
+      const reason =
+        /^your worker does not speak the coordinator's protocol: none of its calls was accepted and \d+ replies rejected the request; the first reply it got was: HTTP\/1\.1 400 Bad Request: \{"error":"field \\"worker\\" must be a string"\}/;
+      expect(r.stderr).toMatch(/faultline: your worker does not speak the coordinator's protocol/);
+      expect(r.results).toMatchObject({
+        valid: "unknown",
+        status: "could-not-run",
+        errors: [{ kind: "setup", message: expect.stringMatching(reason) }],
+      });
     },
     TEST_TIMEOUT_MS,
   );

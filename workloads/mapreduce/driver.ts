@@ -50,6 +50,7 @@ import {
 import { openOutputFiles } from "./open-files.js";
 import type { MapReduceRoles, ResolvedMapReduceOptions } from "./options.js";
 import { OutputWatcher } from "./output-watcher.js";
+import { ProtocolWatch } from "./protocol-watch.js";
 
 /** The coordinator's name in the link table and the history. */
 export const COORDINATOR = "coordinator";
@@ -90,8 +91,8 @@ interface Instance {
   writing_at_kill: string[];
 }
 
-/** How `load` saw the job end. */
-type JobEnd = "exited" | "deadline" | "stopped";
+/** How `load` saw the job end; a protocol mismatch ends it as a setup error. */
+type JobEnd = "exited" | "deadline" | "stopped" | { mismatch: string };
 
 export class MapReduceDriver implements Driver {
   readonly hooks: ProcessHooks;
@@ -104,13 +105,15 @@ export class MapReduceDriver implements Driver {
   private readonly watcher: OutputWatcher;
   /** Workers that died (not stopped by us) while writing output files. */
   private readonly deaths: WriterDeath[] = [];
+  /** The coordinator's replies to the workers, as the proxy delivers them. */
+  private readonly protocol: ProtocolWatch;
   private readonly files: string[] = [];
   private coordinator: Instance | undefined;
   private coordinatorPort = 0;
   private coordinatorExit: Promise<ProgramExit> | undefined;
   private firstExit: { time_ns: number; process: string; files: OutputSnapshot } | undefined;
   private atCoordinatorExit: OutputSnapshot | undefined;
-  private ended: JobEnd | undefined;
+  private ended: Exclude<JobEnd, object> | undefined;
   /** The job ended (coordinator exited, deadline, stop): nothing new starts. */
   private over = false;
   /** The job ran out of time: what is still running is killed at the deadline. */
@@ -138,6 +141,13 @@ export class MapReduceDriver implements Driver {
     this.jobDir = join(ctx.dir, "job");
     this.watcher = new OutputWatcher(this.jobDir, ctx.clock, () => this.outputHolders());
     this.hooks = this.processHooks();
+    const ours =
+      ctx.settings.target.manifest !== undefined && ctx.settings.target.name === "mapreduce";
+    this.protocol = new ProtocolWatch(
+      ours
+        ? ` (faultline's coordinator speaks the protocol in systems/mapreduce/README.md, "The RPC")`
+        : "",
+    );
   }
 
   /** The corpus, the coordinator, the workers' proxy listeners, then MIT's pause before workers. */
@@ -151,7 +161,9 @@ export class MapReduceDriver implements Driver {
     );
     await this.startCoordinator();
     for (const slot of this.slots) {
-      slot.proxy_port = await ctx.net.listen(slot.name, COORDINATOR, this.coordinatorPort);
+      slot.proxy_port = await ctx.net.listen(slot.name, COORDINATOR, this.coordinatorPort, (head) =>
+        this.protocol.onReply(head),
+      );
     }
     this.watcher.start();
     await sleepUnlessAborted(
@@ -165,9 +177,11 @@ export class MapReduceDriver implements Driver {
     // jobcount: test-mr.sh starts half the workers, the rest once one of those has exited.
     const first = this.mr.app === "jobcount" ? Math.ceil(this.slots.length / 2) : this.slots.length;
     for (const slot of this.slots.slice(0, first)) await this.startWorker(slot);
-    this.ended = await this.jobEnd(stop);
+    const ended = await this.jobEnd(stop);
     this.endJob();
-    if (this.ended === "deadline") this.recordDeadline();
+    if (typeof ended === "object") throw new SetupError(ended.mismatch);
+    this.ended = ended;
+    if (ended === "deadline") this.recordDeadline();
   }
 
   /** The coordinator exited, the deadline (time limit after the coordinator started) or `stop`. */
@@ -181,6 +195,7 @@ export class MapReduceDriver implements Driver {
         deadlineTimer = setTimeout(() => resolve("deadline"), remaining_ms);
       }),
       untilAborted(stop).then(() => "stopped" as const),
+      this.protocol.mismatch.then((mismatch) => ({ mismatch })),
     ]);
     clearTimeout(deadlineTimer);
     return ended;
