@@ -464,9 +464,11 @@ export function checkAtomicOutput(options: AtomicOutputCheckOptions): CheckResul
   if (torn.length > 0) {
     const t = torn[0] as (typeof torn)[number];
     const end = final[t.file];
-    const left = end
-      ? `${t.size} of its final ${end.size} bytes`
-      : `${t.size} bytes (it later disappeared)`;
+    const left = !end
+      ? `${t.size} bytes (it later disappeared)`
+      : t.size < end.size
+        ? `${t.size} of its final ${end.size} bytes`
+        : `${t.size} bytes (${end.size} when the run ended)`;
     return {
       valid: false,
       summary: `${t.instance} ${t.how} at ${t.time_s.toFixed(2)} s while writing ${t.file} in place, leaving it with ${left} for any reader to see (${plural(torn.length, "file")} left partial by a dead writer); ${advice}`,

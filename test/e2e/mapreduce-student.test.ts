@@ -4,7 +4,8 @@
 //   after the job), so atomic-output is a warning naming its reason, and a failure only under
 //   --strict. Before, the run was INVALID.
 // - mr-worker-dies-mid-write.mjs does the same and once dies halfway through a file: the partial
-//   file is what the lab's rule is for, so atomic-output fails without --strict.
+//   file is what the lab's rule is for, so atomic-output fails without --strict; so does
+//   mr-worker-slow-in-place.mjs when the nemesis kills it mid-file.
 // - mr-worker-wrong-protocol.mjs asks for tasks in another protocol and gets HTTP 400 each time:
 //   the run could not test anything (exit 3, the first reply quoted), where before it ran to the
 //   deadline and came out INVALID (exit 1) on output and completion.
@@ -82,6 +83,27 @@ describe("a worker that writes mr-out-Y in place (item 5)", () => {
       );
       // The re-executed reduce rewrote it: the final output is right, the partial file mattered.
       expect(r.results.checkers.output.valid).toBe(true);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe("a slow in-place writer under worker kills (item 5)", () => {
+  it.concurrent(
+    "is invalid without --strict: a kill mid-file left it partial",
+    async (ctx) => {
+      // 200 ms per output line: a worker killed in the reduce phase dies mid-file.
+      const r = await run(
+        ctx,
+        "mr-worker-slow-in-place.mjs",
+        "--mr-app wc --mr-files 2 --mr-file-kib 0.2 --n-reduce 3 --node-count 2 --task-timeout-ms 1000 --nemesis kill --nemesis-interval 2 --time-limit 40",
+      );
+      expect(r.exitCode, r.stdout).toBe(1);
+      const atomic = r.results.checkers["atomic-output"];
+      expect(atomic.valid).toBe(false);
+      expect(atomic.summary).toMatch(
+        /^w\d(\.\d+)? was killed by the nemesis at [\d.]+ s while writing mr-out-\d+ in place, leaving it with \d+/,
+      );
     },
     TEST_TIMEOUT_MS,
   );
