@@ -100,6 +100,11 @@ export abstract class ProgramProcess {
     return this.process.stderrTail;
   }
 
+  /** The pid while it runs (it leads its own process group). */
+  get pid(): number | undefined {
+    return this.running ? this.process.group : undefined;
+  }
+
   async close(): Promise<void> {
     await this.process.close();
   }

@@ -106,6 +106,8 @@ export interface Program {
   readonly id: string;
   readonly exit: ProgramExit | undefined;
   readonly running: boolean;
+  /** The pid while it runs (e.g. to look at its open files in /proc). */
+  readonly pid: number | undefined;
   readonly stderrTail: string[];
   /** Text mode: stdout lines kept. */
   readonly lines: string[];
@@ -223,8 +225,17 @@ export interface UdpNet {
 
 /** The tcp transport: a proxy listener per link, between programs that dial each other. */
 export interface TcpNet {
-  /** A loopback listener for link src→dst that forwards to dst's port; resolves with its port. */
-  listen(src: string, dst: string, dst_port: number): Promise<number>;
+  /**
+   * A loopback listener for link src→dst that forwards to dst's port; resolves with its port.
+   * `on_reply`, when given, sees the head (harness/tcp/proxy.ts REPLY_HEAD_BYTES, 512) of every chunk delivered
+   * from dst back to src over it: what src's calls got, for a driver to judge.
+   */
+  listen(
+    src: string,
+    dst: string,
+    dst_port: number,
+    on_reply?: (head: Buffer) => void,
+  ): Promise<number>;
   /** Resets every connection through `node`'s links; returns how many. */
   resetConnections(node: string): number;
   /** A free loopback port for a program to listen on. */

@@ -37,6 +37,8 @@ export const LOSS_RTO_MS = 200;
 export const MAX_LOSS_RETRANSMITS = 3;
 /** A chunk's first line is journaled as `text` up to this many characters when printable. */
 export const JOURNAL_TEXT_MAX_CHARS = 80;
+/** A listener's `on_reply` sees at most this much of each chunk delivered back to the dialler. */
+export const REPLY_HEAD_BYTES = 512;
 /** close() waits this long for destroyed sockets to report closed. */
 const CLOSE_WAIT_MS = 2_000;
 const HOST = "127.0.0.1";
@@ -118,6 +120,7 @@ interface Listener {
   dst_port: number;
   server: Server;
   port: number;
+  on_reply: ((head: Buffer) => void) | undefined;
 }
 
 interface Conn {
@@ -175,8 +178,14 @@ export class TcpProxy {
    * Listens on 127.0.0.1:<ephemeral port> for connections from `src` to `dst` (listening on
    * 127.0.0.1:dst_port); resolves to the port `src` must dial. Listening again for the same pair
    * returns the same port and points new connections at the new `dst_port` (a restarted `dst`).
+   * `on_reply` sees the head (REPLY_HEAD_BYTES) of each chunk delivered from dst back to src.
    */
-  listen(src: string, dst: string, dst_port: number): Promise<number> {
+  listen(
+    src: string,
+    dst: string,
+    dst_port: number,
+    on_reply?: (head: Buffer) => void,
+  ): Promise<number> {
     if (this.closed) return Promise.reject(new Error("the TCP proxy is closed"));
     if (!(Number.isInteger(dst_port) && dst_port > 0 && dst_port < 65536)) {
       return Promise.reject(new RangeError(`bad port for ${dst}: ${dst_port}`));
@@ -186,7 +195,10 @@ export class TcpProxy {
     const existing = this.listeners.get(key);
     if (existing) {
       return existing.ready.then((port) => {
-        if (existing.listener) existing.listener.dst_port = dst_port;
+        if (existing.listener) {
+          existing.listener.dst_port = dst_port;
+          existing.listener.on_reply = on_reply;
+        }
         return port;
       });
     }
@@ -205,7 +217,7 @@ export class TcpProxy {
         server.off("error", failed);
         const address = server.address();
         assert(address !== null && typeof address !== "string", "a TCP server has a port");
-        const listener: Listener = { src, dst, dst_port, server, port: address.port };
+        const listener: Listener = { src, dst, dst_port, server, port: address.port, on_reply };
         entry.listener = listener;
         server.on("connection", (socket) => this.accept(listener, socket));
         server.on("drop", (data) => {
@@ -602,6 +614,8 @@ export class TcpProxy {
         to.write(data);
         pipe.delivered_bytes += data.length;
         pipe.stats.bytes += data.length;
+        if (pipe === pipe.conn.down)
+          pipe.conn.listener.on_reply?.(data.subarray(0, REPLY_HEAD_BYTES));
         break;
       }
       case "fin":

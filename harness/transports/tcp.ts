@@ -32,7 +32,7 @@ function openTcp(run: TransportRun): OpenTransport<TcpNet> {
   });
   const proxy = new TcpProxy({ links, random: random.fork("network"), clock, journal, log });
   const net: TcpNet = {
-    listen: (src, dst, dst_port) => proxy.listen(src, dst, dst_port),
+    listen: (src, dst, dst_port, on_reply) => proxy.listen(src, dst, dst_port, on_reply),
     resetConnections: (node) => proxy.resetConnections(node),
     freePort: freeTcpPort,
     waitListening,

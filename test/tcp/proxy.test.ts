@@ -13,7 +13,12 @@ import { JsonlWriter } from "../../harness/jsonl-writer.js";
 import { LinkTable } from "../../harness/links.js";
 import { Logger } from "../../harness/logger.js";
 import { Random } from "../../harness/random.js";
-import { LOSS_RTO_MS, MAX_LOSS_RETRANSMITS, TcpProxy } from "../../harness/tcp/proxy.js";
+import {
+  LOSS_RTO_MS,
+  MAX_LOSS_RETRANSMITS,
+  REPLY_HEAD_BYTES,
+  TcpProxy,
+} from "../../harness/tcp/proxy.js";
 
 const WAIT_MS = 10_000;
 
@@ -256,6 +261,26 @@ describe("bytes", () => {
     await until(() => up.closed, "the reset after heal");
     expect(up.error).toBe("ECONNRESET");
     await until(() => proxy.stats()["w1->coord"]?.open === 0, "the proxy to close it");
+  });
+
+  it("on_reply sees the head of each chunk delivered back to the dialler, and nothing it sent", async () => {
+    const server = await upstream("sink");
+    const heads: string[] = [];
+    const port = await proxy.listen("w1", "coord", server.port, (head) =>
+      heads.push(head.toString("latin1")),
+    );
+    const client = await dial(port);
+    const request = "POST /task HTTP/1.1\r\n\r\n";
+    client.socket.write(request);
+    await until(() => server.peers[0]?.bytes().length === request.length, "the request upstream");
+    server.peers[0]?.socket.write(
+      `HTTP/1.1 400 Bad Request\r\n\r\n${"x".repeat(2 * REPLY_HEAD_BYTES)}`,
+    );
+    await until(() => client.bytes().length >= 2 * REPLY_HEAD_BYTES, "the reply");
+    expect(heads.length).toBeGreaterThan(0);
+    expect(heads[0]?.startsWith("HTTP/1.1 400 Bad Request")).toBe(true);
+    expect(heads.every((head) => head.length <= REPLY_HEAD_BYTES)).toBe(true);
+    expect(heads.join("")).not.toContain("POST");
   });
 
   it("listening again for the same pair keeps the port and points at the new dst_port", async () => {

@@ -9,6 +9,12 @@ import { Random } from "../../harness/random.js";
 import { ihash } from "../../protocols/mapreduce/apps/index.js";
 import { inputName, makeCorpus, requiredOutputs } from "../../workloads/mapreduce/job.js";
 import { OutputWatcher } from "../../workloads/mapreduce/output-watcher.js";
+import {
+  MAX_QUOTED_REPLY_CHARS,
+  MIN_REJECTIONS,
+  ProtocolWatch,
+  quoteReply,
+} from "../../workloads/mapreduce/protocol-watch.js";
 
 describe("makeCorpus", () => {
   it("is the same for the same seed, different for another, about the size asked", () => {
@@ -66,5 +72,70 @@ describe("OutputWatcher", () => {
       ["mr-out-1", 1, true],
     ]);
     expect(Object.keys(watcher.snapshot())).toEqual(["mr-out-0", "mr-out-1"]);
+  });
+});
+
+describe("OutputWatcher's writers", () => {
+  it("stamps each new content with the workers holding the file, and remembers the last ones", () => {
+    const dir = mkdtempSync(join(tmpdir(), "faultline-mr-writers-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    let holders = new Map([["mr-out-0", ["w1"]]]);
+    const watcher = new OutputWatcher(dir, new RunClock(), () => holders);
+    writeFileSync(join(dir, "mr-out-0"), "a 1\n");
+    watcher.poll();
+    holders = new Map(); // w1 died: the rest of its file is seen with no writer
+    writeFileSync(join(dir, "mr-out-0"), "a 1\nb 2\n");
+    watcher.poll();
+    expect(watcher.versions.map((v) => v.writers)).toEqual([["w1"], undefined]);
+    expect(watcher.lastWritersOf("mr-out-0")).toEqual(["w1"]);
+    expect(watcher.filesLastWrittenBy("w1")).toEqual(["mr-out-0"]);
+    holders = new Map([["mr-out-0", ["w2"]]]); // a re-execution took the file over
+    writeFileSync(join(dir, "mr-out-0"), "");
+    watcher.poll();
+    expect(watcher.filesLastWrittenBy("w1")).toEqual([]);
+  });
+});
+
+// Issue 24 item 9: a worker that does not speak the coordinator's protocol is a setup problem,
+// and only a clear signal says so.
+describe("ProtocolWatch", () => {
+  const reply = (status: string, body = "") =>
+    Buffer.from(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\n\r\n${body}`);
+  const settled = async (watch: ProtocolWatch) =>
+    Promise.race([watch.mismatch, new Promise((r) => setTimeout(() => r(undefined), 10))]);
+
+  it("diagnoses a mismatch after MIN_REJECTIONS rejections with no call ever accepted", async () => {
+    const watch = new ProtocolWatch(" (see README)");
+    watch.onReply(reply("400 Bad Request", '{"error":"field \\"worker\\" must be a string"}'));
+    for (let i = 1; i < MIN_REJECTIONS - 1; i++) watch.onReply(reply("404 Not Found"));
+    expect(await settled(watch)).toBeUndefined();
+    watch.onReply(reply("405 Method Not Allowed"));
+    expect(await settled(watch)).toBe(
+      `your worker does not speak the coordinator's protocol: none of its calls was accepted and ${MIN_REJECTIONS} replies rejected the request; the first reply it got was: HTTP/1.1 400 Bad Request: {"error":"field \\"worker\\" must be a string"} (see README)`,
+    );
+  });
+
+  it("never fires once a call was accepted, nor on replies faults can cause, nor without HTTP", async () => {
+    const accepted = new ProtocolWatch("");
+    accepted.onReply(reply("200 OK", "{}"));
+    for (let i = 0; i < 3 * MIN_REJECTIONS; i++) accepted.onReply(reply("400 Bad Request"));
+    expect(await settled(accepted)).toBeUndefined();
+    const faulty = new ProtocolWatch("");
+    for (let i = 0; i < 3 * MIN_REJECTIONS; i++) {
+      faulty.onReply(reply("408 Request Timeout")); // a request cut short by a partition
+      faulty.onReply(reply("500 Internal Server Error"));
+      faulty.onReply(Buffer.from('{"kind":"wait"}')); // a body in a chunk of its own
+      faulty.onReply(Buffer.from([0x00, 0x01, 0x02])); // not HTTP at all
+    }
+    expect(await settled(faulty)).toBeUndefined();
+  });
+
+  it("quotes a reply on one bounded line: status and body, control characters escaped", () => {
+    expect(quoteReply(reply("400 Bad Request", "no\u0007pe"))).toBe(
+      "HTTP/1.1 400 Bad Request: no\\u0007pe",
+    );
+    const long = quoteReply(reply("404 Not Found", "x".repeat(5_000)));
+    expect(long.length).toBe(MAX_QUOTED_REPLY_CHARS + 1);
+    expect(long.endsWith("…")).toBe(true);
   });
 });

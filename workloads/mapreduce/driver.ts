@@ -15,10 +15,15 @@
 // History: the job is one op (process 0, f "job") from the coordinator's start to its exit;
 // each worker instance is one op (f "worker", node wK) from its start to its exit (ok: exit 0,
 // fail: a crash, info: killed); nemesis events as usual.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import type { Op } from "../../checkers/history.js";
-import { type OutputSnapshot, outputLines, type ProcessEnd } from "../../checkers/mapreduce.js";
+import {
+  type OutputSnapshot,
+  outputLines,
+  type ProcessEnd,
+  type WriterDeath,
+} from "../../checkers/mapreduce.js";
 import type { CheckResult } from "../../checkers/result.js";
 import { pickTargets, type Targets } from "../faults.js";
 import {
@@ -42,8 +47,10 @@ import {
   requiredOutputs,
   writeCorpus,
 } from "./job.js";
+import { openOutputFiles } from "./open-files.js";
 import type { MapReduceRoles, ResolvedMapReduceOptions } from "./options.js";
 import { OutputWatcher } from "./output-watcher.js";
+import { ProtocolWatch } from "./protocol-watch.js";
 
 /** The coordinator's name in the link table and the history. */
 export const COORDINATOR = "coordinator";
@@ -80,10 +87,12 @@ interface Instance {
   fault_killed: boolean;
   /** The harness stopped it (the deadline, the end of the run). */
   ended_by_us: boolean;
+  /** Output files it held open just before the nemesis killed it. */
+  writing_at_kill: string[];
 }
 
-/** How `load` saw the job end. */
-type JobEnd = "exited" | "deadline" | "stopped";
+/** How `load` saw the job end; a protocol mismatch ends it as a setup error. */
+type JobEnd = "exited" | "deadline" | "stopped" | { mismatch: string };
 
 export class MapReduceDriver implements Driver {
   readonly hooks: ProcessHooks;
@@ -91,14 +100,20 @@ export class MapReduceDriver implements Driver {
   private readonly slots: Slot[];
   private readonly instances: Instance[] = [];
   private readonly jobDir: string;
+  /** jobDir with symlinks resolved, as /proc/<pid>/fd links name it. */
+  private realJobDir = "";
   private readonly watcher: OutputWatcher;
+  /** Workers that died (not stopped by us) while writing output files. */
+  private readonly deaths: WriterDeath[] = [];
+  /** The coordinator's replies to the workers, as the proxy delivers them. */
+  private readonly protocol: ProtocolWatch;
   private readonly files: string[] = [];
   private coordinator: Instance | undefined;
   private coordinatorPort = 0;
   private coordinatorExit: Promise<ProgramExit> | undefined;
   private firstExit: { time_ns: number; process: string; files: OutputSnapshot } | undefined;
   private atCoordinatorExit: OutputSnapshot | undefined;
-  private ended: JobEnd | undefined;
+  private ended: Exclude<JobEnd, object> | undefined;
   /** The job ended (coordinator exited, deadline, stop): nothing new starts. */
   private over = false;
   /** The job ran out of time: what is still running is killed at the deadline. */
@@ -124,21 +139,31 @@ export class MapReduceDriver implements Driver {
       relaunch: undefined,
     }));
     this.jobDir = join(ctx.dir, "job");
-    this.watcher = new OutputWatcher(this.jobDir, ctx.clock);
+    this.watcher = new OutputWatcher(this.jobDir, ctx.clock, () => this.outputHolders());
     this.hooks = this.processHooks();
+    const ours =
+      ctx.settings.target.manifest !== undefined && ctx.settings.target.name === "mapreduce";
+    this.protocol = new ProtocolWatch(
+      ours
+        ? ` (faultline's coordinator speaks the protocol in systems/mapreduce/README.md, "The RPC")`
+        : "",
+    );
   }
 
   /** The corpus, the coordinator, the workers' proxy listeners, then MIT's pause before workers. */
   async start(): Promise<void> {
     const { mr, ctx } = this;
     mkdirSync(this.jobDir, { recursive: true });
+    this.realJobDir = realpathSync(this.jobDir);
     this.files.push(...writeCorpus(this.jobDir, ctx.random.fork("corpus"), mr.files, mr.file_kib));
     ctx.log.info(
       `job: ${mr.app} over ${this.files.length} files of ${mr.file_kib} KiB in ${this.jobDir}, ${mr.n_reduce} reduce tasks, ${this.slots.length} workers, task timeout ${mr.task_timeout_ms} ms`,
     );
     await this.startCoordinator();
     for (const slot of this.slots) {
-      slot.proxy_port = await ctx.net.listen(slot.name, COORDINATOR, this.coordinatorPort);
+      slot.proxy_port = await ctx.net.listen(slot.name, COORDINATOR, this.coordinatorPort, (head) =>
+        this.protocol.onReply(head),
+      );
     }
     this.watcher.start();
     await sleepUnlessAborted(
@@ -152,9 +177,11 @@ export class MapReduceDriver implements Driver {
     // jobcount: test-mr.sh starts half the workers, the rest once one of those has exited.
     const first = this.mr.app === "jobcount" ? Math.ceil(this.slots.length / 2) : this.slots.length;
     for (const slot of this.slots.slice(0, first)) await this.startWorker(slot);
-    this.ended = await this.jobEnd(stop);
+    const ended = await this.jobEnd(stop);
     this.endJob();
-    if (this.ended === "deadline") this.recordDeadline();
+    if (typeof ended === "object") throw new SetupError(ended.mismatch);
+    this.ended = ended;
+    if (ended === "deadline") this.recordDeadline();
   }
 
   /** The coordinator exited, the deadline (time limit after the coordinator started) or `stop`. */
@@ -168,6 +195,7 @@ export class MapReduceDriver implements Driver {
         deadlineTimer = setTimeout(() => resolve("deadline"), remaining_ms);
       }),
       untilAborted(stop).then(() => "stopped" as const),
+      this.protocol.mismatch.then((mismatch) => ({ mismatch })),
     ]);
     clearTimeout(deadlineTimer);
     return ended;
@@ -227,6 +255,8 @@ export class MapReduceDriver implements Driver {
         polls: this.watcher.polls,
         interval_ms: this.watcher.interval_ms,
         deterministic,
+        deaths: this.deaths,
+        strict: this.ctx.settings.strict === true,
       },
       completion: {
         deadline_s: this.ctx.settings.time_limit_s,
@@ -299,6 +329,7 @@ export class MapReduceDriver implements Driver {
       started_ns: this.ctx.clock.now_ns(),
       fault_killed: false,
       ended_by_us: false,
+      writing_at_kill: [],
     };
     this.instances.push(instance);
     return instance;
@@ -405,6 +436,9 @@ export class MapReduceDriver implements Driver {
     // be final now. A worker that a fault cut off may give up early; it does not count.
     const clean = !byUs && exit.code === 0;
     const faulted = instance.slot !== undefined && this.faultTouched(instance);
+    if (instance.role === "worker" && !instance.ended_by_us && !clean) {
+      this.noteDeath(instance, exit);
+    }
     if ((clean && !faulted && !this.firstExit) || instance.role === "coordinator") {
       this.watcher.poll();
       const files = this.watcher.snapshot();
@@ -448,6 +482,51 @@ export class MapReduceDriver implements Driver {
         if (!slot.blocked) void this.startWorker(slot).catch((err) => this.startFailed(slot, err));
       }, RELAUNCH_DELAY_MS);
     }
+  }
+
+  /**
+   * What a worker that crashed or was killed by a fault left of the output files it was writing
+   * (held open just before a nemesis kill, or when their newest content was seen), read now. A
+   * file another worker has started writing since is that worker's, not this one's leftover.
+   */
+  private noteDeath(instance: Instance, exit: ProgramExit): void {
+    const candidates = new Set([
+      ...instance.writing_at_kill,
+      ...this.watcher.filesLastWrittenBy(instance.id),
+    ]);
+    if (candidates.size === 0) return;
+    this.watcher.poll();
+    const writing = [...candidates].filter((file) => {
+      const writers = this.watcher.lastWritersOf(file);
+      return writers.length === 0 || writers.includes(instance.id);
+    });
+    if (writing.length === 0) return;
+    const now = this.watcher.snapshot();
+    const how = instance.fault_killed
+      ? "was killed by the nemesis"
+      : exit.signal
+        ? `died on signal ${exit.signal}`
+        : `exited with code ${exit.code}`;
+    this.deaths.push({
+      instance: instance.id,
+      time_ns: exit.time_ns,
+      how,
+      files: writing.sort().map((file) => ({ file, left: now[file] ?? null })),
+    });
+  }
+
+  /** Output files each live worker holds open (none found off Linux). */
+  private outputHolders(): Map<string, string[]> {
+    const holders = new Map<string, string[]>();
+    for (const instance of this.instances) {
+      if (instance.role !== "worker") continue;
+      const pid = instance.program.pid;
+      if (pid === undefined) continue;
+      for (const file of openOutputFiles(pid, this.realJobDir)) {
+        holders.set(file, [...(holders.get(file) ?? []), instance.id]);
+      }
+    }
+    return holders;
   }
 
   private startFailed(slot: Slot, err: unknown): void {
@@ -521,6 +600,8 @@ export class MapReduceDriver implements Driver {
           if (!slot || !current?.program.running) continue;
           slot.blocked = true;
           clearTimeout(slot.relaunch);
+          const pid = current.program.pid;
+          if (pid !== undefined) current.writing_at_kill = openOutputFiles(pid, this.realJobDir);
           current.fault_killed = true;
           instances.push(current.id);
           await current.program.kill();

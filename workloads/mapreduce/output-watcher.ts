@@ -1,7 +1,8 @@
 // Watches a MapReduce job directory's output files (mr-out*, the MIT checker's glob) while the
 // job runs: every `interval_ms` it lists them and reads each one whose size, mtime or inode
-// changed, remembering every distinct content it saw (the atomic-output check), and it can take
-// a snapshot at any moment (when the first process exits; when the coordinator exits).
+// changed, remembering every distinct content it saw (the atomic-output check) and which workers
+// held the file open then (`holders`), and it can take a snapshot at any moment (when the first
+// process exits; when the coordinator exits; when a worker dies).
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -46,9 +47,14 @@ export class OutputWatcher {
   private readonly seen = new Map<string, Seen>();
   private timer: NodeJS.Timeout | undefined;
 
+  /**
+   * `holders` names, per output file, the workers holding it open now; asked once per poll that
+   * found a new content, so a partial version says who was writing it.
+   */
   constructor(
     private readonly dir: string,
     private readonly clock: DriverContext["clock"],
+    private readonly holders: () => ReadonlyMap<string, readonly string[]> = () => new Map(),
     readonly interval_ms = OUTPUT_POLL_MS,
   ) {}
 
@@ -65,6 +71,7 @@ export class OutputWatcher {
   /** One look at the directory: records any content not seen before. */
   poll(): void {
     this.polls++;
+    let holders: ReadonlyMap<string, readonly string[]> | undefined;
     for (const name of this.names()) {
       let stamp: string;
       try {
@@ -82,7 +89,14 @@ export class OutputWatcher {
       this.seen.set(name, { stamp, hash: file.hash });
       if (before?.hash === file.hash) continue;
       if (this.versions.length < MAX_VERSIONS) {
-        this.versions.push({ file: name, time_ns: this.clock.now_ns(), ...file });
+        holders ??= this.holders();
+        const writers = holders.get(name) ?? [];
+        this.versions.push({
+          file: name,
+          time_ns: this.clock.now_ns(),
+          ...file,
+          ...(writers.length > 0 && { writers: [...writers] }),
+        });
       } else {
         this.versions_dropped++;
       }
@@ -97,6 +111,20 @@ export class OutputWatcher {
       if (text !== undefined) out.set(name, text);
     }
     return out;
+  }
+
+  /**
+   * The workers last seen holding `file` open: the writers of its newest version that had any
+   * (a version first seen just after its writer died has none).
+   */
+  lastWritersOf(file: string): readonly string[] {
+    return this.versions.findLast((v) => v.file === file && v.writers)?.writers ?? [];
+  }
+
+  /** Output files whose last seen writers include `instance`. */
+  filesLastWrittenBy(instance: string): string[] {
+    const files = new Set(this.versions.map((v) => v.file));
+    return [...files].filter((file) => this.lastWritersOf(file).includes(instance)).sort();
   }
 
   /** Every output file as it is now. */
