@@ -287,7 +287,8 @@ export class ConformanceDriver extends LspFamilyDriver {
       ctx.log.info(
         `the server stopped answering during the concurrent checks (${down}); running them again one at a time on a fresh server`,
       );
-      // What the checks saw of a server that stopped midway says nothing about the others.
+      // Findings against a server that stopped midway are unsound: the checks beside the one
+      // that broke it fail for it.
       this.deviations.length = 0;
       await this.replaceServer();
       const stop = await this.oneAtATime(names);
