@@ -25,6 +25,8 @@ export const DEVIATIONS = [
   "loss-detection",
   /** A check could not run to its end (e.g. the server stopped answering the control channel). */
   "check-error",
+  /** After a check's stimulus the server exited, or a new Connect got no Ack within K epochs. */
+  "stopped-answering",
 ] as const;
 export type DeviationName = (typeof DEVIATIONS)[number];
 
@@ -63,28 +65,103 @@ export function scheduleText(cap: number): string {
   return `${sendEpochs(cap, 20).join(", ")}, …`;
 }
 
-/** The `conformance` checker's result: every check run (`names`), what deviated, the params. */
-export function conformanceResult(
-  names: readonly string[],
-  deviations: readonly Deviation[],
-  params: unknown,
-): CheckResult {
+/** How each check ended: a check after which the server stopped answering ends the run. */
+export type CheckStatus = "passed" | "failed" | "not run";
+
+/** What the scripted checks found, for the verdict. */
+export interface ConformanceFindings {
+  /** Every check, in the order they run. */
+  names: readonly string[];
+  /** What the checks themselves observed. */
+  deviations: readonly Deviation[];
+  /**
+   * How the server stopped answering while the checks ran concurrently (exited, or a new Connect
+   * went unanswered), which names no cause: the checks were then run one at a time.
+   */
+  concurrent_stop?: string;
+  /** Run one at a time: the check after which the server stopped answering, and how. */
+  stop?: { after: string; how: string };
+}
+
+/** The deviation's check when the server stopped only while the checks ran concurrently. */
+const ALL_AT_ONCE = "all-at-once";
+
+/** The `conformance` checker's result: every check's status, what deviated, the params. */
+export function conformanceResult(findings: ConformanceFindings, params: unknown): CheckResult {
+  const { names, stop, concurrent_stop } = findings;
+  const stopped = stopDeviation(findings);
+  const deviations = [...(stopped ? [stopped] : []), ...findings.deviations];
+  const checks = names.map((name, i) => checkStatus(findings, deviations, name, i));
+  const notRun = checks.filter((c) => c.status === "not run").map((c) => c.name);
+  const details = {
+    checks,
+    deviations,
+    params,
+    ...(concurrent_stop !== undefined && { concurrent_stop }),
+    ...(stop && { stopped_after: stop.after, not_run: notRun }),
+  };
   if (deviations.length === 0) {
     return {
       valid: true,
       summary: `The server passed all ${names.length} wire-conformance checks (${names.join(", ")}).`,
-      checks: names.map((name) => ({ name, passed: true })),
-      deviations,
-      params,
+      ...details,
     };
   }
   const deviationNames = [...new Set(deviations.map((d) => d.name))];
+  const others = findings.deviations;
+  const headline = stop
+    ? `The server stopped answering after check ${stop.after} (${stop.how}), so ${plural(notRun.length, "check")} did not run${notRun.length > 0 ? ` (${notRun.join(", ")})` : ""}.`
+    : undefined;
+  const listed = headline ? others : deviations;
+  const list =
+    listed.length > 0
+      ? `${plural(new Set(listed.map((d) => d.name)).size, "deviation")} from the LSP spec: ${listed.map((d) => `${d.name} (expected ${d.expected}; observed ${d.observed})`).join("; ")}`
+      : undefined;
   return {
     valid: false,
-    summary: `${deviationNames.length} deviation${deviationNames.length === 1 ? "" : "s"} from the LSP spec: ${deviations.map((d) => `${d.name} (expected ${d.expected}; observed ${d.observed})`).join("; ")}`,
+    summary: [headline, list].filter((part) => part !== undefined).join(" "),
     deviation_names: deviationNames,
-    checks: names.map((name) => ({ name, passed: !deviations.some((d) => d.check === name) })),
-    deviations,
-    params,
+    ...details,
   };
+}
+
+/** The server stopping is a deviation of its own: of the check before it, or of concurrency. */
+function stopDeviation(findings: ConformanceFindings): Deviation | undefined {
+  const { names, stop, concurrent_stop } = findings;
+  if (stop) {
+    return {
+      name: "stopped-answering",
+      check: stop.after,
+      expected: "the server still acknowledges a new Connect after the check",
+      observed: stop.how,
+    };
+  }
+  if (concurrent_stop === undefined) return undefined;
+  return {
+    name: "stopped-answering",
+    check: ALL_AT_ONCE,
+    expected: `the server keeps answering while the ${names.length} checks run at once, one connection each`,
+    observed: `${concurrent_stop}; one at a time, it answered after every check`,
+  };
+}
+
+function checkStatus(
+  findings: ConformanceFindings,
+  deviations: readonly Deviation[],
+  name: string,
+  index: number,
+): { name: string; status: CheckStatus; reason?: string } {
+  const { names, stop } = findings;
+  if (stop && index > names.indexOf(stop.after)) {
+    return {
+      name,
+      status: "not run",
+      reason: `the server stopped answering after check ${stop.after}`,
+    };
+  }
+  return { name, status: deviations.some((d) => d.check === name) ? "failed" : "passed" };
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

@@ -165,6 +165,7 @@ const FINDINGS = new Set([
   "before_init",
   "malformed_replies",
   "malformed_reads",
+  "checks",
 ]);
 
 function genericDetails(c: Checker): SafeHtml | undefined {

@@ -175,6 +175,10 @@ describe("LSP conformance", () => {
     const outcome = await run({ conformance: true, params });
     expect(outcome.results.checkers.conformance?.summary).toMatch(/passed all 13/);
     expect(outcome.exitCode).toBe(0);
+    // Every check's last datagram left before its socket closed, so the server's Close, which
+    // waits for every acknowledgement, succeeds.
+    const closes = history(outcome).filter((op) => op.f === "server-close" && op.type !== "invoke");
+    expect(closes.map((op) => op.type)).toEqual(["ok"]);
   }, 30_000);
 
   it.each([

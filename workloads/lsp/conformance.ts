@@ -3,7 +3,10 @@
 // raw UDP sockets (through the proxy, so every datagram is journaled) against the target server,
 // which it drives over the control channel (systems/lsp/README.md), and reports each deviation by
 // name. The checks run concurrently, one connection each, so the whole suite takes about a dozen
-// epochs. Checks and the deviation names they report:
+// epochs. If the server then stops answering (it exited, or a new Connect goes unacknowledged),
+// they run again one at a time on a fresh server, each followed by that probe: the check after
+// which it stops fails with `stopped-answering` and the rest are "not run" (workloads/lsp/README.md
+// "Conformance"). Checks and the deviation names they report:
 //
 //   handshake          Connect(isn) → Ack(id ≠ 0, isn)                           handshake-ack
 //   duplicate-connect  a second Connect from the same address opens nothing new   duplicate-connect
@@ -24,6 +27,7 @@
 import { createSocket, type Socket } from "node:dgram";
 import type { Op } from "../../checkers/history.js";
 import {
+  type ConformanceFindings,
   conformanceResult,
   type Deviation,
   type DeviationName,
@@ -48,7 +52,7 @@ import {
   type Json,
   type NodeCommand,
   type ProcessHooks,
-  type Program,
+  type ProgramExit,
   SetupError,
   type UdpNet,
 } from "../plugin.js";
@@ -65,6 +69,11 @@ import {
 const BACKOFF_WATCH_EPOCHS = 8;
 /** Grace on every "within N epochs" expectation, for a loaded machine. */
 const TIMING_SLACK_MS = 300;
+/** Epochs waited after a check before the probe, when the checks run one at a time. */
+const SETTLE_EPOCHS = 1;
+/** A server's exit in a deviation: its last stderr lines, each cut to this length. */
+const STDERR_LINES_SHOWN = 5;
+const STDERR_LINE_MAX_CHARS = 200;
 
 interface Received {
   time_ms: number;
@@ -78,6 +87,7 @@ class RawPeer {
   private heartbeat: NodeJS.Timeout | undefined;
   private autoAck = false;
   private waiters = new Set<() => void>();
+  private sent = Promise.resolve();
 
   private constructor(
     private readonly socket: Socket,
@@ -108,7 +118,9 @@ class RawPeer {
   }
 
   sendRaw(datagram: Buffer): void {
-    this.socket.send(datagram, this.port, "127.0.0.1");
+    this.sent = new Promise((resolve) =>
+      this.socket.send(datagram, this.port, "127.0.0.1", () => resolve()),
+    );
   }
 
   /** Waits until `match` holds for something received (looking at everything so far). */
@@ -179,8 +191,10 @@ class RawPeer {
     this.autoAck = false;
   }
 
-  close(): void {
+  /** After the last send has left: closing the socket in the same tick would drop it. */
+  async close(): Promise<void> {
     this.silence();
+    await this.sent;
     this.socket.close();
   }
 }
@@ -209,6 +223,16 @@ interface Session {
   deviate(check: string, name: DeviationName, expected: string, observed: string): void;
 }
 
+/** A server process the checks run against, with what it read and its control-channel queue. */
+interface TargetServer {
+  record: ProgramRecord;
+  reads: ServerRead[];
+  reader: Promise<void>;
+  readerProcess: number;
+  writerProcess: number;
+  writeChain: Promise<Json | undefined>;
+}
+
 export class ConformanceDriver extends LspFamilyDriver {
   /**
    * The checks take no faults: no participant a fault could hit, so a --nemesis given with
@@ -224,13 +248,9 @@ export class ConformanceDriver extends LspFamilyDriver {
     resume: () => [],
   };
   private readonly server_command: NodeCommand;
-  private server: ProgramRecord | undefined;
-  private readonly reads: ServerRead[] = [];
+  private server: TargetServer | undefined;
+  private generation = 0;
   private reading = true;
-  private reader: Promise<void> = Promise.resolve();
-  private readerProcess = 0;
-  private writerProcess = 0;
-  private writeChain = Promise.resolve<Json | undefined>(undefined);
   private readonly deviations: Deviation[] = [];
   private readonly peers: RawPeer[] = [];
   private next_isn: number;
@@ -243,10 +263,98 @@ export class ConformanceDriver extends LspFamilyDriver {
   }
 
   async start(): Promise<void> {
+    await this.startServer();
+  }
+
+  /**
+   * The checks, concurrently, one connection each (a dozen epochs in all); then the server's
+   * close. A server that stopped answering meanwhile names no cause, so then the checks run again
+   * on a fresh server one at a time, each followed by a probe, up to the one after which it
+   * stops. No faults stop them.
+   */
+  async load(): Promise<void> {
     const { ctx } = this;
-    this.server = this.spawn(
+    // The phase is set here, not in start: the lifecycle shows "running" once start returns.
+    ctx.setPhase("conformance");
+    ctx.log.info(
+      `conformance checks against the LSP server, params ${JSON.stringify(this.params)}`,
+    );
+    const names = Object.keys(scriptedChecks);
+    await Promise.all(names.map((name) => this.runCheck(name)));
+    const down = await this.unanswered();
+    let findings: ConformanceFindings = { names, deviations: this.deviations };
+    if (down !== undefined && !ctx.signal.aborted) {
+      ctx.log.info(
+        `the server stopped answering during the concurrent checks (${down}); running them again one at a time on a fresh server`,
+      );
+      // Findings against a server that stopped midway are unsound: the checks beside the one
+      // that broke it fail for it.
+      this.deviations.length = 0;
+      await this.replaceServer();
+      const stop = await this.oneAtATime(names);
+      findings = {
+        names,
+        deviations: this.deviations,
+        concurrent_stop: down,
+        ...(stop && { stop }),
+      };
+    }
+    await Promise.all(this.peers.map((peer) => peer.close()));
+    await this.closeServer();
+    this.result = conformanceResult(findings, this.params);
+  }
+
+  protected checkers(_ops: readonly Op[]): Record<string, CheckResult> {
+    return this.result ? { conformance: this.result } : {};
+  }
+
+  private async runCheck(name: string): Promise<void> {
+    try {
+      await (scriptedChecks[name] as ScriptedCheck)(this.session());
+    } catch (err) {
+      this.deviate(name, "check-error", "the check completes", `error: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Each check, then a probe: the first check after which the server stops answering is the
+   * cause, and the rest do not run.
+   */
+  private async oneAtATime(names: readonly string[]): Promise<ConformanceFindings["stop"]> {
+    const { ctx } = this;
+    for (const name of names) {
+      if (ctx.signal.aborted) return undefined;
+      await this.runCheck(name);
+      // Effects that wait for the next epoch tick (a timer handler tripping on the stimulus's
+      // state) show in the probe after this check, not after the next one.
+      await sleepUnlessAborted(SETTLE_EPOCHS * this.epoch_ms, ctx.signal);
+      const how = await this.unanswered();
+      if (how !== undefined) return { after: name, how };
+    }
+    return undefined;
+  }
+
+  /**
+   * How the server stopped answering (it exited; a new Connect got no Ack within K epochs, as
+   * each check's own handshake must), or undefined while it answers. The probe's connection stays
+   * open with heartbeats, so its loss is no stimulus to a later check.
+   */
+  private async unanswered(): Promise<string | undefined> {
+    const { program } = (this.server as TargetServer).record;
+    if (program.exit) return exitText(program.exit);
+    const peer = await this.connectPeer("alive");
+    if (peer.connId !== 0) return undefined;
+    if (program.exit) return exitText(program.exit);
+    return `a new Connect got no Ack within K = ${this.epoch_limit} epochs; the process is still running`;
+  }
+
+  private async startServer(): Promise<void> {
+    const { ctx } = this;
+    const generation = ++this.generation;
+    const id = generation === 1 ? "server" : `server.${generation}`;
+    const record = this.spawn(
       {
-        id: "server",
+        id,
         command: {
           file: this.server_command.file,
           args: [...this.server_command.args, "--port", "0", ...this.paramFlags],
@@ -255,9 +363,8 @@ export class ConformanceDriver extends LspFamilyDriver {
       },
       "server",
     );
-    const server = this.server.program;
-    await server.start();
-    const listening = await server.waitEvent(
+    await record.program.start();
+    const listening = await record.program.waitEvent(
       (e) => e.event === "listening",
       SERVER_START_TIMEOUT_MS,
     );
@@ -267,56 +374,47 @@ export class ConformanceDriver extends LspFamilyDriver {
       );
     }
     ctx.net.setUpstream(listening?.port as number);
-    this.readerProcess = ctx.nextProcess();
-    this.writerProcess = ctx.nextProcess();
-    this.reader = this.serverReader(server);
+    ctx.net.note("server-listening", { server: id, port: listening?.port });
+    const server: TargetServer = {
+      record,
+      reads: [],
+      reader: Promise.resolve(),
+      readerProcess: ctx.nextProcess(),
+      writerProcess: ctx.nextProcess(),
+      writeChain: Promise.resolve(undefined),
+    };
+    server.reader = this.serverReader(server);
+    this.server = server;
   }
 
-  /** The checks, concurrently, one connection each; then the server's close. No faults stop them. */
-  async load(): Promise<void> {
-    // The phase is set here, not in start: the lifecycle shows "running" once start returns.
-    this.ctx.setPhase("conformance");
-    this.ctx.log.info(
-      `conformance checks against the LSP server, params ${JSON.stringify(this.params)}`,
-    );
-    const session = this.session();
-    const names = Object.keys(scriptedChecks);
-    await Promise.all(
-      names.map(async (name) => {
-        try {
-          await (scriptedChecks[name] as ScriptedCheck)(session);
-        } catch (err) {
-          this.deviate(
-            name,
-            "check-error",
-            "the check completes",
-            `error: ${(err as Error).message}`,
-          );
-        }
-      }),
-    );
-    for (const peer of this.peers) peer.close();
-    await this.closeServer();
-    this.result = conformanceResult(names, this.deviations, this.params);
+  /**
+   * Ends a server that stopped answering (one that exited by itself stays a crash) and starts a
+   * fresh one. The old connections are closed first: their heartbeats would reach the new server.
+   */
+  private async replaceServer(): Promise<void> {
+    const old = this.server as TargetServer;
+    await Promise.all(this.peers.splice(0).map((peer) => peer.close()));
+    if (old.record.program.running) {
+      old.record.ended_by_us = true;
+      await old.record.program.kill();
+    }
+    await this.startServer();
   }
 
-  protected checkers(_ops: readonly Op[]): Record<string, CheckResult> {
-    return this.result ? { conformance: this.result } : {};
-  }
-
-  private async serverReader(server: Program): Promise<void> {
+  private async serverReader(server: TargetServer): Promise<void> {
     const { ctx } = this;
+    const { program } = server.record;
     while (this.reading) {
-      const op = ctx.invoke(this.readerProcess, "server-read", {}, "server");
-      const reply = await server.call({ op: "read" });
+      const op = ctx.invoke(server.readerProcess, "server-read", {}, "server");
+      const reply = await program.call({ op: "read" });
       if (!reply) return;
       const conn = typeof reply.conn === "number" ? reply.conn : 0;
       if (reply.ok === true && typeof reply.data === "string") {
         op.complete("ok", { conn, data: reply.data });
-        this.reads.push({ time_ms: Date.now(), conn, data: Buffer.from(reply.data, "base64") });
+        server.reads.push({ time_ms: Date.now(), conn, data: Buffer.from(reply.data, "base64") });
       } else {
         op.complete("fail", { conn, error: String(reply.error ?? "error") });
-        this.reads.push({ time_ms: Date.now(), conn, error: String(reply.error ?? "error") });
+        server.reads.push({ time_ms: Date.now(), conn, error: String(reply.error ?? "error") });
         if (conn === 0) return;
       }
     }
@@ -324,27 +422,39 @@ export class ConformanceDriver extends LspFamilyDriver {
 
   private serverWrite(conn: number, data: Buffer): Promise<Json | undefined> {
     const { ctx } = this;
-    const server = (this.server as ProgramRecord).program;
-    this.writeChain = this.writeChain.then(async () => {
+    const server = this.server as TargetServer;
+    server.writeChain = server.writeChain.then(async () => {
       const value = { conn, data: data.toString("base64") };
-      const op = ctx.invoke(this.writerProcess, "server-write", value, "server");
-      const reply = await server.call({ op: "write", conn, data: value.data }, 5_000);
+      const op = ctx.invoke(server.writerProcess, "server-write", value, "server");
+      const reply = await server.record.program.call(
+        { op: "write", conn, data: value.data },
+        5_000,
+      );
       if (!reply) op.complete("info", { ...value, error: "timeout" });
       else if (reply.ok === true) op.complete("ok", value);
       else op.complete("fail", { ...value, error: String(reply.error) });
       return reply;
     });
-    return this.writeChain;
+    return server.writeChain;
   }
 
-  private async openPeer(check: string): Promise<RawPeer | undefined> {
+  /** A raw peer connected through frontend `probe-NAME` (ConnID 0 if no Ack came in K epochs). */
+  private async connectPeer(name: string): Promise<RawPeer> {
     const K = this.epoch_limit;
-    const port = await this.ctx.net.addFrontend(`probe-${check}`);
+    const port = await this.ctx.net.addFrontend(`probe-${name}`);
     const peer = await RawPeer.open(port, this.next_isn, this.epoch_ms);
     this.next_isn += 7;
     this.peers.push(peer);
     const ack = await peer.connect(K);
-    if (!ack || ack.connId === 0) {
+    if (ack && ack.connId !== 0) peer.startHeartbeats();
+    return peer;
+  }
+
+  private async openPeer(check: string): Promise<RawPeer | undefined> {
+    const K = this.epoch_limit;
+    const peer = await this.connectPeer(check);
+    if (peer.connId === 0) {
+      const ack = peer.received.find((r) => isAckOf(peer.isn)(r.message));
       this.deviate(
         check,
         "handshake-ack",
@@ -353,7 +463,6 @@ export class ConformanceDriver extends LspFamilyDriver {
       );
       return undefined;
     }
-    peer.startHeartbeats();
     return peer;
   }
 
@@ -368,7 +477,7 @@ export class ConformanceDriver extends LspFamilyDriver {
       signal: this.ctx.signal,
       openPeer: (check) => this.openPeer(check),
       serverWrite: (conn, data) => this.serverWrite(conn, data),
-      readsOf: (conn) => this.reads.filter((r) => r.conn === conn),
+      readsOf: (conn) => (this.server as TargetServer).reads.filter((r) => r.conn === conn),
       within: (epochs) => epochs * epoch + TIMING_SLACK_MS,
       deviate: (check, name, expected, observed) => this.deviate(check, name, expected, observed),
     };
@@ -381,13 +490,14 @@ export class ConformanceDriver extends LspFamilyDriver {
   /** Closes the server: it must answer and exit within 1 s (the programs check). */
   private async closeServer(): Promise<void> {
     const { ctx } = this;
-    const record = this.server as ProgramRecord;
-    const server = record.program;
+    const server = this.server as TargetServer;
+    const { record } = server;
+    const { program } = record;
     this.reading = false;
     // A server that already died by itself stays a crash.
-    if (server.running) record.ended_by_us = true;
-    const op = ctx.invoke(this.writerProcess, "server-close", {}, "server");
-    const reply = await server.call(
+    if (program.running) record.ended_by_us = true;
+    const op = ctx.invoke(server.writerProcess, "server-close", {}, "server");
+    const reply = await program.call(
       { op: "close" },
       (this.epoch_limit + 3) * this.epoch_ms + 3_000,
     );
@@ -398,10 +508,21 @@ export class ConformanceDriver extends LspFamilyDriver {
         reply.ok === true ? {} : { error: String(reply.error) },
       );
       record.close_replied_ns = ctx.clock.now_ns();
-      await server.waitExit(EXIT_AFTER_CLOSE_MS + EXIT_SLACK_MS);
+      await program.waitExit(EXIT_AFTER_CLOSE_MS + EXIT_SLACK_MS);
     }
-    await Promise.race([this.reader, sleepUnlessAborted(1_000, ctx.signal)]);
+    await Promise.race([server.reader, sleepUnlessAborted(1_000, ctx.signal)]);
   }
+}
+
+/** How an exited server ended, with its last stderr lines (bounded: they are the target's). */
+function exitText(exit: ProgramExit): string {
+  const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
+  const tail = exit.stderr_tail
+    .slice(-STDERR_LINES_SHOWN)
+    .map((line) =>
+      line.length > STDERR_LINE_MAX_CHARS ? `${line.slice(0, STDERR_LINE_MAX_CHARS)}…` : line,
+    );
+  return `the server exited (${how})${tail.length > 0 ? `; its last stderr lines: ${tail.join(" | ")}` : ""}`;
 }
 
 type ScriptedCheck = (s: Session) => Promise<void>;
