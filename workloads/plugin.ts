@@ -348,6 +348,8 @@ export interface WorkloadPlugin<Net = unknown, Options = unknown> {
   readonly summary: string;
   /** Fault kinds it can take, when fewer than its transport's. */
   readonly faults?: readonly FaultKind[];
+  /** Why the others cannot apply, added to the error when a run asks for one. */
+  readonly faults_note?: string;
   /** The key of its options in the test's options (TestOptions), e.g. "udp"; none: no options. */
   readonly options_key?: string;
   readonly options?: readonly OptionSpec[];
