@@ -6,7 +6,7 @@
 //
 // The lab's socket is one per user, so these runs go one at a time; they share one store, so
 // the Go builds are cached across them (a cold Go cache builds the plugin runtime once).
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -129,6 +129,7 @@ describe("lab mode refuses what cannot work", () => {
         const served = await lab(["--lab-socket", socket]);
         expect(served.exitCode).toBe(3);
         expect(served.stderr).toMatch(/something already serves on .*5840-mr-test/);
+        expect(existsSync(socket), "the other job's socket is left alone").toBe(true);
       } finally {
         server.close();
       }

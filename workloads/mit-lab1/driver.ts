@@ -151,6 +151,7 @@ export class MitLab1Driver implements Driver {
   }
 
   async load(stop: AbortSignal): Promise<void> {
+    if (!this.coordinatorExit) return; // interrupted while building
     const first = this.lab.test.staggered ? Math.ceil(this.slots.length / 2) : this.slots.length;
     for (const slot of this.slots.slice(0, first)) await this.startWorker(slot);
     this.ended = await this.jobEnd(stop);

@@ -3,7 +3,7 @@
 // socket — through one test-mr.sh test per run, judged by our oracle and checkers.
 import type { OptionSpec, WorkloadPlugin } from "../plugin.js";
 import { MitLab1Driver } from "./driver.js";
-import { LAB_TEST_NAMES, LAB_TESTS, type LabTestName, locateLab } from "./lab.js";
+import { builtPlugin, LAB_TEST_NAMES, LAB_TESTS, type LabTestName, locateLab } from "./lab.js";
 import { type LabOptions, resolveLabOptions } from "./options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -56,6 +56,7 @@ export const mitLab1Plugin: WorkloadPlugin<unknown, LabOptions> = {
     const lab = resolveLabOptions(options);
     const programs = locateLab(settings.target.command.file);
     const test = LAB_TESTS[lab.test_name];
+    if (programs.kind === "built") builtPlugin(programs.dir, test.app);
     return {
       name: `mit-lab1-${lab.test_name}`,
       extra: {

@@ -54,7 +54,9 @@ export class SocketLock {
   async acquire(): Promise<void> {
     this.take();
     if (await socketServing(this.socketPath)) {
-      this.release();
+      // Someone else's live socket: give the lock back and leave their socket alone.
+      this.held = false;
+      rmSync(this.lockPath, { force: true });
       throw new SetupError(
         `something already serves on ${this.socketPath} (the lab's test-mr.sh or a coordinator left running?): the lab's socket is one per user, so two Lab 1 jobs at once would take each other's tasks; stop it first`,
       );
