@@ -252,6 +252,7 @@ function prepareRun(options: TestOptions) {
     options.nemesis.faults,
     plugin.faults ?? transport.fault_kinds,
     plugin.faults ? `the ${plugin.name} workload` : `the ${transport.name} transport`,
+    plugin.faults_note,
   );
   const workloadOptions = plugin.options_key
     ? (options as unknown as Record<string, unknown>)[plugin.options_key]

@@ -12,6 +12,8 @@ import { maelstromPlugin } from "./maelstrom/plugin.js";
 import { mapreducePlugin } from "./mapreduce/index.js";
 import type { MapReduceOptions } from "./mapreduce/options.js";
 import { miningPlugin } from "./mining/index.js";
+import { mitLab1Plugin } from "./mit-lab1/index.js";
+import type { LabOptions } from "./mit-lab1/options.js";
 import { SetupError, type WorkloadPlugin } from "./plugin.js";
 import { uniqueIds } from "./unique-ids.js";
 import type { WorkloadFactory } from "./workload.js";
@@ -64,12 +66,14 @@ export const PLUGINS: Readonly<Record<string, WorkloadPlugin>> = {
   lsp: lspPlugin,
   mining: miningPlugin,
   mapreduce: mapreducePlugin,
+  "mit-lab1": mitLab1Plugin as WorkloadPlugin,
 };
 
 /** Each workload's own options, under the key its plugin names (TestOptions carries them). */
 export interface WorkloadOptionBags {
   udp?: UdpOptions;
   mapreduce?: MapReduceOptions;
+  mit_lab1?: LabOptions;
 }
 
 export function workloadPlugin(name: string): WorkloadPlugin {

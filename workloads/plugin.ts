@@ -362,6 +362,8 @@ export interface WorkloadPlugin<Net = unknown, Options = unknown> {
   readonly summary: string;
   /** Fault kinds it can take, when fewer than its transport's. */
   readonly faults?: readonly FaultKind[];
+  /** Why the others cannot apply, added to the error when a run asks for one. */
+  readonly faults_note?: string;
   /**
    * The built-in system (systems/<name>/) that `--against-reference` runs beside a test: ours,
    * correct and built to survive this workload's faults, so its verdict says whether the test

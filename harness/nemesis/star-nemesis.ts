@@ -58,11 +58,12 @@ export function checkFaultKinds(
   requested: readonly FaultKind[],
   kinds: readonly FaultKind[],
   who: string,
+  why?: string,
 ): void {
   const unsupported = requested.filter((k) => !kinds.includes(k));
   if (unsupported.length > 0) {
     throw new SetupError(
-      `${who} cannot inject ${unsupported.join(", ")} faults; choose from ${kinds.join(", ")}`,
+      `${who} cannot inject ${unsupported.join(", ")} faults; choose from ${kinds.join(", ")}${why ? ` (${why})` : ""}`,
     );
   }
 }
