@@ -217,6 +217,7 @@ export class MitLab1Driver implements Driver {
         polls: this.watcher.polls,
         interval_ms: this.watcher.interval_ms,
         deterministic,
+        strict: this.ctx.settings.strict === true,
       },
       completion: {
         deadline_s: this.ctx.settings.time_limit_s,
