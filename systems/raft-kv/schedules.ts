@@ -8,46 +8,56 @@ import type { NemesisScript, ScriptControl, Sent } from "../../protocols/nemesis
 const isAppend = ({ body }: Sent) => body.type === "append_entries";
 const grantsVote = ({ body }: Sent) => body.type === "request_vote_reply" && body.granted === true;
 
-const requestsVote =
-  (node: string) =>
+/** A RequestVote from `node` for a term past `term` (not a late retry of an old election). */
+const requestsVoteAfter =
+  (node: string, term: number) =>
   ({ src, body }: Sent) =>
-    src === node && body.type === "request_vote";
+    src === node && body.type === "request_vote" && (body.term as number) > term;
+
+const grantsTo = (voter: string, candidate: string) => (sent: Sent) =>
+  sent.src === voter && sent.dest === candidate && grantsVote(sent);
+
+const everyLink = (nodes: readonly string[]) =>
+  nodes.flatMap((a) => nodes.filter((b) => b !== a).map((b): [string, string] => [a, b]));
+
+const both = (a: string, b: string): Array<[string, string]> => [
+  [a, b],
+  [b, a],
+];
 
 /**
- * A voter that forgets its vote, made to vote twice in one term. The leader L becomes the
- * middle of a bridge (the two ends X and Y cannot hear each other) and is killed, so X and Y
- * both time out into the same term; their timeouts differ by less than one timeout, so each is
- * a candidate before the other's next. L comes back hearing only X, grants it, crashes right
- * after granting and comes back again. Now it hears only Y (X's first entries would make L's
- * log longer than Y's and refuse Y for that reason): without a persisted vote it grants Y too.
- * Then L hears both: two leaders of one term send it AppendEntries.
+ * A voter that forgets its vote, made to vote twice in one term. The leader L is killed and
+ * every link cut, so the other two, A and B, time out one after the other into the same new
+ * term T (neither hears of the other's). L comes back hearing only A, the first candidate,
+ * grants it, crashes right after granting and comes back again, now hearing only B (A's first
+ * entries would make L's log longer than B's and refuse B for that reason). B's first
+ * candidacy is in T whenever it starts, and it asks for a whole election timeout: without a
+ * persisted vote L grants B too. Then everyone hears everyone: two leaders of one term.
+ * Each candidate's window is one election timeout from its own start, which two restarts of L
+ * fit in (timing the restarts after both candidacies began left the first one a sliver).
  */
 export async function doubleVote(control: ScriptControl): Promise<void> {
-  const { src: leader } = await control.message(isAppend, "AppendEntries from a leader");
-  const [x, y] = control.nodes.filter((n) => n !== leader) as [string, string];
-  control.cut([
-    [x, y],
-    [y, x],
-  ]);
+  const append = await control.message(isAppend, "AppendEntries from a leader");
+  const leader = append.src;
+  const others = control.nodes.filter((n) => n !== leader);
+  const asks = others.map((n) =>
+    control.message(requestsVoteAfter(n, append.body.term as number), `RequestVote from ${n}`),
+  );
+  control.cut(everyLink(control.nodes));
   await control.kill(leader);
-  await Promise.all([
-    control.message(requestsVote(x), `RequestVote from ${x}`),
-    control.message(requestsVote(y), `RequestVote from ${y}`),
-  ]);
-  control.cut([[y, leader]]);
-  const votedX = control
-    .message((s) => s.src === leader && grantsVote(s), `a vote granted by ${leader}`)
-    .then(() => {
-      control.cut([[x, leader]]);
-      control.heal([[y, leader]]);
-    });
-  const crashed = control.crashAfter(leader, grantsVote, `a vote granted by ${leader}`);
+  const first = await Promise.race(asks);
+  const [a, b] = [first.src, others.find((n) => n !== first.src) as string];
+  control.heal(both(a, leader));
+  const votedA = control
+    .message(grantsTo(leader, a), `a vote granted by ${leader} to ${a}`)
+    .then(() => control.cut(both(a, leader)));
+  const crashed = control.crashAfter(leader, grantsTo(leader, a), `a vote for ${a}`);
   await control.restart(leader);
-  await Promise.all([votedX, crashed]);
+  await Promise.all([votedA, crashed]);
+  await Promise.all(asks);
+  control.heal(both(b, leader));
   // Only a forgetful voter grants this one; the correct variant refuses, and the script goes on.
-  await control
-    .message((s) => s.src === leader && s.dest === y && grantsVote(s), `a vote for ${y}`, 3_000)
-    .catch(() => undefined);
+  await control.message(grantsTo(leader, b), `a vote for ${b}`, 3_000).catch(() => undefined);
   control.heal();
   await control.sleep(3_000);
 }
