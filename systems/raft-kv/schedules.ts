@@ -33,6 +33,8 @@ const both = (a: string, b: string): Array<[string, string]> => [
  * entries would make L's log longer than B's and refuse B for that reason). B's first
  * candidacy is in T whenever it starts, and it asks for a whole election timeout: without a
  * persisted vote L grants B too. Then everyone hears everyone: two leaders of one term.
+ * Run without client traffic: a write L took in just before the cut would lengthen its log past
+ * the candidates' and L would refuse them both.
  * Each candidate's window is one election timeout from its own start, which two restarts of L
  * fit in (timing the restarts after both candidacies began left the first one a sliver).
  */
@@ -152,14 +154,12 @@ export interface Schedule {
   script: NemesisScript;
   nodes: number;
   time_s: number;
-  /** Client ops per second: none for Figure 8, whose only writes are the script's. */
-  rate: number;
 }
 
 /** Which script reaches which bug, and the run it needs. */
 export const SCHEDULES = {
-  "no-persist-vote": { script: doubleVote, nodes: 3, time_s: 20, rate: 0.3 },
-  "commit-old-term": { script: figure8, nodes: 5, time_s: 50, rate: 0 },
+  "no-persist-vote": { script: doubleVote, nodes: 3, time_s: 20 },
+  "commit-old-term": { script: figure8, nodes: 5, time_s: 50 },
 } as const satisfies Record<string, Schedule>;
 
 export type ScheduledBug = keyof typeof SCHEDULES;
