@@ -65,7 +65,7 @@ ${
 <label>Search <input id="text-filter" type="search" placeholder="seed, failure, text…"></label>
 <span id="shown-count" class="muted"></span></div>
 <table id="runs">
-<thead><tr><th>seed</th><th>status</th><th>detection</th><th>duration</th><th>failure or why</th><th>files</th></tr></thead>
+<thead><tr><th>seed</th><th>status</th><th>detection</th><th>duration</th><th>what it found</th><th>files</th></tr></thead>
 <tbody>${shown.map((r) => runRow(r, dir))}</tbody></table>${
     summary.runs.length > shown.length
       ? html`<p class="notice">The first ${shown.length} of ${summary.runs.length} runs are shown; sweep.json has all.</p>`
@@ -94,7 +94,8 @@ function failureRow(f: SweepFailure, dir: string): SafeHtml {
 }
 
 function runRow(r: SweepRun, dir: string): SafeHtml {
-  const why = r.signature ?? r.note ?? r.summary ?? "";
+  // What this seed found, with its values (the failures table has them masked), or why not.
+  const why = (r.status === "invalid" ? r.summary : (r.note ?? r.summary)) ?? "";
   const links =
     r.run_dir === undefined
       ? "—"

@@ -25,11 +25,12 @@ export function wilsonInterval(successes: number, trials: number): Proportion | 
   const z2n = (z * z) / trials;
   const centre = (p + z2n / 2) / (1 + z2n);
   const half = (z / (1 + z2n)) * Math.sqrt((p * (1 - p)) / trials + z2n / (4 * trials));
-  // Clamped: at 0 or n successes the bound is exact in theory and 1e-17 off in floating point.
+  // In exact arithmetic low ≤ p ≤ high within [0, 1]; floating point can miss by 1e-16 at 0 or
+  // n successes (high = 0.9999999999999999 at 10 of 10), so the bounds are clamped to hold.
   return {
     point: p,
-    low: Math.max(0, centre - half),
-    high: Math.min(1, centre + half),
+    low: Math.min(p, Math.max(0, centre - half)),
+    high: Math.max(p, Math.min(1, centre + half)),
     confidence: 0.95,
   };
 }
