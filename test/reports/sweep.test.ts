@@ -214,6 +214,10 @@ describe("findRunRecords", () => {
     symlinkSync(direct, join(store, "latest"));
     const inSweep = [1, 2].map((seed) => run(judged(seed, true)).run_dir);
     symlinkSync(inSweep[0] as string, join(sweep, "runs", "1", "latest"));
+    // A link to a run outside every DIR (as `reference` can be) is not followed.
+    const linked = writeFakeRun(join(tmp, "linked"), judged(31, true));
+    symlinkSync(join(tmp, "linked"), join(store, "link-out"));
+    symlinkSync(linked, join(direct, "reference"));
     // A target's data directory holding a test.json is part of its run, not a run.
     mkdirSync(join(direct, "data", "n0"), { recursive: true });
     writeFileSync(join(direct, "data", "n0", "test.json"), '{"seed": 99}');
