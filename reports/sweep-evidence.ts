@@ -140,7 +140,8 @@ function opShape(fs: readonly string[]): string {
  */
 function readNamedOps(runDir: string, wanted: ReadonlySet<number>): Map<number, NamedOp> {
   const found = new Map<number, NamedOp>();
-  const last = Math.max(...wanted);
+  let last = 0;
+  for (const index of wanted) last = Math.max(last, index); // no spread: it may be 10^5 long
   let fd: number;
   try {
     fd = openSync(join(runDir, RUN_FILES.history), "r");
