@@ -36,25 +36,20 @@ export function renderJunit(facts: RunFacts, runName: string, reportPath: string
   }
   const failures = facts.checkers.filter((c) => c.valid === false).length;
   const errors = cases.length - failures - facts.checkers.filter((c) => c.valid === true).length;
-  const properties = [
+  const properties: Array<readonly [string, string]> = [
     ["run", runName],
     ["verdict", String(facts.valid)],
     ["seed", facts.seed === undefined ? "" : String(facts.seed)],
     ["command", facts.command ?? ""],
     ["report", reportPath],
     ...(facts.reference
-      ? [
+      ? ([
           ["reference", facts.reference.system],
           ["reference-verdict", String(facts.reference.valid)],
           ["reference-summary", truncate(facts.reference.summary, MESSAGE_MAX_CHARS)],
-        ]
+        ] as const)
       : []),
-  ]
-    .map(
-      ([name, value]) =>
-        `      <property name="${a(name as string)}" value="${a(value as string)}"/>`,
-    )
-    .join("\n");
+  ];
   return `<?xml version="1.0" encoding="UTF-8"?>
 <testsuites name="faultline" tests="${cases.length}" failures="${failures}" errors="${errors}" time="${time}">
   <testsuite name="${a(suite)}" tests="${cases.length}" failures="${failures}" errors="${errors}" skipped="0" time="${time}"${
@@ -62,12 +57,19 @@ export function renderJunit(facts: RunFacts, runName: string, reportPath: string
       ? ` timestamp="${new Date(facts.started_ms).toISOString().replace(/\.\d+Z$/, "")}"`
       : ""
   }>
-    <properties>
-${properties}
-    </properties>
+${junitProperties(properties)}
 ${cases.join("\n")}
     <system-out>${t(`${facts.reason}\nrepeat: ${facts.command ?? "(unknown)"}\nreport: ${reportPath}`)}</system-out>
   </testsuite>
 </testsuites>
 `;
+}
+
+/** A testsuite's <properties> block (indented for it), every name and value escaped. */
+export function junitProperties(pairs: ReadonlyArray<readonly [string, string]>): string {
+  const a = (text: string) => escapeXml(text, true);
+  const lines = pairs.map(
+    ([name, value]) => `      <property name="${a(name)}" value="${a(value)}"/>`,
+  );
+  return `    <properties>\n${lines.join("\n")}\n    </properties>`;
 }

@@ -1,6 +1,6 @@
 // `faultline serve`: the store over HTTP, read-only. `/` is the index (rendered fresh on each
 // request), every run's files are served as they are, and a run without report.html gets one
-// rendered in memory. Loopback only unless told otherwise. Paths are resolved strictly inside
+// rendered in memory; so are a sweep's page and its runs (sweeps/<test>/<stamp>/runs/<seed>/…). Loopback only unless told otherwise. Paths are resolved strictly inside
 // the store (after decoding and after following symlinks), and only faultline's own pages are
 // served as HTML: anything a target wrote (its data directory, its logs) is plain text in a
 // sandbox, so a node cannot plant a page that runs script on this origin.
@@ -12,7 +12,9 @@ import { extname, join, relative, sep } from "node:path";
 import { html } from "./escape.js";
 import { renderReport } from "./html-report.js";
 import { loadRun, MESSAGES_AT_PARAM, RUN_FILES } from "./load-run.js";
+import { SWEEP_FILES, SWEEPS_FOLDER } from "./store-files.js";
 import { listRuns, renderStoreIndex } from "./store-index.js";
+import { listSweeps } from "./sweep-index.js";
 
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = "127.0.0.1";
@@ -91,14 +93,16 @@ async function handle(root: string, req: IncomingMessage, res: ServerResponse): 
   if (!segments) return send(res, 400, "text/plain; charset=utf-8", "bad path\n");
   if (segments.length === 0 || (segments.length === 1 && segments[0] === "index.html")) {
     const { runs, total } = await listRuns(root);
-    const page = renderStoreIndex(runs, total, { liveReports: true });
+    const sweeps = await listSweeps(root);
+    const page = renderStoreIndex(runs, total, { liveReports: true, sweeps });
     return send(res, 200, "text/html; charset=utf-8", page, PAGE_POLICY, req.method === "HEAD");
   }
   const target = join(root, ...segments);
   // A run's report, rendered on the fly when the run predates reports or is still going, or
   // when ?messages_at=S asks for the message diagram around S seconds.
-  if (segments.length === 3 && segments[2] === RUN_FILES.report) {
-    const runDir = await inside(root, join(root, segments[0] as string, segments[1] as string));
+  const reportOf = reportRunSegments(segments);
+  if (reportOf) {
+    const runDir = await inside(root, join(root, ...reportOf));
     if (!runDir) return notFound(res);
     const existing = await inside(root, target);
     const messages_at_s = messagesAt(req.url ?? "");
@@ -122,7 +126,8 @@ async function handle(root: string, req: IncomingMessage, res: ServerResponse): 
   }
   if (!info.isFile()) return notFound(res);
   const isPage =
-    (segments.length === 3 && segments[2] === RUN_FILES.report) ||
+    reportOf !== undefined ||
+    (segments.length === 4 && segments[0] === SWEEPS_FOLDER && segments[3] === SWEEP_FILES.page) ||
     (segments.length === 1 && segments[0] === "index.html");
   const type = isPage
     ? "text/html; charset=utf-8"
@@ -146,9 +151,17 @@ async function handle(root: string, req: IncomingMessage, res: ServerResponse): 
 }
 
 /**
- * The decoded path segments of a request, or undefined when one is unsafe: `.`/`..`, an
- * encoded slash or backslash, a NUL, or bad percent-encoding.
+ * When a request names a run's report.html, the run directory's segments: `<test>/<stamp>` in
+ * the store, or `sweeps/<test>/<stamp>/runs/<seed>/<test>/<stamp>` in a sweep. Only these paths
+ * are faultline's pages; a report.html anywhere else (a target's data directory) is plain text.
  */
+function reportRunSegments(segments: readonly string[]): string[] | undefined {
+  if (segments.at(-1) !== RUN_FILES.report) return undefined;
+  const inSweep =
+    segments.length === 8 && segments[0] === SWEEPS_FOLDER && segments[3] === SWEEP_FILES.runs;
+  return segments.length === 3 || inSweep ? segments.slice(0, -1) : undefined;
+}
+
 /** The `messages_at` query parameter (seconds, ≥ 0), if the URL has a valid one. */
 function messagesAt(url: string): number | undefined {
   const text = new URL(url, "http://localhost").searchParams.get(MESSAGES_AT_PARAM);
@@ -156,6 +169,10 @@ function messagesAt(url: string): number | undefined {
   return Number.isFinite(s) && s >= 0 ? s : undefined;
 }
 
+/**
+ * The decoded path segments of a request, or undefined when one is unsafe: `.`/`..`, an
+ * encoded slash or backslash, a NUL, or bad percent-encoding.
+ */
 export function pathSegments(url: string): string[] | undefined {
   const path = url.split(/[?#]/)[0] ?? "/";
   const out: string[] = [];

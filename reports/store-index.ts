@@ -1,5 +1,6 @@
-// The store's index.html: every run, newest first, with its verdict colour, workload, target,
-// faults, duration and links — what Jepsen's `serve` shows, plus a filter by verdict and text.
+// The store's index.html: the sweeps (reports/sweep-index.ts), then every run, newest first, with
+// its verdict colour, workload, target, faults, duration and links — what Jepsen's `serve` shows,
+// plus a filter by verdict and text.
 // Written to <store>/index.html after every run, and served fresh by `faultline serve`.
 import { readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -16,6 +17,7 @@ import {
   verdictKey,
   verdictWord,
 } from "./stored.js";
+import { listSweeps, type SweepEntry, sweepsSection } from "./sweep-index.js";
 
 /** Runs listed at most (the newest); the page says how many more the store holds. */
 export const MAX_INDEX_RUNS = 2_000;
@@ -112,8 +114,14 @@ function href(run: RunEntry, file: string): string {
 export function renderStoreIndex(
   runs: readonly RunEntry[],
   total: number,
-  options: { title?: string; liveReports?: boolean } = {},
+  options: {
+    title?: string;
+    liveReports?: boolean;
+    /** The store's sweeps (listSweeps), listed above the runs. */
+    sweeps?: { sweeps: readonly SweepEntry[]; total: number };
+  } = {},
 ): string {
+  const sweeps = options.sweeps && sweepsSection(options.sweeps.sweeps, options.sweeps.total);
   const script = asset("index.js");
   const style = asset("index.css");
   const counts = { valid: 0, invalid: 0, unknown: 0 };
@@ -139,6 +147,7 @@ export function renderStoreIndex(
 <span id="shown-count" class="muted"></span></div>
 </header>
 <main>
+${sweeps}${sweeps ? html`<h2>Runs</h2>` : undefined}
 ${
   runs.length === 0
     ? html`<p class="empty">No runs yet. Start one with <code>faultline test</code>.</p>`
@@ -176,12 +185,13 @@ function row(r: RunEntry, liveReports: boolean): SafeHtml {
 </tr>`;
 }
 
-/** Writes <store>/index.html (atomically, so a browser never sees half a page). */
+/** Writes <store>/index.html, sweeps and runs (atomically, so a browser never sees half a page). */
 export async function writeStoreIndex(store: string): Promise<string> {
   const { runs, total } = await listRuns(store);
+  const sweeps = await listSweeps(store);
   const path = join(store, "index.html");
   const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, renderStoreIndex(runs, total));
+  await writeFile(tmp, renderStoreIndex(runs, total, { sweeps }));
   await rename(tmp, path);
   return path;
 }

@@ -24,6 +24,8 @@ export interface StoredFaultInterval {
 
 export interface StoredResults {
   valid?: unknown;
+  /** "could-not-run" or "interrupted" when the run did not end in a verdict. */
+  status?: unknown;
   summary?: unknown;
   checkers?: Record<string, StoredCheck>;
   stats?: StoredCheck;
