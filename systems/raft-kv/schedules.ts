@@ -64,6 +64,36 @@ export async function doubleVote(control: ScriptControl): Promise<void> {
   await control.sleep(3_000);
 }
 
+/**
+ * A leader cut off in a minority while the majority elects another and takes writes, three
+ * times over: the window in which a leader that answers reads from its own state serves values
+ * the majority has overwritten. Client traffic does the rest (reads reach the old leader from its
+ * own clients and, forwarded, from its minority peer's). Random partitions put the leader in the
+ * minority less than half the time and may heal before a new leader is elected; this does both.
+ */
+export async function minorityLeader(control: ScriptControl): Promise<void> {
+  const MINORITY_ROUNDS = 3;
+  /** Long enough for many writes in the majority and reads at the old leader. */
+  const DIVERGED_MS = 2_000;
+  for (let round = 0; round < MINORITY_ROUNDS; round++) {
+    const { src: leader, body } = await control.message(isAppend, "AppendEntries from a leader");
+    const others = control.nodes.filter((n) => n !== leader);
+    const minority = [leader, ...others.slice(0, Math.floor(control.nodes.length / 2) - 1)];
+    const majority = others.filter((n) => !minority.includes(n));
+    split(control, [minority, majority]);
+    await control.message(
+      (sent) =>
+        majority.includes(sent.src) &&
+        isAppend(sent) &&
+        (sent.body.term as number) > (body.term as number),
+      `a new leader among ${majority.join(", ")}`,
+    );
+    await control.sleep(DIVERGED_MS);
+    control.heal();
+    await control.sleep(1_000);
+  }
+}
+
 /** Cuts every link between different groups (and heals none): a partition into `groups`. */
 function split(control: ScriptControl, groups: string[][]): void {
   control.heal();

@@ -1,7 +1,7 @@
-// raft-kv's two schedule-dependent bugs, end to end through the CLI: real node processes,
-// faultline's router, the nemesis scripts raft-kv ships (`--nemesis-script double-vote` and
-// `figure8`, systems/raft-kv/schedules.ts; the simulation tests drive the same schedules inside
-// one process), run with the flags its manifest recommends, and faultline's checkers giving the
+// raft-kv's schedule-dependent bugs, end to end through the CLI: real node processes,
+// faultline's router, the nemesis scripts raft-kv ships (`--nemesis-script double-vote`,
+// `figure8` and `minority-leader`, systems/raft-kv/schedules.ts; the simulation tests drive the
+// first two inside one process), run with the flags its manifest recommends, and faultline's checkers giving the
 // verdict. The correct variant must survive the same script; the buggy ones are caught by it in
 // test/e2e/bug-runs.test.ts (their manifest runs name the scripts).
 import { readFileSync } from "node:fs";
@@ -31,8 +31,7 @@ async function scripted(name: string, bug: string | undefined, store: string) {
     "--store",
     store,
     "-q",
-    "--",
-    ...nodeArgs.split(" "),
+    ...(nodeArgs ? ["--", ...nodeArgs.split(" ")] : []),
   ];
   const r = await runCli(args, 120_000);
   const results = readResults(store);
@@ -44,8 +43,9 @@ async function scripted(name: string, bug: string | undefined, store: string) {
 
 describe("raft-kv's nemesis scripts, end to end", () => {
   it("the manifest names both scripts with the runs they need", () => {
-    expect(Object.keys(scripts).sort()).toEqual(["double-vote", "figure8"]);
-    for (const script of Object.values(scripts)) expect(script.flags).toMatch(/ -- /);
+    expect(Object.keys(scripts).sort()).toEqual(["double-vote", "figure8", "minority-leader"]);
+    // Both crash-and-restart schedules need election timeouts longer than a restart.
+    for (const name of ["double-vote", "figure8"]) expect(scripts[name]?.flags).toMatch(/ -- /);
   });
 
   it.concurrent("the correct variant survives the same script", async ({ onTestFinished }) => {
@@ -53,6 +53,14 @@ describe("raft-kv's nemesis scripts, end to end", () => {
     expect(run.exitCode, run.stdout).toBe(0);
     expect(run.nemesis).toContain("script-done");
   }, 60_000);
+
+  it.concurrent("the correct variant survives a leader cut off in a minority", async ({
+    onTestFinished,
+  }) => {
+    const run = await scripted("minority-leader", undefined, tempStore(onTestFinished));
+    expect(run.exitCode, run.stdout).toBe(0);
+    expect(run.nemesis).toContain("script-done");
+  }, 100_000);
 
   it.concurrent("the correct variant survives the Figure 8 script", async ({ onTestFinished }) => {
     const run = await scripted("figure8", undefined, tempStore(onTestFinished));
