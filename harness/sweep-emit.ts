@@ -4,6 +4,7 @@
 // summary from those stores afterwards, wherever they were made.
 import { stringify } from "yaml";
 import { MAX_SEED } from "./random.js";
+import { shellQuote } from "./shell-quote.js";
 
 export interface EmitPlan {
   /** The `faultline test` arguments as the user gave them to sweep (no --seed/--store/sweep flags). */
@@ -71,17 +72,6 @@ function checkPlan(plan: EmitPlan): void {
       `seeds ${plan.first_seed}..${plan.first_seed + plan.runs - 1} go past the largest seed, ${MAX_SEED}`,
     );
   }
-}
-
-/** Words a POSIX shell reads as themselves (Python's shlex.quote keeps the same set bare). */
-const SHELL_SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
-
-/**
- * One word for a POSIX shell: bare when it is plain, else in single quotes, which take everything
- * literally but a quote, spliced in as '\''.
- */
-export function shellQuote(word: string): string {
-  return SHELL_SAFE.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /**

@@ -23,6 +23,7 @@ import { Job } from "kubernetes-models/batch/v1/Job";
 import { describe, expect, onTestFinished, test } from "vitest";
 import { parse } from "yaml";
 import { MAX_SEED } from "../../harness/random.js";
+import { shellQuote } from "../../harness/shell-quote.js";
 import {
   type EmitPlan,
   emitYaml,
@@ -32,7 +33,6 @@ import {
   githubWorkflow,
   KUBERNETES_MAX_COMPLETIONS,
   kubernetesJob,
-  shellQuote,
 } from "../../harness/sweep-emit.js";
 import { CLI } from "../helpers.js";
 
