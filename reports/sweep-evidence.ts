@@ -59,7 +59,11 @@ export function invalidRunEvidence(results: StoredResults, runDir: string | unde
       found.length > 0 ? found.map((op) => op.time_ns) : crashTimes(c.name, c.check, results);
     for (const t of moments) if (earliest_ns === undefined || t < earliest_ns) earliest_ns = t;
     const shape = opShape(found.map((op) => op.f));
-    return `${truncate(c.name, MAX_NAME_CHARS)}: ${failureKind(c.check)}${shape ? ` [${shape}]` : ""}`;
+    const name = truncate(c.name, MAX_NAME_CHARS);
+    // Named ops are the evidence's form; a summary's wording varies with it (a checker that
+    // lists no kinds, like linearizable, says "ops 3, 5" or "4 ops (…)"), so it is left out.
+    const kind = failureKind(c.check, shape !== "");
+    return shape ? `${name}${kind ? `: ${kind}` : ""} [${shape}]` : `${name}: ${kind}`;
   });
   return {
     detection_s: earliest_ns === undefined ? undefined : earliest_ns / 1e9,
@@ -93,15 +97,17 @@ function crashTimes(name: string, check: StoredCheck, results: StoredResults): n
 
 /**
  * What a checker found, without values: the kinds of its violations, else its deviations, else
- * its summary with the values masked.
+ * (unless the ops it names say it) its summary with the values masked.
  */
-export function failureKind(check: StoredCheck): string {
+export function failureKind(check: StoredCheck, namesOps = false): string {
   const counts = record(check.violation_counts);
   const listed = counts ? Object.keys(counts) : strings(check.deviation_names);
   const kind =
     listed.length > 0
       ? [...new Set(listed)].sort().join(", ")
-      : maskValues(str(check.summary) ?? "");
+      : namesOps
+        ? ""
+        : maskValues(str(check.summary) ?? "");
   return truncate(kind, MAX_KIND_CHARS);
 }
 

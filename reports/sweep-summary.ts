@@ -192,6 +192,11 @@ function summarizeRun(r: SweepRunRecord, sweepDir: string | undefined): SweepRun
 function storedStatus(results: StoredResults): SweepStatus {
   const status = results.status;
   if (status === "could-not-run" || status === "interrupted") return status;
+  // A run stopped by Ctrl-C says so among its errors (harness/run.ts), its verdict unknown.
+  const errors = Array.isArray(results.errors) ? (results.errors as unknown[]) : [];
+  if (errors.some((e) => (e as { kind?: unknown } | null)?.kind === "interrupted")) {
+    return "interrupted";
+  }
   const valid = validity(results.valid);
   return valid === true ? "valid" : valid === false ? "invalid" : "unknown";
 }

@@ -53,6 +53,14 @@ function meta(planned_runs: number, extra: Partial<SweepMeta> = {}): SweepMeta {
   };
 }
 
+/** The same failure told in other words, as linearizable's summary varies with its evidence. */
+function reworded(fake: ReturnType<typeof lostBroadcasts>): ReturnType<typeof lostBroadcasts> {
+  const checkers = fake.results?.checkers as Record<string, { summary: string }>;
+  const check = checkers["set-full"] as { summary: string };
+  check.summary = "the longest linearizable prefix is 4 ops (…, 7), leaving the state 2";
+  return fake;
+}
+
 describe("summarizeSweep", () => {
   it("takes each run's status from results.json, else from how the child ended", () => {
     const records = [
@@ -111,16 +119,15 @@ describe("summarizeSweep", () => {
       [
         run(lostBroadcasts(1, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], ["n0", "n2", "n4"])),
         run(lostBroadcasts(2, [17], ["n3"])),
-        run(lostBroadcasts(3, [5, 99], ["n1", "n2"])),
+        run(reworded(lostBroadcasts(3, [5, 99], ["n1", "n2"]))),
         run(crashedNode(4, 2.5e9)),
         run(judged(5, true)),
       ],
       meta(5),
     );
     const signatures = s.runs.map((r) => r.signature);
-    expect(signatures[0]).toBe(
-      "set-full: # of # acknowledged broadcasts are missing from final reads (N lacks #): # [broadcast read]",
-    );
+    // A checker that names ops and lists no kinds is known by the ops' shape, not its wording.
+    expect(signatures[0]).toBe("set-full [broadcast read]");
     expect(signatures[1]).toBe(signatures[0]);
     expect(signatures[2]).toBe(signatures[0]);
     expect(signatures[3]).toBe("crashes: node N crashed (exit code #) at # s");
