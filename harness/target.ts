@@ -32,6 +32,8 @@ export interface Manifest {
   >;
   /** Nemesis scripts it ships, by name (`--nemesis-script NAME`). */
   scripts?: Record<string, ManifestScript>;
+  /** Fault kinds the correct variant claims to survive (`npm run bench -- detection` holds it to that). */
+  survives?: string[];
 }
 
 // Here beside Manifest rather than in nemesis/script-loader.ts, which reads Manifest: no cycle.

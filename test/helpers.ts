@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { execa, type ResultPromise } from "execa";
-import { expect, onTestFinished } from "vitest";
+import { onTestFinished } from "vitest";
 import { groupPids } from "../harness/process-groups.js";
 
 export const ROOT = resolve(import.meta.dirname, "..");
@@ -64,25 +64,6 @@ export async function runCli(
     stdout: String(result.stdout),
     stderr: String(result.stderr),
   };
-}
-
-/**
- * For bug runs that need a lucky schedule: `attempt(seed)` for each seed in turn until one
- * exits 1 (caught). A miss may only pass (0) or end unknown (2: the check ran out of budget).
- * Returns every run made; the last is the caught one, if any was.
- */
-export async function untilCaught<R extends { exitCode: number | undefined; stdout: string }>(
-  seeds: readonly number[],
-  attempt: (seed: number) => Promise<R>,
-): Promise<R[]> {
-  const runs: R[] = [];
-  for (const seed of seeds) {
-    const r = await attempt(seed);
-    runs.push(r);
-    expect([0, 1, 2], r.stdout).toContain(r.exitCode);
-    if (r.exitCode === 1) break;
-  }
-  return runs;
 }
 
 /** Runs `faultline <line>` (words split on spaces) quietly against `store`. */
