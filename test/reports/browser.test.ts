@@ -8,6 +8,7 @@ import { pathToFileURL } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeRunReports } from "../../reports/index.js";
+import { summarizeSweep, writeSweepFiles } from "../../reports/sweep.js";
 import { chromiumPath } from "../../scripts/test-deps.js";
 import {
   copyFixtureStore,
@@ -18,6 +19,7 @@ import {
   writeLargeRun,
   writeLateLossRun,
 } from "./fixtures.js";
+import { lostBroadcasts, writeFakeRun } from "./sweep-fixtures.js";
 
 const CHROMIUM = chromiumPath();
 const SHOTS = resolve(import.meta.dirname, "..", "..", "test-output", "reports");
@@ -255,6 +257,54 @@ describe("report.html in chromium", () => {
       await page.evaluate(() => new Promise((r) => requestAnimationFrame(r)));
       expect(await range()).not.toBe(whole);
       expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("shows a sweep: its catch rate, a hostile failure as text, and links to the runs' reports", async () => {
+    const dir = join(fixture.store, "sweeps", "broadcast-gossip", "2026-01-01T000000");
+    const records = [1, 2].map((seed) => {
+      const fake = lostBroadcasts(seed, [seed, 7], ["n1"]);
+      const checkers = fake.results?.checkers as Record<string, { summary: string }>;
+      (checkers["set-full"] as { summary: string }).summary = PAYLOAD;
+      const run_dir = writeFakeRun(join(dir, "runs", String(seed)), fake);
+      return { seed, run_dir };
+    });
+    for (const { run_dir } of records) await writeRunReports(run_dir);
+    const now = "2026-01-01T00:00:00.000Z";
+    const summary = summarizeSweep(records, {
+      command: `faultline sweep ${PAYLOAD}`,
+      started_at: now,
+      finished_at: now,
+      planned_runs: 2,
+      dir,
+    });
+    writeSweepFiles(dir, summary);
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on("console", (m) => {
+      if (m.type() === "error") problems.push(`console: ${m.text()}`);
+    });
+    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+    page.on("dialog", (d) => {
+      problems.push(`dialog: ${d.message()}`);
+      void d.dismiss();
+    });
+    try {
+      await page.goto(pathToFileURL(join(dir, "sweep.html")).href);
+      const text = await page.innerText("body");
+      expect(text).toMatch(/100%/);
+      expect(text).toContain("<script>alert(1)</script>"); // shown as text, never run
+      const links = await page.$$eval("a[href$='report.html']", (as) =>
+        as.map((a) => (a as HTMLAnchorElement).href),
+      );
+      expect(links.length).toBeGreaterThanOrEqual(2);
+      await page.goto(links[0] as string);
+      expect(await page.title()).not.toBe("");
+      expect(problems).toEqual([]);
+      await page.goto(pathToFileURL(join(dir, "sweep.html")).href);
+      await page.screenshot({ path: join(SHOTS, "sweep.png"), fullPage: true });
     } finally {
       await page.close();
     }
