@@ -116,7 +116,7 @@ export function registerSweepCommand(program: Command, testCommand: () => Comman
     )
     .option(
       "--seeds-per-job <n>",
-      "--emit github: seeds per matrix job (default: as few as keep the matrix within 256 jobs)",
+      "--emit github: seeds per matrix job (default: the fewest that keep the matrix within 256 jobs)",
       integer(1, MAX_SWEEP_RUNS),
     )
     .option(
@@ -130,6 +130,14 @@ export function registerSweepCommand(program: Command, testCommand: () => Comman
       const seeds = sweepSeeds(flags, given.getOptionValueSource("testCount") === "cli");
       const args = runArguments(process.argv.slice(3), given.options);
       const parallel = flags.parallel ?? defaultParallel();
+      const emitOnly = ["image", "volumeClaim", "seedsPerJob", "installCommand"].find(
+        (key) => given.getOptionValueSource(key) === "cli",
+      );
+      if (emitOnly && !flags.emit) {
+        throw new SetupError(
+          `--${emitOnly.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} goes with --emit`,
+        );
+      }
       if (flags.emit) {
         process.stdout.write(
           emitManifest(flags, {

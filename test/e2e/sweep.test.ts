@@ -230,6 +230,8 @@ describe("faultline sweep", () => {
       [["--system", "gossip", "--seeds", "5..2"], /expected A\.\.B/],
       [["--system", "gossip", "--seeds", "1..2", "--runs", "2"], /not both/],
       [["--system", "nope", "--runs", "2"], /nope/],
+      [["--system", "gossip", "--runs", "2", "--image", "x"], /--image goes with --emit/],
+      [["--system", "gossip", "--runs", "2", "--emit", "k8s"], /--emit k8s needs --image/],
     ] as const) {
       const r = await runCli(["sweep", ...args], 30_000, { cwd });
       expect(r.exitCode, args.join(" ")).toBe(3);
