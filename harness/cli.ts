@@ -29,8 +29,7 @@ function testCommand(): Command {
   )
     .argument("[node-args...]", "arguments passed to --bin")
     .action(async (nodeArgs: string[], flags: TestFlags, given: Command) => {
-      const fresh = () => testCommand();
-      const run = await bugRunFor(flags.system, flags.bug, given, nodeArgs, fresh);
+      const run = await bugRunFor(flags.system, flags.bug, given, nodeArgs, testCommand);
       process.exitCode = await test(run.nodeArgs, { ...flags, ...run.values }, given, run);
     });
 }

@@ -23,6 +23,7 @@ import {
 } from "../reports/sweep.js";
 import { bugRunFor } from "./bug-run.js";
 import { EXIT, SetupError } from "./exit-codes.js";
+import { runSeed } from "./maelstrom-flags.js";
 import { integer } from "./option-parsers.js";
 import { MAX_SEED, Random } from "./random.js";
 import { createRunDir } from "./store.js";
@@ -53,6 +54,8 @@ interface SweepFlags extends TestFlags {
   installCommand?: string;
 }
 
+/** Options that only shape an --emit manifest. */
+const EMIT_OPTIONS = ["--image", "--volume-claim", "--seeds-per-job", "--install-command"];
 /** Options of sweep itself, taken out of the arguments each run is given. */
 const SWEEP_OPTIONS = [
   "--seeds",
@@ -60,10 +63,7 @@ const SWEEP_OPTIONS = [
   "--parallel",
   "--stop-on-failure",
   "--emit",
-  "--image",
-  "--volume-claim",
-  "--seeds-per-job",
-  "--install-command",
+  ...EMIT_OPTIONS,
 ];
 /** Options sweep sets for each run. */
 const PER_RUN_OPTIONS = ["--seed", "--store", "--quiet", "-q"];
@@ -130,14 +130,12 @@ export function registerSweepCommand(program: Command, testCommand: () => Comman
       const seeds = sweepSeeds(flags, given.getOptionValueSource("testCount") === "cli");
       const args = runArguments(process.argv.slice(3), given.options);
       const parallel = flags.parallel ?? defaultParallel();
-      const emitOnly = ["image", "volumeClaim", "seedsPerJob", "installCommand"].find(
-        (key) => given.getOptionValueSource(key) === "cli",
+      const emitOnly = given.options.find(
+        (o) =>
+          EMIT_OPTIONS.includes(o.long ?? "") &&
+          given.getOptionValueSource(o.attributeName()) === "cli",
       );
-      if (emitOnly && !flags.emit) {
-        throw new SetupError(
-          `--${emitOnly.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} goes with --emit`,
-        );
-      }
+      if (emitOnly && !flags.emit) throw new SetupError(`${emitOnly.long} goes with --emit`);
       if (flags.emit) {
         process.stdout.write(
           emitManifest(flags, {
@@ -178,7 +176,7 @@ export function registerSweepCommand(program: Command, testCommand: () => Comman
         throw new SetupError((err as Error).message);
       }
       const out =
-        flags.out ?? createRunDir(join(flags.store, "sweeps"), "merged", new Date(), false);
+        flags.out ?? createRunDir(join(flags.store, SWEEPS_FOLDER), "merged", new Date(), false);
       const now = new Date().toISOString();
       const summary = summarizeSweep(records, {
         command: ["faultline", ...process.argv.slice(2)].join(" "),
@@ -238,7 +236,7 @@ function sweepSeeds(flags: SweepFlags, gaveTestCount: boolean): number[] {
   }
   if (flags.runs === undefined) throw new SetupError("say how many runs: --seeds A..B or --runs N");
   const base = flags.seed ?? Random.freshSeed();
-  return Array.from({ length: flags.runs }, (_, i) => (base + i) % (MAX_SEED + 1));
+  return Array.from({ length: flags.runs }, (_, i) => runSeed(base, i));
 }
 
 /**

@@ -20,6 +20,9 @@ function sweepDir(cwd: string, name: string): string {
 
 const readJson = (path: string): Json => JSON.parse(readFileSync(path, "utf8"));
 
+/** A command line's words. */
+const words = (line: string) => line.split(" ");
+
 /** Pids of every node a run's logs name ("--- faultline: started n0 pid 123"). */
 function nodePidsUnder(dir: string): number[] {
   const pids: number[] = [];
@@ -52,19 +55,7 @@ describe("faultline sweep", () => {
   }, async ({ onTestFinished }) => {
     const cwd = tempStore(onTestFinished);
     const r = await runCli(
-      [
-        "sweep",
-        "--system",
-        "gossip",
-        "--bug",
-        "lose-messages",
-        "-w",
-        "broadcast",
-        "--runs",
-        "6",
-        "--parallel",
-        "2",
-      ],
+      words("sweep --system gossip --bug lose-messages -w broadcast --runs 6 --parallel 2"),
       170_000,
       { cwd },
     );
@@ -88,21 +79,9 @@ describe("faultline sweep", () => {
   }) => {
     const cwd = tempStore(onTestFinished);
     const r = await runCli(
-      [
-        "sweep",
-        "--system",
-        "gossip",
-        "-w",
-        "broadcast",
-        "--time-limit",
-        "2",
-        "--recovery-time",
-        "1",
-        "--seeds",
-        "1..4",
-        "--parallel",
-        "2",
-      ],
+      words(
+        "sweep --system gossip -w broadcast --time-limit 2 --recovery-time 1 --seeds 1..4 --parallel 2",
+      ),
       110_000,
       { cwd },
     );
@@ -117,18 +96,7 @@ describe("faultline sweep", () => {
   }) => {
     const cwd = tempStore(onTestFinished);
     const r = await runCli(
-      [
-        "sweep",
-        "--system",
-        "gossip",
-        "--bug",
-        "lose-messages",
-        "--runs",
-        "5",
-        "--parallel",
-        "1",
-        "--stop-on-failure",
-      ],
+      words("sweep --system gossip --bug lose-messages --runs 5 --parallel 1 --stop-on-failure"),
       110_000,
       { cwd },
     );
@@ -142,19 +110,7 @@ describe("faultline sweep", () => {
   }, async ({ onTestFinished }) => {
     const cwd = tempStore(onTestFinished);
     const cli = startCli(
-      [
-        "sweep",
-        "--system",
-        "gossip",
-        "-w",
-        "broadcast",
-        "--time-limit",
-        "60",
-        "--runs",
-        "4",
-        "--parallel",
-        "2",
-      ],
+      words("sweep --system gossip -w broadcast --time-limit 60 --runs 4 --parallel 2"),
       110_000,
       { cwd },
     );
@@ -192,33 +148,18 @@ describe("faultline sweep", () => {
     const cwd = tempStore(onTestFinished);
     for (const seed of ["7", "8"]) {
       const r = await runCli(
-        [
-          "test",
-          "--system",
-          "gossip",
-          "--bug",
-          "lose-messages",
-          "--seed",
-          seed,
-          "--store",
-          `machine-${seed}`,
-          "-q",
-        ],
+        words(`test --system gossip --bug lose-messages --seed ${seed} --store machine-${seed} -q`),
         60_000,
         { cwd },
       );
       expect(r.exitCode).toBe(1);
     }
-    const r = await runCli(
-      ["sweep", "merge", "machine-7", "machine-8", "--out", "merged"],
-      30_000,
-      { cwd },
-    );
+    const r = await runCli(words("sweep merge machine-7 machine-8 --out merged"), 30_000, { cwd });
     expect(r.exitCode, r.stderr).toBe(1);
     const sweep = readJson(join(cwd, "merged", "sweep.json"));
     expect(sweep.runs.map((run: Json) => run.seed).sort()).toEqual([7, 8]);
     expect(sweep.failures).toHaveLength(1);
-    const none = await runCli(["sweep", "merge", "nowhere"], 30_000, { cwd });
+    const none = await runCli(words("sweep merge nowhere"), 30_000, { cwd });
     expect(none.exitCode).toBe(3);
     expect(none.stderr.trim().split("\n")).toHaveLength(1);
   });
@@ -246,7 +187,7 @@ describe("faultline sweep", () => {
   }) => {
     const cwd = tempStore(onTestFinished);
     const r = await runCli(
-      ["sweep", "--system", "gossip", "--nemesis", "crash", "--runs", "6", "--parallel", "1"],
+      words("sweep --system gossip --nemesis crash --runs 6 --parallel 1"),
       50_000,
       { cwd },
     );

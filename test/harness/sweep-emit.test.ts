@@ -241,16 +241,7 @@ describe("kubernetesJob", () => {
     const first_seed = 4242;
     const job: Json = kubernetesJob(
       {
-        test_args: [
-          "--system",
-          "gossip",
-          "-w",
-          "broadcast",
-          "--bug",
-          "lose-messages",
-          "--time-limit",
-          "3",
-        ],
+        test_args: "--system gossip -w broadcast --bug lose-messages --time-limit 3".split(" "),
         first_seed,
         runs: 2,
         parallel: 2,

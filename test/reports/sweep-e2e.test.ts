@@ -20,16 +20,7 @@ describe("a sweep of real runs", () => {
     const dir = join(store, "sweeps", TEST, "2026-01-01T000000");
     const runSeed = (seed: number, ...extra: string[]) =>
       runCli([
-        "test",
-        "--system",
-        "gossip",
-        "-w",
-        "broadcast",
-        "--bug",
-        "lose-messages",
-        "--time-limit",
-        "3",
-        "--seed",
+        ..."test --system gossip -w broadcast --bug lose-messages --time-limit 3 --seed".split(" "),
         String(seed),
         "--store",
         join(dir, "runs", String(seed)),
