@@ -25,8 +25,6 @@ export const FAIRNESS = {
   small_latency_ratio: 0.25,
   /** A burst's completion order may be at most this fraction of the maximum Kendall-tau distance. */
   max_kendall_fraction: 0.25,
-  /** The busiest miner may get at most this many times the least busy one's nonces. */
-  max_load_ratio: 2,
 };
 
 /** Largest maxNonce the oracle brute-forces; bigger jobs are reported unchecked. */
@@ -532,39 +530,6 @@ function judgeBurst(ops: readonly Operation[], faulted: (o: Operation) => boolea
     text: `${byArrival.length} identical jobs finished far from arrival order: Kendall-tau distance ${discordant} of at most ${max} (limit ${FAIRNESS.max_kendall_fraction * 100}%)`,
     ops: byArrival.map((o) => o.invoke.index),
   };
-}
-
-/** Nonces the server assigned each miner (keyed by participant, e.g. "m0"). */
-export type LoadReport = Record<string, { nonces: number; chunks: number }>;
-
-export function checkLoadBalance(
-  load: LoadReport,
-  options: { faults_injected: boolean },
-): CheckResult {
-  const entries = Object.entries(load);
-  const details = { load };
-  if (entries.length < 2)
-    return { valid: true, summary: "fewer than two miners: load balance not judged", ...details };
-  const chunks = entries.reduce((s, [, l]) => s + l.chunks, 0);
-  const sorted = entries.map(([m, l]) => [m, l.nonces] as const).sort((a, b) => a[1] - b[1]);
-  const [minM, min] = sorted[0] as readonly [string, number];
-  const [maxM, max] = sorted.at(-1) as readonly [string, number];
-  const text = `busiest ${maxM} got ${max} nonces, least busy ${minM} ${min}`;
-  if (options.faults_injected || chunks < 4 * entries.length) {
-    return {
-      valid: true,
-      summary: `not judged (${options.faults_injected ? "faults change who can work" : "too few chunks"}): ${text}`,
-      ...details,
-    };
-  }
-  if (max > FAIRNESS.max_load_ratio * Math.max(min, 1)) {
-    return {
-      valid: false,
-      summary: `unbalanced load: ${text}, more than ${FAIRNESS.max_load_ratio}×`,
-      ...details,
-    };
-  }
-  return { valid: true, summary: `balanced: ${text}`, ...details };
 }
 
 function nodesOf(op: Op): string[] {

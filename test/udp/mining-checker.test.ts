@@ -2,13 +2,7 @@
 // each violation kind on a hand-written history, fairness probes, and load balance.
 import { describe, expect, it } from "vitest";
 import type { CompletionType, Op } from "../../checkers/history.js";
-import {
-  checkFairness,
-  checkLoadBalance,
-  checkMiningOracle,
-  oracleHash,
-  oracleMin,
-} from "../../checkers/mining.js";
+import { checkFairness, checkMiningOracle, oracleHash, oracleMin } from "../../checkers/mining.js";
 
 class H {
   readonly ops: Op[] = [];
@@ -371,15 +365,5 @@ describe("fairness", () => {
     expect(r.warnings).toEqual([
       expect.stringMatching(/^fairness not tested: burst 2: each of its 3 jobs was done/),
     ]);
-  });
-});
-
-describe("load balance", () => {
-  it("is judged only without faults and with enough chunks", () => {
-    const even = { m0: { nonces: 50_000, chunks: 5 }, m1: { nonces: 60_000, chunks: 6 } };
-    const skewed = { m0: { nonces: 10_000, chunks: 1 }, m1: { nonces: 100_000, chunks: 10 } };
-    expect(checkLoadBalance(even, { faults_injected: false }).valid).toBe(true);
-    expect(checkLoadBalance(skewed, { faults_injected: false }).valid).toBe(false);
-    expect(checkLoadBalance(skewed, { faults_injected: true }).valid).toBe(true);
   });
 });

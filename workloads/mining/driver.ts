@@ -11,7 +11,8 @@
 // miner exit.
 import { createSocket } from "node:dgram";
 import type { Op } from "../../checkers/history.js";
-import type { Dispatch, LoadReport } from "../../checkers/mining.js";
+import type { Dispatch } from "../../checkers/mining.js";
+import type { LoadEvent } from "../../checkers/mining-load.js";
 import type { CheckResult } from "../../checkers/result.js";
 import { BitcoinType, decodeBitcoin } from "../../protocols/bitcoin/message.js";
 import { MsgType } from "../../protocols/lsp/message.js";
@@ -59,6 +60,8 @@ const SERVER_KILL_JOB_NONCE = 2_000_000;
 const SERVER_KILL_DELAY_MS = 300;
 /** Chunk dispatches remembered for the checkers. */
 const MAX_DISPATCHES_KEPT = 1_000_000;
+/** Load events remembered for the load-balance checker (beyond this it does not judge). */
+const MAX_LOAD_EVENTS_KEPT = 2_000_000;
 /** Our client and miner, when neither a flag nor the system manifest names one. */
 export const MINING_ROLES = {
   client: ["node", "dist/systems/bitcoin/client.js"],
@@ -97,10 +100,15 @@ export class MiningDriver extends LspFamilyDriver {
   private readonly jobs: MiningJobs;
   private server: { program: Program; record: ProgramRecord } | undefined;
   private serverPort = 0;
-  private readonly loads: LoadReport = {};
+  /** Jobs, chunks and results as the proxy saw them, until the final phase. */
+  private readonly load_events: LoadEvent[] = [];
+  private load_events_complete = true;
+  private load_events_closed = false;
+  /** Each client connection's job message, for the server's answer to it. */
+  private readonly client_jobs = new Map<string, string>();
   /** Chunks handed to miners, bounded (the drop check needs the late ones, not all). */
   private readonly dispatches: Dispatch[] = [];
-  private readonly seenRequests = new Set<string>();
+  private readonly seen_messages = new Set<string>();
   private readonly joined = new Set<string>();
   /** Each client worker's job as the server saw it: its Request arriving, its Result leaving. */
   private readonly attribution = new JobAttribution();
@@ -163,7 +171,8 @@ export class MiningDriver extends LspFamilyDriver {
 
   protected checkers(ops: readonly Op[]): Record<string, CheckResult> {
     return checkMining(ops, {
-      load: this.loads,
+      load_events: this.load_events,
+      load_events_complete: this.load_events_complete,
       dispatches: this.dispatches,
       drop_bound_ms: (this.epoch_limit + 2) * this.epoch_ms + PROCESS_SLACK_MS,
       faults_injected: this.ctx.settings.nemesis.faults.length > 0,
@@ -176,6 +185,12 @@ export class MiningDriver extends LspFamilyDriver {
     if (!m || m.type !== MsgType.Data || !m.payload || event.fate !== "forwarded") return;
     const message = decodeBitcoin(Buffer.from(m.payload).toString("utf8"));
     if (!message) return;
+    // Retransmissions repeat (ConnID, SeqNum): count each message once.
+    const key = `${event.direction}|${event.peer}|${m.connId}|${m.seqNum}`;
+    if (this.seen_messages.has(key)) return;
+    this.seen_messages.add(key);
+    const time_ns = event.time_ns;
+    const conn = `${event.peer}|${m.connId}`;
     if (!event.peer.startsWith("m")) {
       // A client's job as the server saw it: latency without process start-up and exit.
       this.attribution.observe({
@@ -183,29 +198,44 @@ export class MiningDriver extends LspFamilyDriver {
         direction: event.direction,
         conn: m.connId,
         message,
-        time_ns: event.time_ns,
+        time_ns,
       });
+      if (event.direction === "to-server" && message.type === BitcoinType.Request) {
+        this.client_jobs.set(conn, message.data);
+        const nonces = Number(message.upper - message.lower + 1n);
+        this.recordLoad({ kind: "job", time_ns, message: message.data, nonces });
+      }
+      const answered = this.client_jobs.get(conn);
+      if (
+        event.direction === "from-server" &&
+        message.type === BitcoinType.Result &&
+        answered !== undefined
+      ) {
+        this.recordLoad({ kind: "answer", time_ns, message: answered });
+      }
       return;
     }
-    if (event.direction === "to-server" && message.type === BitcoinType.Join)
-      this.joined.add(event.peer);
-    if (event.direction === "from-server" && message.type === BitcoinType.Request) {
-      // Retransmissions repeat (ConnID, SeqNum): count each assignment once.
-      const key = `${event.peer}|${m.connId}|${m.seqNum}`;
-      if (this.seenRequests.has(key)) return;
-      this.seenRequests.add(key);
-      if (this.dispatches.length < MAX_DISPATCHES_KEPT) {
-        this.dispatches.push({
-          message: message.data,
-          time_ns: event.time_ns,
-          miner: event.peer,
-        });
-      }
-      const entry = this.loads[event.peer] ?? { nonces: 0, chunks: 0 };
-      entry.nonces += Number(message.upper - message.lower + 1n);
-      entry.chunks++;
-      this.loads[event.peer] = entry;
+    const miner = event.peer;
+    if (event.direction === "to-server" && message.type === BitcoinType.Join) {
+      this.joined.add(miner);
+      this.recordLoad({ kind: "join", time_ns, miner });
     }
+    if (event.direction === "to-server" && message.type === BitcoinType.Result) {
+      this.recordLoad({ kind: "result", time_ns, miner });
+    }
+    if (event.direction === "from-server" && message.type === BitcoinType.Request) {
+      if (this.dispatches.length < MAX_DISPATCHES_KEPT) {
+        this.dispatches.push({ message: message.data, time_ns, miner });
+      }
+      const nonces = Number(message.upper - message.lower + 1n);
+      this.recordLoad({ kind: "chunk", time_ns, miner, message: message.data, nonces });
+    }
+  }
+
+  private recordLoad(event: LoadEvent): void {
+    if (this.load_events_closed) return;
+    if (this.load_events.length < MAX_LOAD_EVENTS_KEPT) this.load_events.push(event);
+    else this.load_events_complete = false;
   }
 
   /** The probe pair, the burst, then mixed jobs back to back until `stop`. */
@@ -443,6 +473,8 @@ export class MiningDriver extends LspFamilyDriver {
     const worker = this.workers[0];
     if (!server?.program.running || !worker) return;
     ctx.setPhase("server-kill");
+    // Miners lose the server from here on: idle miners are no longer the scheduler's doing.
+    this.load_events_closed = true;
     ctx.log.info("final phase: killing the server on purpose while a job runs");
     const spec: JobSpec = {
       message: `server-kill-${ctx.random.fork("server-kill").int(0, 999_999)}`,

@@ -15,12 +15,11 @@
 import type { Op } from "../../checkers/history.js";
 import {
   checkFairness,
-  checkLoadBalance,
   checkMiningOracle,
   type Dispatch,
-  type LoadReport,
   oracleMin,
 } from "../../checkers/mining.js";
+import { checkLoadBalance, type LoadEvent } from "../../checkers/mining-load.js";
 import type { CheckResult } from "../../checkers/result.js";
 import type { Rng } from "../workload.js";
 
@@ -113,8 +112,10 @@ export class MiningJobs {
 }
 
 export interface MiningCheckOptions {
-  /** Nonces the server handed each miner (from the proxy's decoded Requests). */
-  load: LoadReport;
+  /** Jobs, chunks and results as the proxy saw them (checkers/mining-load.ts). */
+  load_events: readonly LoadEvent[];
+  /** false when the driver stopped keeping load events (too many). */
+  load_events_complete: boolean;
   /** Every chunk handed out, with the time the proxy saw it. */
   dispatches: readonly Dispatch[];
   /** How long after a client dies its job may still be handed out. */
@@ -132,6 +133,9 @@ export function checkMining(
       drop_bound_ms: options.drop_bound_ms,
     }),
     fairness: checkFairness(history, { dispatches: options.dispatches }),
-    "load-balance": checkLoadBalance(options.load, { faults_injected: options.faults_injected }),
+    "load-balance": checkLoadBalance(options.load_events, {
+      faults_injected: options.faults_injected,
+      complete: options.load_events_complete,
+    }),
   };
 }
