@@ -10,7 +10,7 @@
 // by a stream of small ones ("earlier requests have some priority").
 import { better, type MinHash } from "../../protocols/bitcoin/message.js";
 
-export const BITCOIN_BUGS = ["no-reassign", "off-by-one-range", "fifo-only"] as const;
+export const BITCOIN_BUGS = ["no-reassign", "off-by-one-range", "fifo-only", "one-miner"] as const;
 export type BitcoinBug = (typeof BITCOIN_BUGS)[number];
 
 export function parseBitcoinBug(name: string | undefined): BitcoinBug | undefined {
@@ -145,7 +145,9 @@ export class Scheduler {
   /** Hands a chunk to every idle miner while there is work, in join order. */
   assign(now_s: number): Assignment[] {
     const out: Assignment[] = [];
-    for (const [miner, held] of this.miners) {
+    // The one-miner bug only ever uses the longest-joined miner; the others wait, idle.
+    const usable = this.bug === "one-miner" ? [...this.miners].slice(0, 1) : this.miners;
+    for (const [miner, held] of usable) {
       if (held) continue;
       const job = this.pick(now_s);
       if (!job) break;

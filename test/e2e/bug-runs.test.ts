@@ -73,6 +73,12 @@ const SHOWS: Record<string, (run: Caught) => void> = {
     expect(results.checkers.mining.valid).toBe(true);
     expect(results.checkers.fairness.summary).toMatch(/small job/);
   },
+  "bitcoin/one-miner": ({ results }) => {
+    expect(results.checkers.mining.valid).toBe(true);
+    expect(results.checkers["load-balance"].summary).toMatch(
+      /^a miner left idle while work waited: m\d held nothing /,
+    );
+  },
   "lsp/no-retransmit": ({ results }) =>
     expect(Object.keys(results.checkers.delivery.violation_counts)).toEqual(
       expect.arrayContaining([expect.stringMatching(/^(close-hung|missing-after-close)$/)]),

@@ -145,6 +145,17 @@ describe("scheduling", () => {
     expect(order("fifo-only")).toEqual([1, 2]);
   });
 
+  it("one-miner hands work only to the first miner to join", () => {
+    const assigned = (bug?: BitcoinBug) => {
+      const s = new Scheduler(10n, bug);
+      for (const m of [1, 2, 3]) s.addMiner(m);
+      s.addJob(1, "j", 0n, 99n, 0);
+      return s.assign(0).map((a) => a.miner);
+    };
+    expect(assigned()).toEqual([1, 2, 3]);
+    expect(assigned("one-miner")).toEqual([1]);
+  });
+
   it("identical jobs finish in arrival order", () => {
     const s = new Scheduler(10n);
     s.addMiner(1);
