@@ -225,7 +225,7 @@ describe("nemesis scripts (--nemesis-script)", () => {
       ],
       [
         "--system raft-kv -w lin-kv --nemesis-script figure9",
-        /raft-kv ships no script of that name \(its scripts: double-vote, figure8, minority-leader\)/,
+        /raft-kv ships no script of that name \(its scripts: cluster-restart, double-vote, figure8, minority-leader\)/,
       ],
       [`--system lsp -w lsp --nemesis-script ${SCRIPT}`, /lsp runs on another transport/],
     ];
