@@ -14,7 +14,11 @@ import type { Op } from "../../checkers/history.js";
 import type { Dispatch } from "../../checkers/mining.js";
 import type { LoadEvent } from "../../checkers/mining-load.js";
 import type { CheckResult } from "../../checkers/result.js";
-import { BitcoinType, decodeBitcoin } from "../../protocols/bitcoin/message.js";
+import {
+  type BitcoinMessage,
+  BitcoinType,
+  decodeBitcoin,
+} from "../../protocols/bitcoin/message.js";
 import { MsgType } from "../../protocols/lsp/message.js";
 import type { Targets } from "../faults.js";
 import {
@@ -189,41 +193,40 @@ export class MiningDriver extends LspFamilyDriver {
     const key = `${event.direction}|${event.peer}|${m.connId}|${m.seqNum}`;
     if (this.seen_messages.has(key)) return;
     this.seen_messages.add(key);
-    const time_ns = event.time_ns;
-    const conn = `${event.peer}|${m.connId}`;
-    if (!event.peer.startsWith("m")) {
-      // A client's job as the server saw it: latency without process start-up and exit.
-      this.attribution.observe({
-        peer: event.peer,
-        direction: event.direction,
-        conn: m.connId,
-        message,
-        time_ns,
-      });
-      if (event.direction === "to-server" && message.type === BitcoinType.Request) {
-        this.client_jobs.set(conn, message.data);
-        const nonces = Number(message.upper - message.lower + 1n);
-        this.recordLoad({ kind: "job", time_ns, message: message.data, nonces });
-      }
-      const answered = this.client_jobs.get(conn);
-      if (
-        event.direction === "from-server" &&
-        message.type === BitcoinType.Result &&
-        answered !== undefined
-      ) {
-        this.recordLoad({ kind: "answer", time_ns, message: answered });
-      }
-      return;
+    if (event.peer.startsWith("m")) this.observeMiner(event, message);
+    else this.observeClient(event, m.connId, message);
+  }
+
+  private observeClient(event: DatagramEvent, conn: number, message: BitcoinMessage): void {
+    const { peer, direction, time_ns } = event;
+    // A client's job as the server saw it: latency without process start-up and exit.
+    this.attribution.observe({ peer, direction, conn, message, time_ns });
+    const job = `${peer}|${conn}`;
+    if (direction === "to-server" && message.type === BitcoinType.Request) {
+      this.client_jobs.set(job, message.data);
+      const nonces = Number(message.upper - message.lower + 1n);
+      this.recordLoad({ kind: "job", time_ns, message: message.data, nonces });
     }
-    const miner = event.peer;
-    if (event.direction === "to-server" && message.type === BitcoinType.Join) {
+    const answered = this.client_jobs.get(job);
+    if (
+      direction === "from-server" &&
+      message.type === BitcoinType.Result &&
+      answered !== undefined
+    ) {
+      this.recordLoad({ kind: "answer", time_ns, message: answered });
+    }
+  }
+
+  private observeMiner(event: DatagramEvent, message: BitcoinMessage): void {
+    const { peer: miner, direction, time_ns } = event;
+    if (direction === "to-server" && message.type === BitcoinType.Join) {
       this.joined.add(miner);
       this.recordLoad({ kind: "join", time_ns, miner });
     }
-    if (event.direction === "to-server" && message.type === BitcoinType.Result) {
+    if (direction === "to-server" && message.type === BitcoinType.Result) {
       this.recordLoad({ kind: "result", time_ns, miner });
     }
-    if (event.direction === "from-server" && message.type === BitcoinType.Request) {
+    if (direction === "from-server" && message.type === BitcoinType.Request) {
       if (this.dispatches.length < MAX_DISPATCHES_KEPT) {
         this.dispatches.push({ message: message.data, time_ns, miner });
       }
