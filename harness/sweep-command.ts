@@ -80,9 +80,12 @@ function seedRange(text: string): { first: number; last: number } {
   return { first, last };
 }
 
-/** Runs at once by default: a run is a cluster plus the harness, about two cores' worth. */
-export function defaultParallel(cores = availableParallelism()): number {
-  return Math.max(1, Math.floor(cores / 2));
+/**
+ * Runs at once by default: each run's processes count, a core for each node and one for the
+ * harness (its proxies and checkers), so a sweep does not starve its own runs into timeouts.
+ */
+export function defaultParallel(node_count: number, cores = availableParallelism()): number {
+  return Math.max(1, Math.floor(cores / (node_count + 1)));
 }
 
 export function registerSweepCommand(program: Command, testCommand: () => Command): void {
@@ -99,7 +102,7 @@ export function registerSweepCommand(program: Command, testCommand: () => Comman
     )
     .option(
       "--parallel <n>",
-      `runs at once (default: half the cores, ${defaultParallel()} here)`,
+      `runs at once (default: the cores over each run's nodes plus one, ${defaultParallel(3)} here for 3 nodes)`,
       integer(1, 1000),
     )
     .option("--stop-on-failure", "start no run after the first invalid one (those running finish)")
@@ -129,7 +132,8 @@ export function registerSweepCommand(program: Command, testCommand: () => Comman
       const { target, workload } = resolveTarget({ ...flags, ...run.values }, run.nodeArgs);
       const seeds = sweepSeeds(flags, given.getOptionValueSource("testCount") === "cli");
       const args = runArguments(process.argv.slice(3), given.options);
-      const parallel = flags.parallel ?? defaultParallel();
+      const parallel =
+        flags.parallel ?? defaultParallel(Number({ ...flags, ...run.values }.nodeCount));
       const emitOnly = given.options.find(
         (o) =>
           EMIT_OPTIONS.includes(o.long ?? "") &&

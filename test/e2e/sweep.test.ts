@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runArguments } from "../../harness/sweep-command.js";
+import { defaultParallel, runArguments } from "../../harness/sweep-command.js";
 import { runCli, startCli, tempStore } from "../helpers.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: tests poke at sweep.json freely
@@ -230,5 +230,14 @@ describe("runArguments", () => {
         options,
       ),
     ).toEqual(["--system", "gossip", "--", "--runs", "x"]);
+  });
+});
+
+describe("defaultParallel", () => {
+  it("counts each run's nodes and the harness against the cores, and runs at least one", () => {
+    expect(defaultParallel(3, 2)).toBe(1);
+    expect(defaultParallel(3, 16)).toBe(4);
+    expect(defaultParallel(5, 64)).toBe(10);
+    expect(defaultParallel(1000, 8)).toBe(1);
   });
 });
