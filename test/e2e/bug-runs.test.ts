@@ -16,8 +16,15 @@ const MAX_BUG_RUN_MS = 60_000;
 const RUN_KILL_MS = 2 * MAX_BUG_RUN_MS;
 /** Runs in flight at once: CI has two cores, and each run is a cluster plus the harness. */
 const MAX_PARALLEL_RUNS = 2;
+/**
+ * Runs of one bug before the test calls it missed. Every bug's measured catch rate is at least
+ * 95% per run (README "Detection power", `npm run bench -- detection`, 20 seeds each), so three
+ * misses in a row (at most 1 in 8,000) mean detection got worse, not that CI was unlucky. The
+ * rate itself comes from the bench, never from this count.
+ */
+const MAX_ATTEMPTS = 3;
 /** A test may wait for a slot while the others' runs take theirs. */
-const TEST_TIMEOUT_MS = 10 * 60_000;
+const TEST_TIMEOUT_MS = MAX_ATTEMPTS * 10 * 60_000;
 
 const inSlot = slots(MAX_PARALLEL_RUNS);
 
@@ -131,8 +138,12 @@ describe("faultline test --system S --bug B, nothing else, catches every planted
     "$system --bug $bug",
     { timeout: TEST_TIMEOUT_MS },
     async ({ system, bug, entry }, { onTestFinished }) => {
-      const cwd = tempStore(onTestFinished);
-      const r = await faultline(["test", "--system", system, "--bug", bug], cwd);
+      let cwd = tempStore(onTestFinished);
+      let r = await faultline(["test", "--system", system, "--bug", bug], cwd);
+      for (let attempt = 1; attempt < MAX_ATTEMPTS && r.exitCode === 0; attempt++) {
+        cwd = tempStore(onTestFinished);
+        r = await faultline(["test", "--system", system, "--bug", bug], cwd);
+      }
       expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(1);
       expect(r.ms).toBeLessThanOrEqual(MAX_BUG_RUN_MS);
       expect(r.stderr).toContain(`--bug ${bug}: using its run: `);
