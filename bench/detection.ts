@@ -2,8 +2,8 @@
 // built-in system is swept with its defaults (`faultline sweep --system S --bug B`, the bug's
 // manifest run) over DETECTION_SEEDS seeds (default 20), and every correct variant with the
 // faults its manifest says it survives and with its default run over as many, all through
-// `faultline sweep` itself. One
-// table: catch rate with its 95% interval, median time to detection, false alarms.
+// `faultline sweep` itself. One table: catch rate with its 95% interval, median time to
+// detection, false alarms.
 // DETECTION_SEEDS, DETECTION_PARALLEL and DETECTION_SYSTEMS (a comma list) narrow it.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

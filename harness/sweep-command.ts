@@ -129,11 +129,11 @@ export function registerSweepCommand(program: Command, testCommand: () => Comman
     .argument("[node-args...]", "arguments passed to --bin")
     .action(async (nodeArgs: string[], flags: SweepFlags, given: Command) => {
       const run = await bugRunFor(flags.system, flags.bug, given, nodeArgs, testCommand);
-      const { target, workload } = resolveTarget({ ...flags, ...run.values }, run.nodeArgs);
+      const runFlags = { ...flags, ...run.values };
+      const { target, workload } = resolveTarget(runFlags, run.nodeArgs);
       const seeds = sweepSeeds(flags, given.getOptionValueSource("testCount") === "cli");
       const args = runArguments(process.argv.slice(3), given.options);
-      const parallel =
-        flags.parallel ?? defaultParallel(Number({ ...flags, ...run.values }.nodeCount));
+      const parallel = flags.parallel ?? defaultParallel(runFlags.nodeCount);
       const emitOnly = given.options.find(
         (o) =>
           EMIT_OPTIONS.includes(o.long ?? "") &&

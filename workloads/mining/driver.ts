@@ -49,6 +49,9 @@ import { checkMining, type JobSpec, MiningJobs } from "./workload.js";
 const RESULT_LINE = /^Result (\d+) (\d+)$/;
 const CONNECT_FAILED = "Failed to connect to server";
 
+/** Nonces in a Request's [Lower, Upper], both inclusive. */
+const rangeSize = (request: BitcoinMessage) => Number(request.upper - request.lower + 1n);
+
 function isAnswer(line: string): boolean {
   return RESULT_LINE.test(line) || line === "Disconnected" || line.startsWith(CONNECT_FAILED);
 }
@@ -204,7 +207,7 @@ export class MiningDriver extends LspFamilyDriver {
     const job = `${peer}|${conn}`;
     if (direction === "to-server" && message.type === BitcoinType.Request) {
       this.client_jobs.set(job, message.data);
-      const nonces = Number(message.upper - message.lower + 1n);
+      const nonces = rangeSize(message);
       this.recordLoad({ kind: "job", time_ns, message: message.data, nonces });
     }
     const answered = this.client_jobs.get(job);
@@ -230,7 +233,7 @@ export class MiningDriver extends LspFamilyDriver {
       if (this.dispatches.length < MAX_DISPATCHES_KEPT) {
         this.dispatches.push({ message: message.data, time_ns, miner });
       }
-      const nonces = Number(message.upper - message.lower + 1n);
+      const nonces = rangeSize(message);
       this.recordLoad({ kind: "chunk", time_ns, miner, message: message.data, nonces });
     }
   }
