@@ -18,8 +18,9 @@ import {
   parseNodeArgs,
   RPCError,
 } from "../lib/maelstrom-node.js";
+import { MemoryPaxosStorage, PAXOS_MESSAGE_TYPES, type PaxosMessage } from "../lib/paxos/paxos.js";
+import { FilePaxosStorage } from "../lib/paxos/storage.js";
 import { CLIENT_OP_TYPES, parseKvOp, resultBody } from "./kv-machine.js";
-import { MemoryPaxosStorage, PAXOS_MESSAGE_TYPES, type PaxosMessage } from "./paxos.js";
 import {
   CLIENT_GIVES_UP_MS,
   MemorySnapshotStore,
@@ -27,7 +28,6 @@ import {
   type Snapshot,
   type SnapshotStore,
 } from "./server.js";
-import { FilePaxosStorage } from "./storage.js";
 
 export const BUGS = ["no-promise-persist", "accept-lower-ballot", "skip-hole"];
 /** Hole filling, queue deadlines and snapshots run this often. */

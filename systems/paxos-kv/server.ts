@@ -12,7 +12,6 @@
 // so ops of a batch whose slot went to another value have definitely not happened, and
 // neither have queued ops that were never proposed.
 import { type Body, ErrorCode } from "../lib/maelstrom-node.js";
-import { type ClientOp, KvMachine, type MachineSnapshot, type OpResult } from "./kv-machine.js";
 import {
   Fate,
   Paxos,
@@ -20,7 +19,8 @@ import {
   type PaxosStorage,
   realTimers,
   type Timers,
-} from "./paxos.js";
+} from "../lib/paxos/paxos.js";
+import { type ClientOp, KvMachine, type MachineSnapshot, type OpResult } from "./kv-machine.js";
 
 /** Most ops in one proposal (one slot). */
 export const MAX_BATCH_OPS = 64;

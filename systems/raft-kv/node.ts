@@ -3,10 +3,9 @@
 //
 //   node dist/systems/raft-kv/node.js [--bug NAME] [--election-timeout-ms MIN[-MAX]]
 //
-// Modules, one concern each: election.ts and replication.ts (Figure 2's rules), log.ts (the
-// log), storage.ts (durable state in FAULTLINE_DATA_DIR), state-machine.ts (the KV store and
-// request dedup), raft.ts (the Raft core), messages.ts (node-to-node protocol), service.ts
-// (clients, forwarding, error codes). This file wires them to the process.
+// The Raft core (election, replication, log, durable storage, node-to-node messages) is the
+// library in systems/lib/raft/; here are state-machine.ts (the KV store and request dedup) and
+// service.ts (clients, forwarding, error codes). This file wires them to the process.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,13 +17,13 @@ import {
   type Message,
   parseNodeArgs,
 } from "../lib/maelstrom-node.js";
+import { InvariantViolation } from "../lib/raft/invariant.js";
+import { RAFT_MESSAGE_TYPES } from "../lib/raft/messages.js";
+import { DEFAULT_RAFT_OPTIONS, RaftNode, type RaftOptions } from "../lib/raft/raft.js";
+import { Storage } from "../lib/raft/storage.js";
 import { BUGS, bugFlags, isBugName } from "./bugs.js";
-import { InvariantViolation } from "./invariant.js";
-import { RAFT_MESSAGE_TYPES } from "./messages.js";
-import { DEFAULT_RAFT_OPTIONS, RaftNode, type RaftOptions } from "./raft.js";
 import { KvService } from "./service.js";
 import { isKvCommand, type KvCommand, KvStateMachine } from "./state-machine.js";
-import { Storage } from "./storage.js";
 
 /** Exit status when a safety invariant fails: the state can no longer be trusted. */
 export const INVARIANT_EXIT_CODE = 70;

@@ -13,8 +13,8 @@ import {
   type Message,
   RPCError,
 } from "../lib/maelstrom-node.js";
+import type { RaftNode } from "../lib/raft/raft.js";
 import type { BugFlags } from "./bugs.js";
-import type { RaftNode } from "./raft.js";
 import {
   isKvCommand,
   type KvCommand,

@@ -8,7 +8,6 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { Random } from "../../harness/random.js";
-import { KvMachine } from "../../systems/paxos-kv/kv-machine.js";
 import {
   acceptorAccept,
   acceptorPrepare,
@@ -24,13 +23,14 @@ import {
   type PaxosStorage,
   type PersistedInstance,
   type Timers,
-} from "../../systems/paxos-kv/paxos.js";
+} from "../../systems/lib/paxos/paxos.js";
+import { FilePaxosStorage } from "../../systems/lib/paxos/storage.js";
+import { KvMachine } from "../../systems/paxos-kv/kv-machine.js";
 import {
   MemorySnapshotStore,
   PaxosKvServer,
   QUEUE_DEADLINE_MS,
 } from "../../systems/paxos-kv/server.js";
-import { FilePaxosStorage } from "../../systems/paxos-kv/storage.js";
 
 // ------------------------------------------------------------------------------------------
 // A simulated world: virtual time, timers, and a network that can lose, duplicate, reorder and

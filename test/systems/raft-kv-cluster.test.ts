@@ -12,15 +12,15 @@ import TinyQueue from "tinyqueue";
 import { afterEach, describe, expect, it } from "vitest";
 import { Random } from "../../harness/random.js";
 import type { Body } from "../../systems/lib/maelstrom-node.js";
-import { type BugName, bugFlags } from "../../systems/raft-kv/bugs.js";
 import {
   DEFAULT_RAFT_OPTIONS,
   RaftNode,
   type RaftNode as RaftNodeType,
   type RaftOptions,
   type StateMachine,
-} from "../../systems/raft-kv/raft.js";
-import { Storage } from "../../systems/raft-kv/storage.js";
+} from "../../systems/lib/raft/raft.js";
+import { Storage } from "../../systems/lib/raft/storage.js";
+import { type BugName, bugFlags } from "../../systems/raft-kv/bugs.js";
 
 type Cmd = string;
 const isCmd = (c: unknown): c is Cmd => typeof c === "string";

@@ -7,15 +7,15 @@ import {
   decideVote,
   electionTimeoutMs,
   majority,
-} from "../../systems/raft-kv/election.js";
-import { InvariantViolation } from "../../systems/raft-kv/invariant.js";
-import { type LogEntry, RaftLog } from "../../systems/raft-kv/log.js";
+} from "../../systems/lib/raft/election.js";
+import { InvariantViolation } from "../../systems/lib/raft/invariant.js";
+import { type LogEntry, RaftLog } from "../../systems/lib/raft/log.js";
 import {
   followerAppend,
   leaderCommitIndex,
   nextIndexAfterRejection,
   quorumMatchIndex,
-} from "../../systems/raft-kv/replication.js";
+} from "../../systems/lib/raft/replication.js";
 import { type KvCommand, KvStateMachine, parseOp } from "../../systems/raft-kv/state-machine.js";
 
 /** A log holding entries with these terms (commands are "t<term>#<index>"). */

@@ -12,14 +12,14 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { RaftLog } from "../../systems/raft-kv/log.js";
+import type { RaftLog } from "../../systems/lib/raft/log.js";
 import {
   CorruptStateError,
   decodeRecord,
   encodeRecord,
   Storage,
   WAL_FILE,
-} from "../../systems/raft-kv/storage.js";
+} from "../../systems/lib/raft/storage.js";
 
 const dirs: string[] = [];
 function freshDir(): string {

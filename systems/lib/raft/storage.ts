@@ -33,7 +33,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
-import { fsyncDir } from "../lib/durable-file.js";
+import { fsyncDir } from "../durable-file.js";
 import { invariant } from "./invariant.js";
 import { type LogEntry, RaftLog } from "./log.js";
 

@@ -7,8 +7,7 @@
 // turn of the event loop then writes and fsyncs everything staged (one fsync for all the
 // messages processed in that turn: group commit) and only then sends the outbox. So a vote, an
 // acknowledgement of entries or a new term can never be seen by a peer and then forgotten.
-import type { Body } from "../lib/maelstrom-node.js";
-import type { BugFlags } from "./bugs.js";
+import type { Body } from "../maelstrom-node.js";
 import { decideVote, electionTimeoutMs, majority } from "./election.js";
 import { invariant } from "./invariant.js";
 import type { LogEntry, RaftLog } from "./log.js";
@@ -24,6 +23,12 @@ import {
 } from "./messages.js";
 import { followerAppend, leaderCommitIndex, nextIndexAfterRejection } from "./replication.js";
 import type { SnapshotRecord, Storage } from "./storage.js";
+
+/** The Raft-level planted bugs (`systems/raft-kv/bugs.ts` names them). */
+export interface RaftBugFlags {
+  /** The leader commits any entry stored on a majority, whatever its term (Figure 8). */
+  commitOldTerm: boolean;
+}
 
 export interface RaftOptions {
   electionTimeoutMinMs: number;
@@ -137,7 +142,7 @@ export class RaftNode<C, R = unknown> {
     private readonly storage: Storage<C>,
     private readonly sm: StateMachine<C>,
     private readonly isCommand: (cmd: unknown) => cmd is C,
-    private readonly bugs: BugFlags,
+    private readonly bugs: RaftBugFlags,
     private readonly options: RaftOptions = DEFAULT_RAFT_OPTIONS,
   ) {
     invariant(ids.includes(id), `${id} is not in the cluster ${ids.join(",")}`);

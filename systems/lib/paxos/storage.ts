@@ -8,7 +8,7 @@
 
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileDurably } from "../lib/durable-file.js";
+import { writeFileDurably } from "../durable-file.js";
 import type { PaxosStorage, PersistedInstance } from "./paxos.js";
 
 interface WalRecord {

@@ -2,7 +2,7 @@
 // message of its own, matched by term and content rather than by msg_id, so duplicated,
 // reordered and late messages are all harmless), and the forwarding of client requests to the
 // leader. Parsers check shapes, because a peer's message is input like any other.
-import type { Body } from "../lib/maelstrom-node.js";
+import type { Body } from "../maelstrom-node.js";
 import type { LogEntry } from "./log.js";
 
 export interface RequestVote {
