@@ -8,6 +8,7 @@
 // messages processed in that turn: group commit) and only then sends the outbox. So a vote, an
 // acknowledgement of entries or a new term can never be seen by a peer and then forgotten.
 import type { Body } from "../maelstrom-node.js";
+import type { StateMachine } from "../replicated.js";
 import { decideVote, electionTimeoutMs, majority } from "./election.js";
 import { invariant } from "./invariant.js";
 import type { LogEntry, RaftLog } from "./log.js";
@@ -70,11 +71,7 @@ export interface RaftIo {
   log(text: string): void;
 }
 
-export interface StateMachine<C> {
-  apply(cmd: C, index: number): unknown;
-  snapshot(): unknown;
-  restore(state: unknown): void;
-}
+export type { StateMachine } from "../replicated.js";
 
 export type Role = "follower" | "candidate" | "leader";
 
