@@ -1,0 +1,170 @@
+// faultline's sharded key-value store (MIT 6.5840 Lab 5): one program for every role.
+//
+//   node dist/systems/shard-kv/node.js [--bug NAME] [--consensus raft|paxos]
+//
+// init's node_ids say who is who (protocols/shard-kv.ts roleOf): the first 3 nodes are the shard
+// controller's replicas, the rest replica groups of 3. Each role is a replicated state machine
+// over its own peers only (Raft by default, Multi-Paxos with --consensus paxos), durable in
+// FAULTLINE_DATA_DIR: the controller (controller.ts) and a group (group.ts, group-server.ts).
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { controllersOf, type Role, roleOf } from "../../protocols/shard-kv.js";
+import {
+  type Body,
+  dataDir,
+  ErrorCode,
+  MaelstromNode,
+  type Message,
+  parseNodeArgs,
+  RPCError,
+} from "../lib/maelstrom-node.js";
+import { InvariantViolation } from "../lib/raft/invariant.js";
+import { RAFT_MESSAGE_TYPES } from "../lib/raft/messages.js";
+import { RaftNode } from "../lib/raft/raft.js";
+import { RaftReplicated } from "../lib/raft/replicated.js";
+import { Storage } from "../lib/raft/storage.js";
+import type { Replicated, StateMachine } from "../lib/replicated.js";
+import { BUGS, bugFlags, isBugName } from "./bugs.js";
+import { GroupMachine, isGroupCommand } from "./group.js";
+import { GroupServer, POLL_INTERVAL_MS } from "./group-server.js";
+
+/** Exit status when a safety invariant fails: the state can no longer be trusted. */
+export const INVARIANT_EXIT_CODE = 70;
+const CONSENSUS = ["raft", "paxos"] as const;
+type Consensus = (typeof CONSENSUS)[number];
+
+const args = parseNodeArgs(["consensus"]);
+if (args.bug !== undefined && !isBugName(args.bug)) {
+  process.stderr.write(`unknown --bug "${args.bug}"; known: ${BUGS.join(", ")}\n`);
+  process.exit(2);
+}
+const consensus = args.extra.consensus ?? "raft";
+if (!(CONSENSUS as readonly string[]).includes(consensus)) {
+  process.stderr.write(`--consensus wants ${CONSENSUS.join(" or ")}, got "${consensus}"\n`);
+  process.exit(2);
+}
+const bugs = bugFlags(args.bug);
+const node = new MaelstromNode();
+
+/** The role's consensus messages go here; undefined until init. */
+let rsm: Replicated<unknown, Body> | undefined;
+let group: GroupServer | undefined;
+
+/** A broken invariant ends the process at once: going on could acknowledge wrong answers. */
+function die(err: unknown): never {
+  node.log(`INVARIANT VIOLATED: ${(err as Error).stack ?? err}`);
+  process.exit(INVARIANT_EXIT_CODE);
+}
+
+/** Wraps a callback so a broken invariant anywhere below it ends the process. */
+function guarded<A extends unknown[], T>(fn: (...a: A) => T | Promise<T>) {
+  return async (...a: A): Promise<T> => {
+    try {
+      return await fn(...a);
+    } catch (err) {
+      if (err instanceof InvariantViolation) die(err);
+      throw err;
+    }
+  };
+}
+
+/** The replicated state machine of `sm` over `peers`, durable in `dir`. */
+function replicate<C>(
+  kind: Consensus,
+  peers: string[],
+  sm: StateMachine<C>,
+  isCommand: (cmd: unknown) => cmd is C,
+  dir: string,
+): Replicated<C, Body> {
+  if (kind === "paxos") {
+    throw new Error("--consensus paxos is not wired yet (waiting for systems/lib/paxos/rsm.ts)");
+  }
+  const raft = new RaftNode<C, Body>(
+    node.nodeId,
+    peers,
+    {
+      send: (dest, body) => node.send(dest, body),
+      setTimer: (delay_ms, callback) => setTimeout(guarded(callback), delay_ms),
+      clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
+      defer: (callback) => setImmediate(guarded(callback)),
+      now_ms: () => performance.now(),
+      random: Math.random,
+      log: (text) => node.log(text),
+    },
+    new Storage<C>(dir),
+    sm,
+    isCommand,
+    { commitOldTerm: false },
+  );
+  return new RaftReplicated(raft);
+}
+
+function startGroup(role: Extract<Role, { kind: "group" }>, dir: string): void {
+  const machine = new GroupMachine(role.gid, bugs);
+  const replicated = replicate(consensus as Consensus, role.peers, machine, isGroupCommand, dir);
+  rsm = replicated as Replicated<unknown, Body>;
+  group = new GroupServer(
+    replicated,
+    machine,
+    controllersOf(node.nodeIds),
+    (dest, body, timeout_ms) => node.rpc(dest, body, timeout_ms),
+    bugs,
+    (text) => node.log(text),
+  );
+  const server = group;
+  replicated.start();
+  setInterval(
+    guarded(() => server.tick()),
+    POLL_INTERVAL_MS,
+  );
+}
+
+node.onInit(() => {
+  if (args.bug) node.log(`running with --bug ${args.bug}`);
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), `shard-kv-${node.nodeId}-`));
+  if (dataDir === undefined) node.log(`no FAULTLINE_DATA_DIR: keeping state in ${dir}`);
+  try {
+    const role = roleOf(node.nodeId, node.nodeIds);
+    node.log(`${role.kind === "group" ? `gid ${role.gid}` : "controller"}, peers ${role.peers}`);
+    if (role.kind === "group") startGroup(role, dir);
+  } catch (err) {
+    if (err instanceof InvariantViolation) die(err);
+    node.log(`cannot start: ${(err as Error).stack ?? err}`);
+    process.exit(1);
+  }
+});
+
+/** The group server, or a definite refusal when this node is not a group server. */
+function groupServer(): GroupServer {
+  if (group === undefined) {
+    throw new RPCError(ErrorCode.notSupported, `${node.nodeId} is not a group server`);
+  }
+  return group;
+}
+
+for (const type of RAFT_MESSAGE_TYPES) {
+  node.on(
+    type,
+    guarded((msg: Message) => {
+      rsm?.receive(msg.src, msg.body);
+    }),
+  );
+}
+for (const type of ["get", "put", "append"]) {
+  node.on(
+    type,
+    guarded(async (msg: Message) => node.reply(msg, await groupServer().handleClient(msg.body))),
+  );
+}
+node.on(
+  "shard_pull",
+  guarded((msg: Message) => node.reply(msg, groupServer().handlePull(msg.body))),
+);
+node.on(
+  "shard_gc",
+  guarded(async (msg: Message) => node.reply(msg, await groupServer().handleGc(msg.body))),
+);
+
+node.run();
