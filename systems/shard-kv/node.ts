@@ -27,11 +27,19 @@ import { RaftReplicated } from "../lib/raft/replicated.js";
 import { Storage } from "../lib/raft/storage.js";
 import type { Replicated, StateMachine } from "../lib/replicated.js";
 import { BUGS, bugFlags, isBugName } from "./bugs.js";
+import {
+  type ControllerCommand,
+  ControllerMachine,
+  ControllerService,
+  parseControllerRequest,
+} from "./controller.js";
 import { GroupMachine, isGroupCommand } from "./group.js";
 import { GroupServer, POLL_INTERVAL_MS } from "./group-server.js";
 
 /** Exit status when a safety invariant fails: the state can no longer be trusted. */
 export const INVARIANT_EXIT_CODE = 70;
+/** A controller request waits this long for its log entry: under a clerk's 1 s request timeout. */
+export const CONTROLLER_SUBMIT_TIMEOUT_MS = 800;
 const CONSENSUS = ["raft", "paxos"] as const;
 type Consensus = (typeof CONSENSUS)[number];
 
@@ -51,6 +59,7 @@ const node = new MaelstromNode();
 /** The role's consensus messages go here; undefined until init. */
 let rsm: Replicated<unknown, Body> | undefined;
 let group: GroupServer | undefined;
+let controller: ControllerService | undefined;
 
 /** A broken invariant ends the process at once: going on could acknowledge wrong answers. */
 function die(err: unknown): never {
@@ -101,6 +110,35 @@ function replicate<C>(
   return new RaftReplicated(raft);
 }
 
+/** A controller log entry is a parsed request with `op` for `type`: valid when it parses again. */
+function isControllerCommand(cmd: unknown): cmd is ControllerCommand {
+  if (typeof cmd !== "object" || cmd === null) return false;
+  const { op, ...rest } = cmd as Record<string, unknown>;
+  if (typeof op !== "string") return false;
+  try {
+    parseControllerRequest({ ...rest, type: op });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function startController(role: Extract<Role, { kind: "controller" }>, dir: string): void {
+  const machine = new ControllerMachine({ unevenRebalance: bugs.unevenRebalance });
+  const replicated = replicate(
+    consensus as Consensus,
+    role.peers,
+    machine,
+    isControllerCommand,
+    dir,
+  );
+  rsm = replicated as Replicated<unknown, Body>;
+  controller = new ControllerService(replicated, machine, {
+    submit_timeout_ms: CONTROLLER_SUBMIT_TIMEOUT_MS,
+  });
+  replicated.start();
+}
+
 function startGroup(role: Extract<Role, { kind: "group" }>, dir: string): void {
   const machine = new GroupMachine(role.gid, bugs);
   const replicated = replicate(consensus as Consensus, role.peers, machine, isGroupCommand, dir);
@@ -129,12 +167,21 @@ node.onInit(() => {
     const role = roleOf(node.nodeId, node.nodeIds);
     node.log(`${role.kind === "group" ? `gid ${role.gid}` : "controller"}, peers ${role.peers}`);
     if (role.kind === "group") startGroup(role, dir);
+    else startController(role, dir);
   } catch (err) {
     if (err instanceof InvariantViolation) die(err);
     node.log(`cannot start: ${(err as Error).stack ?? err}`);
     process.exit(1);
   }
 });
+
+/** The controller service, or a definite refusal when this node is not a controller replica. */
+function controllerService(): ControllerService {
+  if (controller === undefined) {
+    throw new RPCError(ErrorCode.notSupported, `${node.nodeId} is not a controller replica`);
+  }
+  return controller;
+}
 
 /** The group server, or a definite refusal when this node is not a group server. */
 function groupServer(): GroupServer {
@@ -156,6 +203,12 @@ for (const type of ["get", "put", "append"]) {
   node.on(
     type,
     guarded(async (msg: Message) => node.reply(msg, await groupServer().handleClient(msg.body))),
+  );
+}
+for (const type of ["join", "leave", "move", "query"]) {
+  node.on(
+    type,
+    guarded(async (msg: Message) => node.reply(msg, await controllerService().handle(msg.body))),
   );
 }
 node.on(
