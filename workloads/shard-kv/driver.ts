@@ -7,7 +7,7 @@ import type { Op } from "../../checkers/history.js";
 import type { CheckResult } from "../../checkers/result.js";
 import { controllersOf, type Gid, groupsOf, NSHARDS } from "../../protocols/shard-kv.js";
 import { KV_GET_FRACTION, KV_PUT_FRACTION, kvUniqueValue } from "../kv.js";
-import { IndependentKeys, MAX_OPS_PER_KEY, MAX_PROCESSES_PER_KEY } from "../lin-kv.js";
+import { IndependentKeys, MAX_PROCESSES_PER_KEY } from "../lin-kv.js";
 import type {
   Driver,
   DriverContext,
@@ -32,6 +32,11 @@ import { type Change, describeChange, planChange, undo } from "./reconfigure.js"
 
 /** Workers sharing a key at a time: concurrent ops on one key, and many shards busy at once. */
 export const WORKERS_PER_KEY = 2;
+/**
+ * A key is retired after this many ops (lin-kv's MAX_OPS_PER_KEY is 100): fresh keys walk the
+ * shards, so even a short run writes to most of them and reads each back at the end.
+ */
+export const OPS_PER_KEY = 20;
 /** The final phase asks each controller replica for at most this many configs. */
 export const MAX_FINAL_CONFIGS = 1000;
 /** Times the final phase asks a replica for one config before recording it did not answer. */
@@ -76,7 +81,7 @@ export class ShardKvDriver implements Driver {
     this.keys = new IndependentKeys<string>({
       concurrency: ctx.settings.concurrency,
       groupSize: WORKERS_PER_KEY,
-      maxOpsPerKey: MAX_OPS_PER_KEY,
+      maxOpsPerKey: OPS_PER_KEY,
       maxProcessesPerKey: MAX_PROCESSES_PER_KEY,
       keyName: shardKvKey,
     });
@@ -214,9 +219,9 @@ export class ShardKvDriver implements Driver {
       { ...body, client: admin.client, seq },
       this.deadline_ms(),
     );
-    const completion = completionOf(outcome, value, false);
-    this.record({ process, f, ...completion });
-    if (completion.type === "info") admin.renew(this.ctx.nextProcess());
+    const { type, ...rest } = completionOf(outcome, value, false);
+    this.record({ process, type, f, ...rest });
+    if (type === "info") admin.renew(this.ctx.nextProcess());
     return outcome;
   }
 
@@ -239,8 +244,8 @@ export class ShardKvDriver implements Driver {
     const outcome = await clerk.groupOp(body, this.deadline_ms());
     const completion = completionOf(outcome, value, f === "get");
     if (completion.malformed) this.malformed.push(completion.malformed);
-    const { malformed: _, ...event } = completion;
-    this.record({ process, f, ...event, ...marks });
+    const { malformed: _, type, ...event } = completion;
+    this.record({ process, type, f, ...event, ...marks });
     if (completion.type === "info") clerk.renew(this.ctx.nextProcess());
   }
 
