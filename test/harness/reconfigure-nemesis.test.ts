@@ -19,7 +19,7 @@ function nemesis(hook: ReconfigureHook | undefined) {
       { faults: ["reconfigure"], interval_s: 0.01, packet: DEFAULT_PACKET_FAULTS },
       ["n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8"],
       {} as Cluster,
-      new LinkTable(),
+      new LinkTable({ mean_ms: 0, dist: "constant" }),
       history,
       new Random(1),
       log,
