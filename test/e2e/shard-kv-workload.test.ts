@@ -39,7 +39,13 @@ describe("shard-kv workload", () => {
     );
     expect(r.exitCode, r.stderr).toBe(0);
     const results = readResults(store);
-    for (const name of ["linearizable", "exactly-once", "shard-availability", "protocol"]) {
+    for (const name of [
+      "linearizable",
+      "exactly-once",
+      "shard-controller",
+      "shard-availability",
+      "protocol",
+    ]) {
       expect(results.checkers[name].valid, name).toBe(true);
     }
     const ops = parseHistory(readFileSync(join(store, "latest", "history.jsonl"), "utf8"));

@@ -5,6 +5,7 @@ import type { Config } from "../../protocols/shard-kv.js";
 import { key2shard } from "../../protocols/shard-kv.js";
 import type { HistoryEvent, RunSettings } from "../../workloads/plugin.js";
 import type { Body } from "../../workloads/protocol.js";
+import { configObservations } from "../../workloads/shard-kv/checks.js";
 import { Clerk } from "../../workloads/shard-kv/clerk.js";
 import { completionOf, shardKvKey } from "../../workloads/shard-kv/driver.js";
 import { shardKvPlugin } from "../../workloads/shard-kv/index.js";
@@ -169,5 +170,32 @@ describe("shard-kv keys and reconfiguration", () => {
     expect(() => shardKvPlugin.prepare?.(settings, undefined, () => undefined)).toThrow(
       "shard-kv needs 3 controller nodes plus groups of 3, got 7 nodes; use --node-count 6 (1 group)",
     );
+  });
+});
+
+describe("shard-kv config observations", () => {
+  it("takes each ok query's config under the num it answers for", () => {
+    const at = (index: number, num: number, c: Config, node: string) => [
+      { index, time: index, process: 8, type: "invoke" as const, f: "query", value: { num }, node },
+      {
+        index: index + 1,
+        time: index + 1,
+        process: 8,
+        type: "ok" as const,
+        f: "query",
+        value: { num, config: c },
+        node,
+      },
+    ];
+    const ops = [
+      ...at(0, -1, config(2, 1), "n0"),
+      ...at(2, 1, config(1, 1), "n1"),
+      ...at(4, 9, config(2, 2), "n2"),
+    ];
+    expect(configObservations(ops).map((o) => [o.num, o.config.num, o.node, o.op_index])).toEqual([
+      [2, 2, "n0", 1],
+      [1, 1, "n1", 3],
+      [2, 2, "n2", 5],
+    ]);
   });
 });
