@@ -12,8 +12,14 @@ import type { Op } from "../checkers/history.js";
 import type { CheckResult } from "../checkers/result.js";
 import { checkStats } from "../checkers/stats.js";
 import { writeRunReports } from "../reports/index.js";
-import { workloadPlugin } from "../workloads/index.js";
-import type { Driver, DriverContext, WorkloadPlugin } from "../workloads/plugin.js";
+import { DRIVER_FAULT_KINDS, type FaultKind, transportFaultKinds } from "../workloads/faults.js";
+import { PLUGINS, workloadPlugin } from "../workloads/index.js";
+import {
+  type Driver,
+  type DriverContext,
+  SetupError,
+  type WorkloadPlugin,
+} from "../workloads/plugin.js";
 import { RunClock, sleepUnlessAborted } from "./clock.js";
 import { EXIT } from "./exit-codes.js";
 import type { HistoryRecorder } from "./history-recorder.js";
@@ -248,9 +254,10 @@ async function lifecycle(
 function prepareRun(options: TestOptions) {
   const plugin = workloadPlugin(options.workload);
   const transport = TRANSPORTS[plugin.transport];
+  checkDriverFaultKinds(options.nemesis.faults, plugin);
   checkFaultKinds(
     options.nemesis.faults,
-    plugin.faults ?? transport.fault_kinds,
+    plugin.faults ?? transportFaultKinds(transport.fault_kinds),
     plugin.faults ? `the ${plugin.name} workload` : `the ${transport.name} transport`,
     plugin.faults_note,
   );
@@ -261,6 +268,21 @@ function prepareRun(options: TestOptions) {
     roleCommand(options.target, name, fallback);
   const prepared = plugin.prepare?.(options, workloadOptions, role) ?? {};
   return { plugin, transport, workloadOptions, prepared, role };
+}
+
+/**
+ * Refuses a kind only a workload's driver can carry out (`reconfigure`) for a workload whose
+ * plugin does not list it, naming the workloads that do: the transport's list would otherwise
+ * blame the transport, which is not the reason.
+ */
+function checkDriverFaultKinds(requested: readonly FaultKind[], plugin: WorkloadPlugin): void {
+  for (const kind of requested) {
+    if (!DRIVER_FAULT_KINDS.includes(kind) || plugin.faults?.includes(kind)) continue;
+    const able = Object.values(PLUGINS).filter((p) => p.faults?.includes(kind));
+    throw new SetupError(
+      `the ${plugin.name} workload cannot take ${kind} faults: only a workload that changes the system's configuration can (${able.map((p) => p.name).join(", ") || "none"})`,
+    );
+  }
 }
 
 /**

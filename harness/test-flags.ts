@@ -26,8 +26,10 @@ import { addWorkloadOptions, targetFromWorkloadFlags } from "./workload-options.
 
 /** `--nemesis` takes a comma list of fault kinds, or `all`. */
 function faultList(text: string): FaultKind[] {
-  // `crash` needs --crash-after to say when, so `all` means the faults that need nothing more.
-  if (text === "all") return FAULT_KINDS.filter((kind) => kind !== "crash");
+  // `crash` needs --crash-after to say when, and `reconfigure` a workload that can (shard-kv),
+  // so `all` means the faults that need nothing more.
+  if (text === "all")
+    return FAULT_KINDS.filter((kind) => kind !== "crash" && kind !== "reconfigure");
   const kinds = text
     .split(",")
     .map((k) => k.trim())

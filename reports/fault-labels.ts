@@ -86,6 +86,8 @@ export function faultLabel(kind: string, value: unknown): string {
     if (dup) parts.push(`duplicate ${Math.round(dup * 100)}%`);
     if (delay) parts.push(`+${delay} ms delay`);
     text = `packet faults on ${strings(v.nodes).join(", ")}${parts.length ? `: ${parts.join(", ")}` : ""}`;
+  } else if (kind === "reconfigure" && v) {
+    text = str(v.change);
   } else if (kind === "clock" && v) {
     const offsets = record(v.offsets_s);
     if (str(v.mode) === "bump" && offsets) {

@@ -15,6 +15,7 @@ import { miningPlugin } from "./mining/index.js";
 import { mitLab1Plugin } from "./mit-lab1/index.js";
 import type { LabOptions } from "./mit-lab1/options.js";
 import { SetupError, type WorkloadPlugin } from "./plugin.js";
+import { shardKvPlugin } from "./shard-kv/index.js";
 import { uniqueIds } from "./unique-ids.js";
 import type { WorkloadFactory } from "./workload.js";
 
@@ -67,6 +68,7 @@ export const PLUGINS: Readonly<Record<string, WorkloadPlugin>> = {
   mining: miningPlugin,
   mapreduce: mapreducePlugin,
   "mit-lab1": mitLab1Plugin as WorkloadPlugin,
+  "shard-kv": shardKvPlugin as WorkloadPlugin,
 };
 
 /** Each workload's own options, under the key its plugin names (TestOptions carries them). */

@@ -158,6 +158,19 @@ export interface ProcessHooks {
   resume(names: string[]): string[];
 }
 
+/**
+ * A fault only the workload can carry out, run by the maelstrom nemesis on its schedule like any
+ * other kind (ARCHITECTURE.md "Faults"): shard-kv's reconfiguration through its controller.
+ * The controller ops it issues are the driver's own history ops; the nemesis records each start
+ * and stop with the description returned.
+ */
+export interface ReconfigureHook {
+  /** Changes the configuration, drawing from `random`; what it did, or false when it could not. */
+  start(random: Rng): Promise<string | false>;
+  /** Undoes the last start (the heal calls it too when a start is in force); what it did. */
+  stop(): Promise<string>;
+}
+
 // ---- the networks a driver sees, one per transport ------------------------------------------
 
 /** The maelstrom transport: the router, its nodes (started with init) and its clients. */
@@ -306,6 +319,8 @@ export interface Driver {
   start(): Promise<void>;
   /** Kills, pauses and restarts of this workload's participants (star transports). */
   readonly hooks?: ProcessHooks;
+  /** `reconfigure` faults (maelstrom); a plugin listing that kind in `faults` must give it. */
+  readonly reconfigure?: ReconfigureHook;
   /** The participant every link fault is between a peer and (tcp; udp's is the server). */
   readonly hub?: string;
   /**

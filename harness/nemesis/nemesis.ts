@@ -16,6 +16,7 @@ import {
   TARGETS,
   type Targets,
 } from "../../workloads/faults.js";
+import type { ReconfigureHook } from "../../workloads/plugin.js";
 import type { Body } from "../../workloads/protocol.js";
 import { sleepUnlessAborted } from "../clock.js";
 import type { Cluster } from "../cluster.js";
@@ -197,6 +198,8 @@ export class Nemesis {
   private scriptCut: Array<[string, string]> = [];
   /** Shapes still to come in the current cycle, next last. */
   private shapesAhead: PartitionShape[] = [];
+  /** What the reconfigure fault in force did, until it is undone. */
+  private reconfigured: string | undefined;
 
   constructor(
     private readonly options: NemesisOptions,
@@ -207,7 +210,12 @@ export class Nemesis {
     private readonly random: Random,
     private readonly log: Logger,
     private readonly clock: ClockControl | undefined,
+    /** The driver's hook for `reconfigure` faults (Driver.reconfigure). */
+    private readonly reconfigure?: ReconfigureHook,
   ) {
+    if (options.faults.includes("reconfigure") && !reconfigure) {
+      throw new Error("reconfigure faults need a driver with a reconfigure hook");
+    }
     if (options.faults.includes("clock") && !clock)
       throw new Error("clock faults need a ClockControl");
     if (options.faults.includes("crash") !== (options.crash_points?.length ?? 0) > 0) {
@@ -225,10 +233,7 @@ export class Nemesis {
     const script = this.options.script;
     const steps: FaultSteps = {
       wait: (s, random) => this.wait(s, random),
-      start: async (kind, random) => {
-        await this.start(kind, random);
-        return true;
-      },
+      start: (kind, random) => this.start(kind, random),
       stop: (kind) => this.stop(kind),
     };
     await Promise.all([
@@ -369,6 +374,10 @@ export class Nemesis {
     this.strobe = undefined;
     if (this.clock) value.clocks_reset = this.clock.reset();
     if (this.killed.size > 0) value.restarted = await this.restart([...this.killed]);
+    if (this.reconfigured !== undefined) {
+      value.reconfigure = await (this.reconfigure as ReconfigureHook).stop();
+      this.reconfigured = undefined;
+    }
     this.active.clear();
     this.history.record({ process: "nemesis", type: "info", f: "heal", value });
     this.log.info(`nemesis: healed everything ${JSON.stringify(value)}`);
@@ -405,7 +414,8 @@ export class Nemesis {
     this.crashAtPoint(src, dest, body);
   }
 
-  private async start(kind: FaultKind, random: Random): Promise<void> {
+  /** Starts one fault; false when it did nothing (a reconfiguration that had no move to make). */
+  private async start(kind: FaultKind, random: Random): Promise<boolean> {
     switch (kind) {
       case "partition": {
         const shape = this.options.partition_shape ?? this.nextShape(random);
@@ -413,7 +423,7 @@ export class Nemesis {
         for (const [src, dest] of partition.cut) this.links.set(src, dest, { partitioned: true });
         this.partition = partition;
         this.record("start-partition", kind, partition, `partition ${shape}`);
-        return;
+        return true;
       }
       case "packet": {
         const { loss, duplicate, delay_ms } = this.options.packet;
@@ -430,7 +440,7 @@ export class Nemesis {
           { nodes: targets, loss, duplicate, delay_ms },
           `packet ${targets.join(",")}`,
         );
-        return;
+        return true;
       }
       case "kill": {
         const targets = this.pickNodes(random);
@@ -438,7 +448,7 @@ export class Nemesis {
         await Promise.all(targets.map((node) => this.cluster.crash(node)));
         for (const node of targets) this.killed.add(node);
         this.record("start-kill", kind, { nodes: targets }, `kill ${targets.join(",")}`);
-        return;
+        return true;
       }
       case "crash": {
         const targets = this.pickNodes(random);
@@ -449,13 +459,13 @@ export class Nemesis {
           { nodes: targets, crash_after: this.options.crash_points },
           `crash points ${targets.join(",")}`,
         );
-        return;
+        return true;
       }
       case "pause": {
         const targets = this.pickNodes(random);
         for (const node of targets) if (this.cluster.pause(node)) this.paused.add(node);
         this.record("start-pause", kind, { nodes: targets }, `pause ${targets.join(",")}`);
-        return;
+        return true;
       }
       case "clock": {
         const clock = this.clock as ClockControl;
@@ -493,7 +503,17 @@ export class Nemesis {
             `clock strobe ${targets.join(",")}`,
           );
         }
-        return;
+        return true;
+      }
+      case "reconfigure": {
+        const change = await (this.reconfigure as ReconfigureHook).start(random);
+        if (change === false) {
+          this.log.info("nemesis: reconfigure found nothing to change");
+          return false;
+        }
+        this.reconfigured = change;
+        this.record("start-reconfigure", kind, { change }, change);
+        return true;
       }
     }
   }
@@ -537,6 +557,12 @@ export class Nemesis {
         if (this.strobe) clearInterval(this.strobe);
         this.strobe = undefined;
         this.record("stop-clock", kind, { reset: this.clock?.reset() ?? [] });
+        return;
+      }
+      case "reconfigure": {
+        const change = await (this.reconfigure as ReconfigureHook).stop();
+        this.reconfigured = undefined;
+        this.record("stop-reconfigure", kind, { change });
         return;
       }
     }

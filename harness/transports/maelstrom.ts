@@ -58,7 +58,7 @@ function openMaelstrom(run: TransportRun): OpenTransport<MaelstromNet> {
   });
   return {
     net: maelstromNet(run, nodeIds, cluster, clients, network),
-    nemesis: () => {
+    nemesis: (driver) => {
       const nemesis = new Nemesis(
         options.nemesis,
         nodeIds,
@@ -68,6 +68,7 @@ function openMaelstrom(run: TransportRun): OpenTransport<MaelstromNet> {
         random.fork("nemesis"),
         log,
         clock_control,
+        driver.reconfigure,
       );
       network.onNodeMessage((src, dest, body) => nemesis.observe(src, dest, body));
       return nemesis;

@@ -48,6 +48,24 @@ describe("bad arguments", () => {
     expect(r.stderr).toMatch(/--rate/);
   });
 
+  it("refuses reconfigure faults for a workload that cannot reconfigure", async () => {
+    const bin = join(FIXTURES, "echo.mjs");
+    const r = await runCli(["test", "-w", "lin-kv", "--bin", bin, "--nemesis", "reconfigure"]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr.trim().split("\n").at(-1)).toBe(
+      "faultline: the lin-kv workload cannot take reconfigure faults: only a workload that changes the system's configuration can (shard-kv)",
+    );
+  });
+
+  it("names the node count shard-kv needs", async () => {
+    const bin = join(FIXTURES, "echo.mjs");
+    const r = await runCli(["test", "-w", "shard-kv", "--bin", bin, "--node-count", "8"]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr.trim().split("\n").at(-1)).toMatch(
+      /^faultline: shard-kv needs 3 controller nodes.*--node-count 9 \(2 groups\)$/,
+    );
+  });
+
   it("says when --bin does not exist", async () => {
     const r = await runCli(["test", "-w", "echo", "--bin", "/nonexistent/node"]);
     expect(r.exitCode).toBe(3);
