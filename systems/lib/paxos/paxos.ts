@@ -5,7 +5,8 @@
 //   done(seq)      this peer no longer needs slots <= seq
 //   max()          highest slot this peer has heard of, or -1
 //   min()          1 + the lowest done() value over *all* peers (-1 for a peer never heard
-//                  from); slots below it are forgotten and their memory freed.
+//                  from; optionally not waiting for a peer far behind, see maxLagSlots);
+//                  slots below it are forgotten and their memory freed.
 // Done values ride on every Paxos message. Unlike the MIT library, acceptors persist their
 // promised/accepted state (PaxosStorage) before answering, so a peer survives kill + restart.
 //
@@ -161,6 +162,15 @@ export interface PaxosOptions {
   onYield?: (seq: number, value: unknown) => void;
   /** The done() value this peer had persisted before a restart. */
   initialDone?: number;
+  /**
+   * min() stops waiting for a peer whose done() value is more than this many slots below ours
+   * (default: waits for every peer forever, as MIT's library does). Forgetting slot s needs
+   * only that this peer is done with s, so it holds a snapshot covering s: a peer left behind
+   * catches up from such a snapshot (onForgotten), not from the slots.
+   */
+  maxLagSlots?: number;
+  /** A peer answered that it has forgotten `seq`: this peer needs a snapshot to get past it. */
+  onForgotten?: (seq: number, peer: string) => void;
   acceptLowerBallot?: boolean;
   /**
    * Two different decisions for one slot break Paxos's one guarantee; a correct build throws.
@@ -286,8 +296,10 @@ export class Paxos {
   }
 
   min(): number {
-    let lowest = Number.POSITIVE_INFINITY;
-    for (const d of this.doneBy.values()) lowest = Math.min(lowest, d);
+    const own = this.doneBy.get(this.me) ?? -1;
+    const maxLag = this.options.maxLagSlots ?? Number.POSITIVE_INFINITY;
+    let lowest = own; // our own done() always counts: we never forget a slot we still need
+    for (const d of this.doneBy.values()) if (own - d <= maxLag) lowest = Math.min(lowest, d);
     return Math.max(this.floor, lowest + 1);
   }
 
@@ -421,6 +433,7 @@ export class Paxos {
       this.learn(body.seq, body.value);
       return;
     }
+    if (body.forgotten === true) this.options.onForgotten?.(body.seq, src);
     const p = this.proposals.get(body.seq);
     if (p?.phase !== "prepare" || body.ballot !== p.ballot) return; // an old round's answer
     if (body.forgotten === true) {
@@ -448,6 +461,7 @@ export class Paxos {
       this.learn(body.seq, body.value);
       return;
     }
+    if (body.forgotten === true) this.options.onForgotten?.(body.seq, src);
     const p = this.proposals.get(body.seq);
     if (p?.phase !== "accept" || body.ballot !== p.ballot) return;
     if (body.forgotten === true) {
