@@ -155,9 +155,9 @@ export interface PaxosOptions {
   /** Called once per slot when this peer learns its decision. */
   onDecide?: (seq: number, value: unknown) => void;
   /**
-   * Called when a proposal started with `yieldToOthers` gave up its slot: another proposer
-   * holds a higher ballot there and this one had not sent a single accept, so its value
-   * cannot be chosen in that slot unless some other peer proposes it.
+   * Called when a proposal started with `yieldToOthers` gave up its slot before sending a
+   * single accept (another proposer holds a higher ballot there, or peers have forgotten the
+   * slot), so its value cannot be chosen in that slot unless some other peer proposes it.
    */
   onYield?: (seq: number, value: unknown) => void;
   /** The done() value this peer had persisted before a restart. */
@@ -530,6 +530,8 @@ export class Paxos {
     this.timers.clearTimeout(p.timer);
     this.proposals.delete(p.seq);
     this.options.log?.(`paxos: gave up on slot ${p.seq}: ${why}`);
+    // The slot was decided without our value if none of our accepts went out: like a yield.
+    if (p.yields && !p.acceptSent) this.options.onYield?.(p.seq, p.own);
   }
 
   // ------------------------------------------------------------------------------ learning
@@ -575,16 +577,13 @@ export class Paxos {
   private forget(): void {
     const min = this.min();
     for (const seq of this.instances.keys()) if (seq < min) this.instances.delete(seq);
-    for (const [seq, p] of this.proposals) {
-      if (seq < min) {
-        this.timers.clearTimeout(p.timer);
-        this.proposals.delete(seq);
-      }
-    }
+    const dropped = [...this.proposals.values()].filter((p) => p.seq < min);
     if (min - this.compactedAt >= COMPACT_EVERY_SLOTS) {
       this.options.storage.compact(min, this.instances);
       this.compactedAt = min;
       this.floor = Math.max(this.floor, min);
     }
+    // Last: a yield callback may start the application's next proposal.
+    for (const p of dropped) this.abandon(p, "every peer is done with this slot");
   }
 }

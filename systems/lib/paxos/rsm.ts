@@ -296,6 +296,7 @@ export class PaxosReplicated<C, R = unknown> implements Replicated<C, R> {
       if (since === undefined) this.holeSince.set(seq, now);
       else if (now - since >= HOLE_GRACE_MS) this.paxos.start(seq, NOOP);
     }
+    this.settleSkipped();
     const active = this.active;
     if (active && !this.paxos.proposing(active.seq)) {
       // Paxos gave up on the slot without our learning its decision (peers had forgotten it):
@@ -430,19 +431,29 @@ export class PaxosReplicated<C, R = unknown> implements Replicated<C, R> {
     this.options.machine.restore(machine);
     this._applied = applied;
     this.snapshotAsked_ms = Number.NEGATIVE_INFINITY;
+    for (const seq of this.appliedEarly) if (seq <= applied) this.appliedEarly.delete(seq);
+    this.options.log?.(`installed a peer's snapshot through slot ${applied}`);
+    // done() may drop our proposals in forgotten slots: those that sent no accepts step aside.
+    this.saveSnapshot(this.options.now_ms());
+    this.settleSkipped();
+    this.applyReady();
+    this.pump();
+  }
+
+  /**
+   * Our batches in slots a peer's snapshot covered whose Paxos proposal has ended: whether the
+   * batch is in that state cannot be told from it. (A proposal still running there ends in a
+   * decision, which claim() settles, or in a yield, or here.)
+   */
+  private settleSkipped(): void {
     for (const [seq, b] of this.unsettled) {
-      if (seq > applied) continue;
-      // Whether our batch is in that state cannot be told from it.
-      for (const e of b.entries)
+      if (seq > this._applied || this.paxos.proposing(seq)) continue;
+      for (const e of b.entries) {
         settle(e, { kind: "unknown", reason: `slot ${seq} skipped by a snapshot` });
+      }
       this.unsettled.delete(seq);
       if (this.active === b) this.active = undefined;
     }
-    for (const seq of this.appliedEarly) if (seq <= applied) this.appliedEarly.delete(seq);
-    this.options.log?.(`installed a peer's snapshot through slot ${applied}`);
-    this.saveSnapshot(this.options.now_ms());
-    this.applyReady();
-    this.pump();
   }
 }
 
