@@ -24,7 +24,8 @@
 // - applied: its slot was decided with our batch and applied here.
 // - not-done: the command is in the queue, never proposed, or back in the queue because its
 //   batch surely lost its slot: either the slot was decided with another value, or the batch
-//   stepped aside before any of its accepts went out (no acceptor holds it there).
+//   gave the slot up (a higher ballot there, or peers had forgotten the slot) before any of its
+//   accepts went out, so no acceptor holds it there.
 // - unknown: its batch's slot is undecided here when the timeout comes (its accepts may have
 //   gone out, it may be chosen later), or the slot was skipped by installing a peer's snapshot
 //   (the command may be inside it), or the replica stopped with the batch in flight. A batch
@@ -117,7 +118,11 @@ export interface PaxosReplicatedOptions<C> {
   /** The acceptors' durable state (FilePaxosStorage in a data dir). */
   storage: PaxosStorage;
   snapshots: SnapshotStore;
-  /** Applied in slot order; restore() replaces its state in place. */
+  /**
+   * Applied in slot order, with the slot as `index` (the commands of one batch share it);
+   * restore() replaces its state in place. It must tolerate a command applied twice when its
+   * submitter resubmits after an unknown outcome (dedup by request identity).
+   */
   machine: StateMachine<C>;
   now_ms: () => number;
   timers?: Timers;
@@ -144,7 +149,7 @@ export class PaxosReplicated<C, R = unknown> implements Replicated<C, R> {
   conflicts = 0;
   private queue: Entry<C, R>[] = [];
   private active: Batch<C, R> | undefined;
-  /** Our batches by slot, until the slot is applied here or is known to have gone to another value. */
+  /** Our batches by slot, until the slot is applied here or known to have gone to another value. */
   private readonly unsettled = new Map<number, Batch<C, R>>();
   private readonly holeSince = new Map<number, number>();
   /** skip-hole: slots above `applied` that were applied early. */
@@ -201,7 +206,10 @@ export class PaxosReplicated<C, R = unknown> implements Replicated<C, R> {
     return new Promise((resolve) => this.submitWith(cmd, timeout_ms, resolve));
   }
 
-  /** submit() with a callback, called synchronously when the outcome is known (for tests and servers that answer in the same turn). */
+  /**
+   * submit() with a callback, called in the same turn as the outcome is known (for servers that
+   * answer at once, and synchronous tests). Timeouts need start() or a host calling tick().
+   */
   submitWith(cmd: C, timeout_ms: number, settle: (outcome: Submitted<R>) => void): void {
     if (this.stopped) {
       settle({ kind: "not-done", reason: "replica stopped" });
@@ -247,7 +255,7 @@ export class PaxosReplicated<C, R = unknown> implements Replicated<C, R> {
     return false;
   }
 
-  /** Ticks every TICK_MS on the timers; a host that has its own periodic work calls tick() instead. */
+  /** Ticks every TICK_MS on the timers; a host with its own periodic work calls tick() instead. */
   start(): void {
     if (this.stopped || this.tickTimer !== undefined) return;
     const loop = () => {
@@ -285,7 +293,7 @@ export class PaxosReplicated<C, R = unknown> implements Replicated<C, R> {
     for (const b of this.unsettled.values()) {
       for (const e of b.entries) {
         if (now >= e.deadline_ms)
-          settle(e, { kind: "unknown", reason: `slot ${b.seq} not decided in time` });
+          settle(e, { kind: "unknown", reason: `slot ${b.seq} not applied in time` });
       }
     }
     for (const seq of this.holeSince.keys()) if (seq <= this._applied) this.holeSince.delete(seq);
@@ -416,7 +424,7 @@ export class PaxosReplicated<C, R = unknown> implements Replicated<C, R> {
     this.paxos.done(this._applied);
   }
 
-  /** A peer has forgotten a slot we have not applied: ask it for its state (one request at a time). */
+  /** A peer has forgotten a slot we have not applied: ask it for its state (one at a time). */
   private onForgotten(seq: number, peer: string): void {
     const now = this.options.now_ms();
     if (seq <= this._applied || now - this.snapshotAsked_ms < SNAPSHOT_RETRY_MS) return;
