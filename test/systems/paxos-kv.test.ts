@@ -36,10 +36,16 @@ interface Cluster {
   conflicts: string[];
   start(peer: string, seq: number, value: string, yieldToOthers?: boolean): void;
   yielded: Array<{ peer: string; seq: number }>;
+  /** Peers told by another that it has forgotten a slot. */
+  forgotten: Array<{ peer: string; seq: number; by: string }>;
   restart(peer: string): void;
 }
 
-function cluster(n: number, seed: number, options: { acceptLowerBallot?: boolean } = {}): Cluster {
+function cluster(
+  n: number,
+  seed: number,
+  options: { acceptLowerBallot?: boolean; maxLagSlots?: number } = {},
+): Cluster {
   const world = new World(seed);
   const ids = names(n);
   const peers = new Map<string, Paxos>();
@@ -47,6 +53,7 @@ function cluster(n: number, seed: number, options: { acceptLowerBallot?: boolean
   const conflicts: string[] = [];
   const proposed = new Map<number, string[]>();
   const yielded: Array<{ peer: string; seq: number }> = [];
+  const forgotten: Array<{ peer: string; seq: number; by: string }> = [];
   const make = (me: string) => {
     const px = new Paxos({
       me,
@@ -58,6 +65,8 @@ function cluster(n: number, seed: number, options: { acceptLowerBallot?: boolean
       acceptLowerBallot: options.acceptLowerBallot ?? false,
       onConflict: (seq, a, b) => conflicts.push(`${me} slot ${seq}: ${a} vs ${b}`),
       onYield: (seq) => yielded.push({ peer: me, seq }),
+      onForgotten: (seq, by) => forgotten.push({ peer: me, seq, by }),
+      ...(options.maxLagSlots !== undefined && { maxLagSlots: options.maxLagSlots }),
     });
     peers.set(me, px);
     world.handlers.set(me, (from, body) => px.receive(from, body));
@@ -73,6 +82,7 @@ function cluster(n: number, seed: number, options: { acceptLowerBallot?: boolean
     proposed,
     conflicts,
     yielded,
+    forgotten,
     start(peer, seq, value, yieldToOthers = false) {
       proposed.set(seq, [...(proposed.get(seq) ?? []), value]);
       peers.get(peer)?.start(seq, value, yieldToOthers);
@@ -451,6 +461,41 @@ describe("Done, Min and forgetting (MIT TestForget, TestDoneMax, TestForgetMem)"
       expect(px.min()).toBe(0);
       expect(px.liveSlots).toBe(21);
     }
+  });
+
+  it("with maxLagSlots Min stops waiting for a peer far behind, which hears that its slot is forgotten", () => {
+    const c = cluster(3, 9, { maxLagSlots: 5 });
+    c.world.partition([["n2"], ["n0", "n1"]]);
+    const n0 = c.peers.get("n0") as Paxos;
+    const n1 = c.peers.get("n1") as Paxos;
+    const majorityDecided = (seqs: number[]) =>
+      seqs.every(
+        (seq) => n0.status(seq).fate !== Fate.Pending && n1.status(seq).fate !== Fate.Pending,
+      );
+    const first = Array.from({ length: 20 }, (_, i) => i);
+    for (const seq of first) c.start("n0", seq, `v${seq}`);
+    expect(c.world.runUntil(() => majorityDecided(first), 20_000)).toBe(true);
+    n0.done(19);
+    n1.done(19);
+    c.start("n0", 20, "carrier 0"); // done values ride on these
+    c.start("n1", 21, "carrier 1");
+    expect(c.world.runUntil(() => majorityDecided([20, 21]), 10_000)).toBe(true);
+    for (const px of [n0, n1]) {
+      expect(px.min()).toBe(20); // n2's done() (-1) is more than 5 slots behind: not waited for
+      expect(px.status(4).fate).toBe(Fate.Forgotten);
+      expect(px.liveSlots).toBe(2);
+    }
+    c.world.heal();
+    const n2 = c.peers.get("n2") as Paxos;
+    expect(n2.min()).toBe(0); // n2 never forgets a slot it has not been done with itself
+    c.start("n2", 4, "late", true);
+    const heard = () =>
+      c.forgotten.some((f) => f.peer === "n2" && f.seq === 4) &&
+      c.yielded.some((y) => y.peer === "n2" && y.seq === 4);
+    // Its proposal sent no accepts: the slot went to another value, so it steps aside.
+    expect(c.world.runUntil(heard, 5_000)).toBe(true);
+    expect(n2.proposing(4)).toBe(false);
+    expect(n2.status(4).fate).toBe(Fate.Pending);
   });
 
   it("storage is compacted once Min has moved far, and a restart does not bring slots back", () => {
