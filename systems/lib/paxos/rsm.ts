@@ -29,8 +29,8 @@
 // - unknown: its batch's slot is undecided here when the timeout comes (its accepts may have
 //   gone out, it may be chosen later), or the slot was skipped by installing a peer's snapshot
 //   (the command may be inside it), or the replica stopped with the batch in flight. A batch
-//   whose Paxos proposal ended without this replica learning the decision stays unsettled (never
-//   re-queued) until the slot is learned.
+//   whose Paxos proposal ended after its accepts went out, without this replica learning the
+//   decision, stays unsettled (never re-queued) until the slot is learned or skipped.
 import type { Replicated, StateMachine, Submitted } from "../replicated.js";
 import {
   Fate,
