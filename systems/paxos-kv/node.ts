@@ -6,8 +6,6 @@
 // Durability (FAULTLINE_DATA_DIR, kept across kill and restart): the acceptors' promised and
 // accepted state in paxos.wal (fsynced before each promise/acceptance) and a snapshot of the
 // applied state in snapshot.json. Without a data dir everything is in memory (do not restart).
-import { join } from "node:path";
-import { readJsonFile, writeFileDurably } from "../lib/durable-file.js";
 import { FreezeDetector } from "../lib/freeze-detector.js";
 import {
   type Body,
@@ -18,16 +16,11 @@ import {
   parseNodeArgs,
   RPCError,
 } from "../lib/maelstrom-node.js";
-import { MemoryPaxosStorage, PAXOS_MESSAGE_TYPES, type PaxosMessage } from "../lib/paxos/paxos.js";
-import { FilePaxosStorage } from "../lib/paxos/storage.js";
+import { MemoryPaxosStorage } from "../lib/paxos/paxos.js";
+import { MemorySnapshotStore, RSM_MESSAGE_TYPES, type RsmMessage } from "../lib/paxos/rsm.js";
+import { FilePaxosStorage, FileSnapshotStore } from "../lib/paxos/storage.js";
 import { CLIENT_OP_TYPES, parseKvOp, resultBody } from "./kv-machine.js";
-import {
-  CLIENT_GIVES_UP_MS,
-  MemorySnapshotStore,
-  PaxosKvServer,
-  type Snapshot,
-  type SnapshotStore,
-} from "./server.js";
+import { CLIENT_GIVES_UP_MS, PaxosKvServer } from "./server.js";
 
 export const BUGS = ["no-promise-persist", "accept-lower-ballot", "skip-hole"];
 /** Hole filling, queue deadlines and snapshots run this often. */
@@ -39,19 +32,6 @@ const args = parseNodeArgs();
 if (args.bug !== undefined && !BUGS.includes(args.bug)) {
   process.stderr.write(`unknown --bug "${args.bug}"; known: ${BUGS.join(", ")}\n`);
   process.exit(2);
-}
-
-class FileSnapshotStore implements SnapshotStore {
-  private readonly path: string;
-  constructor(dir: string) {
-    this.path = join(dir, "snapshot.json");
-  }
-  load(): Snapshot | undefined {
-    return readJsonFile<Snapshot>(this.path);
-  }
-  save(snapshot: Snapshot): void {
-    writeFileDurably(this.path, JSON.stringify(snapshot));
-  }
 }
 
 const node = new MaelstromNode();
@@ -89,8 +69,8 @@ node.onInit(() => {
 const freezes = new FreezeDetector(node, TICK_MS, FREEZE_LIMIT_MS, () => server?.tick());
 const dropIfFrozen = (req: Message) => server !== undefined && freezes.dropIfFrozen(req);
 
-for (const type of PAXOS_MESSAGE_TYPES) {
-  node.on(type, (msg) => ready().receive(msg.src, msg.body as PaxosMessage));
+for (const type of RSM_MESSAGE_TYPES) {
+  node.on(type, (msg) => ready().receive(msg.src, msg.body as RsmMessage));
 }
 
 function serve(req: Message): void {

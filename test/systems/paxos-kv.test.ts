@@ -7,7 +7,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
-import { Random } from "../../harness/random.js";
 import {
   acceptorAccept,
   acceptorPrepare,
@@ -20,143 +19,13 @@ import {
   nextBallot,
   Paxos,
   type PaxosMessage,
-  type PaxosStorage,
   type PersistedInstance,
-  type Timers,
 } from "../../systems/lib/paxos/paxos.js";
+import { MemorySnapshotStore } from "../../systems/lib/paxos/rsm.js";
 import { FilePaxosStorage } from "../../systems/lib/paxos/storage.js";
 import { KvMachine } from "../../systems/paxos-kv/kv-machine.js";
-import {
-  MemorySnapshotStore,
-  PaxosKvServer,
-  QUEUE_DEADLINE_MS,
-} from "../../systems/paxos-kv/server.js";
-
-// ------------------------------------------------------------------------------------------
-// A simulated world: virtual time, timers, and a network that can lose, duplicate, reorder and
-// partition messages. Everything random comes from one seeded Random.
-
-interface InFlight {
-  from: string;
-  to: string;
-  body: PaxosMessage;
-}
-
-class World {
-  now_ms = 0;
-  readonly random: Random;
-  readonly inFlight: InFlight[] = [];
-  loss = 0;
-  duplication = 0;
-  /** "a>b": messages from a to b are dropped. */
-  readonly cut = new Set<string>();
-  private timers: Array<{ at: number; id: number; fn: () => void }> = [];
-  private nextTimer = 1;
-  readonly handlers = new Map<string, (from: string, body: PaxosMessage) => void>();
-  delivered = 0;
-  readonly deliveredByType = new Map<string, number>();
-  /** Timers fire only when no message is in flight (a network faster than every timeout). */
-  messagesFirst = false;
-
-  constructor(seed: number) {
-    this.random = new Random(seed);
-  }
-
-  readonly timersApi: Timers = {
-    setTimeout: (fn, ms) => {
-      const id = this.nextTimer++;
-      this.timers.push({ at: this.now_ms + Math.max(0, ms), id, fn });
-      return id;
-    },
-    clearTimeout: (id) => {
-      this.timers = this.timers.filter((t) => t.id !== id);
-    },
-  };
-
-  send(from: string, to: string, body: PaxosMessage): void {
-    // Through JSON, as on the wire: no peer can share an object with another.
-    this.inFlight.push({ from, to, body: JSON.parse(JSON.stringify(body)) });
-  }
-
-  partition(groups: string[][]): void {
-    this.cut.clear();
-    for (const a of groups) {
-      for (const b of groups) {
-        if (a === b) continue;
-        for (const x of a) for (const y of b) this.cut.add(`${x}>${y}`);
-      }
-    }
-  }
-
-  heal(): void {
-    this.cut.clear();
-  }
-
-  /**
-   * One event: usually a message (a random one: reordering), else the next timer due by
-   * `horizon_ms`. False when there is nothing to do.
-   */
-  step(horizon_ms = Number.POSITIVE_INFINITY): boolean {
-    this.timers.sort((a, b) => a.at - b.at || a.id - b.id);
-    const timerDue = this.timers.length > 0 && (this.timers[0]?.at as number) <= horizon_ms;
-    if (
-      this.inFlight.length > 0 &&
-      (!timerDue || this.messagesFirst || this.random.float() < 0.9)
-    ) {
-      const i = this.random.int(0, this.inFlight.length - 1);
-      const m = this.inFlight.splice(i, 1)[0] as InFlight;
-      this.now_ms += 0.1;
-      if (this.cut.has(`${m.from}>${m.to}`) || this.random.float() < this.loss) return true;
-      if (this.random.float() < this.duplication) this.inFlight.push({ ...m });
-      this.delivered++;
-      this.deliveredByType.set(m.body.type, (this.deliveredByType.get(m.body.type) ?? 0) + 1);
-      this.handlers.get(m.to)?.(m.from, m.body);
-      return true;
-    }
-    if (!timerDue) return false;
-    const t = this.timers.shift() as { at: number; fn: () => void };
-    this.now_ms = Math.max(this.now_ms, t.at);
-    t.fn();
-    return true;
-  }
-
-  /** Runs until `done()` or `max_ms` of virtual time passed; returns whether done() held. */
-  runUntil(done: () => boolean, max_ms: number): boolean {
-    const end = this.now_ms + max_ms;
-    while (!done()) {
-      if (this.now_ms > end || !this.step()) return done();
-    }
-    return true;
-  }
-
-  /** Runs `ms` of virtual time: every message and every timer due by then. */
-  runFor(ms: number): void {
-    const end = this.now_ms + ms;
-    while (this.step(end)) {}
-    this.now_ms = Math.max(this.now_ms, end);
-  }
-}
-
-/** Storage that survives a peer's "restart" (a new Paxos over the same object), like a file. */
-class DurableMemoryStorage implements PaxosStorage {
-  readonly slots = new Map<number, PersistedInstance>();
-  floor = 0;
-  syncedSaves = 0;
-  load() {
-    return { instances: structuredClone(this.slots), floor: this.floor };
-  }
-  save(seq: number, instance: PersistedInstance, sync: boolean): void {
-    this.slots.set(seq, structuredClone(instance));
-    if (sync) this.syncedSaves++;
-  }
-  compact(floor: number, live: Map<number, PersistedInstance>): void {
-    this.floor = floor;
-    this.slots.clear();
-    for (const [seq, inst] of live) if (seq >= floor) this.slots.set(seq, structuredClone(inst));
-  }
-}
-
-const names = (n: number) => Array.from({ length: n }, (_, i) => `n${i}`);
+import { PaxosKvServer, QUEUE_DEADLINE_MS } from "../../systems/paxos-kv/server.js";
+import { DurableMemoryStorage, type InFlight, names, World } from "./paxos-sim.js";
 
 interface Cluster {
   world: World;
@@ -167,10 +36,16 @@ interface Cluster {
   conflicts: string[];
   start(peer: string, seq: number, value: string, yieldToOthers?: boolean): void;
   yielded: Array<{ peer: string; seq: number }>;
+  /** Peers told by another that it has forgotten a slot. */
+  forgotten: Array<{ peer: string; seq: number; by: string }>;
   restart(peer: string): void;
 }
 
-function cluster(n: number, seed: number, options: { acceptLowerBallot?: boolean } = {}): Cluster {
+function cluster(
+  n: number,
+  seed: number,
+  options: { acceptLowerBallot?: boolean; maxLagSlots?: number } = {},
+): Cluster {
   const world = new World(seed);
   const ids = names(n);
   const peers = new Map<string, Paxos>();
@@ -178,6 +53,7 @@ function cluster(n: number, seed: number, options: { acceptLowerBallot?: boolean
   const conflicts: string[] = [];
   const proposed = new Map<number, string[]>();
   const yielded: Array<{ peer: string; seq: number }> = [];
+  const forgotten: Array<{ peer: string; seq: number; by: string }> = [];
   const make = (me: string) => {
     const px = new Paxos({
       me,
@@ -189,6 +65,8 @@ function cluster(n: number, seed: number, options: { acceptLowerBallot?: boolean
       acceptLowerBallot: options.acceptLowerBallot ?? false,
       onConflict: (seq, a, b) => conflicts.push(`${me} slot ${seq}: ${a} vs ${b}`),
       onYield: (seq) => yielded.push({ peer: me, seq }),
+      onForgotten: (seq, by) => forgotten.push({ peer: me, seq, by }),
+      ...(options.maxLagSlots !== undefined && { maxLagSlots: options.maxLagSlots }),
     });
     peers.set(me, px);
     world.handlers.set(me, (from, body) => px.receive(from, body));
@@ -204,6 +82,7 @@ function cluster(n: number, seed: number, options: { acceptLowerBallot?: boolean
     proposed,
     conflicts,
     yielded,
+    forgotten,
     start(peer, seq, value, yieldToOthers = false) {
       proposed.set(seq, [...(proposed.get(seq) ?? []), value]);
       peers.get(peer)?.start(seq, value, yieldToOthers);
@@ -582,6 +461,41 @@ describe("Done, Min and forgetting (MIT TestForget, TestDoneMax, TestForgetMem)"
       expect(px.min()).toBe(0);
       expect(px.liveSlots).toBe(21);
     }
+  });
+
+  it("with maxLagSlots Min stops waiting for a peer far behind, which hears that its slot is forgotten", () => {
+    const c = cluster(3, 9, { maxLagSlots: 5 });
+    c.world.partition([["n2"], ["n0", "n1"]]);
+    const n0 = c.peers.get("n0") as Paxos;
+    const n1 = c.peers.get("n1") as Paxos;
+    const majorityDecided = (seqs: number[]) =>
+      seqs.every(
+        (seq) => n0.status(seq).fate !== Fate.Pending && n1.status(seq).fate !== Fate.Pending,
+      );
+    const first = Array.from({ length: 20 }, (_, i) => i);
+    for (const seq of first) c.start("n0", seq, `v${seq}`);
+    expect(c.world.runUntil(() => majorityDecided(first), 20_000)).toBe(true);
+    n0.done(19);
+    n1.done(19);
+    c.start("n0", 20, "carrier 0"); // done values ride on these
+    c.start("n1", 21, "carrier 1");
+    expect(c.world.runUntil(() => majorityDecided([20, 21]), 10_000)).toBe(true);
+    for (const px of [n0, n1]) {
+      expect(px.min()).toBe(20); // n2's done() (-1) is more than 5 slots behind: not waited for
+      expect(px.status(4).fate).toBe(Fate.Forgotten);
+      expect(px.liveSlots).toBe(2);
+    }
+    c.world.heal();
+    const n2 = c.peers.get("n2") as Paxos;
+    expect(n2.min()).toBe(0); // n2 never forgets a slot it has not been done with itself
+    c.start("n2", 4, "late", true);
+    const heard = () =>
+      c.forgotten.some((f) => f.peer === "n2" && f.seq === 4) &&
+      c.yielded.some((y) => y.peer === "n2" && y.seq === 4);
+    // Its proposal sent no accepts: the slot went to another value, so it steps aside.
+    expect(c.world.runUntil(heard, 5_000)).toBe(true);
+    expect(n2.proposing(4)).toBe(false);
+    expect(n2.status(4).fate).toBe(Fate.Pending);
   });
 
   it("storage is compacted once Min has moved far, and a restart does not bring slots back", () => {

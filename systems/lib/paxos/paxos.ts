@@ -5,7 +5,8 @@
 //   done(seq)      this peer no longer needs slots <= seq
 //   max()          highest slot this peer has heard of, or -1
 //   min()          1 + the lowest done() value over *all* peers (-1 for a peer never heard
-//                  from); slots below it are forgotten and their memory freed.
+//                  from; optionally not waiting for a peer far behind, see maxLagSlots);
+//                  slots below it are forgotten and their memory freed.
 // Done values ride on every Paxos message. Unlike the MIT library, acceptors persist their
 // promised/accepted state (PaxosStorage) before answering, so a peer survives kill + restart.
 //
@@ -154,13 +155,22 @@ export interface PaxosOptions {
   /** Called once per slot when this peer learns its decision. */
   onDecide?: (seq: number, value: unknown) => void;
   /**
-   * Called when a proposal started with `yieldToOthers` gave up its slot: another proposer
-   * holds a higher ballot there and this one had not sent a single accept, so its value
-   * cannot be chosen in that slot unless some other peer proposes it.
+   * Called when a proposal started with `yieldToOthers` gave up its slot before sending a
+   * single accept (another proposer holds a higher ballot there, or peers have forgotten the
+   * slot), so its value cannot be chosen in that slot unless some other peer proposes it.
    */
   onYield?: (seq: number, value: unknown) => void;
   /** The done() value this peer had persisted before a restart. */
   initialDone?: number;
+  /**
+   * min() stops waiting for a peer whose done() value is more than this many slots below ours
+   * (default: waits for every peer forever, as MIT's library does). Forgetting slot s needs
+   * only that this peer is done with s, so it holds a snapshot covering s: a peer left behind
+   * catches up from such a snapshot (onForgotten), not from the slots.
+   */
+  maxLagSlots?: number;
+  /** A peer answered that it has forgotten `seq`: this peer needs a snapshot to get past it. */
+  onForgotten?: (seq: number, peer: string) => void;
   acceptLowerBallot?: boolean;
   /**
    * Two different decisions for one slot break Paxos's one guarantee; a correct build throws.
@@ -286,8 +296,10 @@ export class Paxos {
   }
 
   min(): number {
-    let lowest = Number.POSITIVE_INFINITY;
-    for (const d of this.doneBy.values()) lowest = Math.min(lowest, d);
+    const own = this.doneBy.get(this.me) ?? -1;
+    const maxLag = this.options.maxLagSlots ?? Number.POSITIVE_INFINITY;
+    let lowest = own; // our own done() always counts: we never forget a slot we still need
+    for (const d of this.doneBy.values()) if (own - d <= maxLag) lowest = Math.min(lowest, d);
     return Math.max(this.floor, lowest + 1);
   }
 
@@ -421,6 +433,7 @@ export class Paxos {
       this.learn(body.seq, body.value);
       return;
     }
+    if (body.forgotten === true) this.options.onForgotten?.(body.seq, src);
     const p = this.proposals.get(body.seq);
     if (p?.phase !== "prepare" || body.ballot !== p.ballot) return; // an old round's answer
     if (body.forgotten === true) {
@@ -448,6 +461,7 @@ export class Paxos {
       this.learn(body.seq, body.value);
       return;
     }
+    if (body.forgotten === true) this.options.onForgotten?.(body.seq, src);
     const p = this.proposals.get(body.seq);
     if (p?.phase !== "accept" || body.ballot !== p.ballot) return;
     if (body.forgotten === true) {
@@ -516,6 +530,8 @@ export class Paxos {
     this.timers.clearTimeout(p.timer);
     this.proposals.delete(p.seq);
     this.options.log?.(`paxos: gave up on slot ${p.seq}: ${why}`);
+    // The slot was decided without our value if none of our accepts went out: like a yield.
+    if (p.yields && !p.acceptSent) this.options.onYield?.(p.seq, p.own);
   }
 
   // ------------------------------------------------------------------------------ learning
@@ -561,16 +577,13 @@ export class Paxos {
   private forget(): void {
     const min = this.min();
     for (const seq of this.instances.keys()) if (seq < min) this.instances.delete(seq);
-    for (const [seq, p] of this.proposals) {
-      if (seq < min) {
-        this.timers.clearTimeout(p.timer);
-        this.proposals.delete(seq);
-      }
-    }
+    const dropped = [...this.proposals.values()].filter((p) => p.seq < min);
     if (min - this.compactedAt >= COMPACT_EVERY_SLOTS) {
       this.options.storage.compact(min, this.instances);
       this.compactedAt = min;
       this.floor = Math.max(this.floor, min);
     }
+    // Last: a yield callback may start the application's next proposal.
+    for (const p of dropped) this.abandon(p, "every peer is done with this slot");
   }
 }

@@ -1,15 +1,16 @@
 // Durable files in a node's data dir (FAULTLINE_DATA_DIR, kept across kill and restart):
 //   paxos.wal      one JSON line per change of a slot's acceptor/decided state; the last line
 //                  for a slot wins. Rewritten without forgotten slots by compact().
-//   <name>.json    whole-file state (paxos-kv's state-machine snapshot, pb-kv's view),
-//                  replaced with writeFileDurably (systems/lib/durable-file.ts).
+//   <name>.json    whole-file state (a replicated state machine's snapshot: FileSnapshotStore;
+//                  pb-kv's view), replaced with writeFileDurably (systems/lib/durable-file.ts).
 // A SIGKILL never loses what write() returned from (the kernel has it); fsync is what a real
 // power loss would need, and the acceptor pays for it before every promise and acceptance.
 
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileDurably } from "../durable-file.js";
+import { readJsonFile, writeFileDurably } from "../durable-file.js";
 import type { PaxosStorage, PersistedInstance } from "./paxos.js";
+import type { Snapshot, SnapshotStore } from "./rsm.js";
 
 interface WalRecord {
   /** slot */
@@ -82,5 +83,20 @@ export class FilePaxosStorage implements PaxosStorage {
     writeFileDurably(this.path, `${lines.join("\n")}\n`);
     closeSync(this.fd);
     this.fd = openSync(this.path, "a");
+  }
+}
+
+/** A state machine's snapshot in `<dir>/<name>`, replaced whole (temp file, fsync, rename). */
+export class FileSnapshotStore implements SnapshotStore {
+  private readonly path: string;
+  constructor(dir: string, name = "snapshot.json") {
+    mkdirSync(dir, { recursive: true });
+    this.path = join(dir, name);
+  }
+  load(): Snapshot | undefined {
+    return readJsonFile<Snapshot>(this.path);
+  }
+  save(snapshot: Snapshot): void {
+    writeFileDurably(this.path, JSON.stringify(snapshot));
   }
 }
