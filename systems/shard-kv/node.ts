@@ -20,6 +20,8 @@ import {
   parseNodeArgs,
   RPCError,
 } from "../lib/maelstrom-node.js";
+import { PaxosReplicated, RSM_MESSAGE_TYPES } from "../lib/paxos/rsm.js";
+import { FilePaxosStorage, FileSnapshotStore } from "../lib/paxos/storage.js";
 import { InvariantViolation } from "../lib/raft/invariant.js";
 import { RAFT_MESSAGE_TYPES } from "../lib/raft/messages.js";
 import { RaftNode } from "../lib/raft/raft.js";
@@ -41,6 +43,8 @@ export const INVARIANT_EXIT_CODE = 70;
 /** A controller request waits this long for its log entry: under a clerk's 1 s request timeout. */
 export const CONTROLLER_SUBMIT_TIMEOUT_MS = 800;
 const CONSENSUS = ["raft", "paxos"] as const;
+/** Paxos: how far behind the others a replica may fall before they stop waiting for it. */
+export const PAXOS_MAX_LAG_SLOTS = 1000;
 
 const args = parseNodeArgs(["consensus"]);
 if (args.bug !== undefined && !isBugName(args.bug)) {
@@ -50,11 +54,6 @@ if (args.bug !== undefined && !isBugName(args.bug)) {
 const consensus = args.extra.consensus ?? "raft";
 if (!(CONSENSUS as readonly string[]).includes(consensus)) {
   process.stderr.write(`--consensus wants ${CONSENSUS.join(" or ")}, got "${consensus}"\n`);
-  process.exit(2);
-}
-if (consensus === "paxos") {
-  // Waits for systems/lib/paxos/rsm.ts (PaxosReplicated), written in parallel.
-  process.stderr.write("--consensus paxos is not available yet: only raft is wired\n");
   process.exit(2);
 }
 const bugs = bugFlags(args.bug);
@@ -83,8 +82,37 @@ function guarded<A extends unknown[], T>(fn: (...a: A) => T | Promise<T>) {
   };
 }
 
-/** The replicated state machine of `sm` over `peers`, durable in `dir`. */
+/** The replicated state machine of `sm` over `peers`, durable in `dir`, on the chosen consensus. */
 function replicate<C>(
+  peers: string[],
+  sm: StateMachine<C>,
+  isCommand: (cmd: unknown) => cmd is C,
+  dir: string,
+): Replicated<C, Body> {
+  return consensus === "paxos" ? overPaxos(peers, sm, dir) : overRaft(peers, sm, isCommand, dir);
+}
+
+/**
+ * Multi-Paxos, as UMich's sharded Paxos: every replica may propose. A replica more than
+ * PAXOS_MAX_LAG_SLOTS behind (killed, cut off) is no longer waited for by done()/min(), so the
+ * others' memory stays bounded; it catches up from a snapshot.
+ */
+function overPaxos<C>(peers: string[], sm: StateMachine<C>, dir: string): Replicated<C, Body> {
+  return new PaxosReplicated<C, Body>({
+    me: node.nodeId,
+    peers,
+    send: (to, body) => node.send(to, body),
+    storage: new FilePaxosStorage(dir),
+    snapshots: new FileSnapshotStore(dir),
+    machine: sm,
+    now_ms: () => performance.now(),
+    max_lag_slots: PAXOS_MAX_LAG_SLOTS,
+    invariantBroken: (text) => die(new Error(text)),
+    log: (...parts) => node.log(...parts),
+  });
+}
+
+function overRaft<C>(
   peers: string[],
   sm: StateMachine<C>,
   isCommand: (cmd: unknown) => cmd is C,
@@ -185,7 +213,7 @@ function groupServer(): GroupServer {
   return group;
 }
 
-for (const type of RAFT_MESSAGE_TYPES) {
+for (const type of consensus === "paxos" ? RSM_MESSAGE_TYPES : RAFT_MESSAGE_TYPES) {
   node.on(
     type,
     guarded((msg: Message) => {
