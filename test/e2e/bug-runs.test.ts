@@ -73,6 +73,13 @@ const SHOWS: Record<string, (run: Caught) => void> = {
   },
   "raft-kv/commit-old-term": ({ results }) =>
     expect(results.checkers.crashes.summary).toMatch(/exit code 70/),
+  // The same value twice in one read: a retried append applied again by the shard's new owner.
+  "shard-kv/no-dedup-transfer": ({ results, history }) => {
+    expect(results.checkers["exactly-once"].summary).toMatch(/applied more than once/);
+    expect(nemesis(history, "script-done")).toHaveLength(1);
+  },
+  "shard-kv/uneven-rebalance": ({ results }) =>
+    expect(results.checkers["shard-controller"].summary).toMatch(/^Config \d+ is not one config: /),
   "bitcoin/no-reassign": ({ results }) =>
     expect(results.checkers.mining.violation_counts).toHaveProperty("unanswered"),
   "bitcoin/off-by-one-range": ({ results }) => {
