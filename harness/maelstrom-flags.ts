@@ -142,7 +142,11 @@ export function maelstromRunOptions(
     }
   }
   return {
-    node_count: names?.length ?? flags.nodeCount,
+    node_count:
+      names?.length ??
+      (given("nodeCount")
+        ? flags.nodeCount
+        : (PLUGINS[workload]?.default_node_count ?? flags.nodeCount)),
     test_count: flags.testCount,
     ...(names && { nodes: names }),
     ...(flags.availability !== undefined && { availability: flags.availability }),

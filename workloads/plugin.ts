@@ -397,6 +397,8 @@ export interface WorkloadPlugin<Net = unknown, Options = unknown> {
     flags: Readonly<Record<string, unknown>>,
     program: (file: string, args?: readonly string[]) => NodeCommand,
   ): Options;
+  /** The node count when --node-count is not given (shard-kv needs 3 + 3 × groups, not 5). */
+  readonly default_node_count?: number;
   /**
    * A program option of its own that names the target instead of --bin, in the course's words
    * (mapreduce: "--coordinator-bin <file>"); its --ROLE-arg list comes before the args after --.

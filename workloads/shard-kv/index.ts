@@ -17,6 +17,8 @@ export function shardKvNodeCount(groups: number): number {
 export const shardKvPlugin: WorkloadPlugin<MaelstromNet> = {
   name: "shard-kv",
   transport: "maelstrom",
+  // The controller and two groups: the smallest cluster where a shard can move.
+  default_node_count: 9,
   summary:
     "MIT-style sharded Get/Put/Append behind a shard controller: linearizable, exactly-once, through reconfigurations",
   // Every maelstrom kind, and reconfigure, which only this driver can carry out.
