@@ -82,6 +82,9 @@ export class GroupServer {
    */
   handlePull(body: Body): Body {
     const { num, shard } = handoffOf(body);
+    // Only the replica leading the group hands a shard out, as MIT's handlers check isLeader:
+    // the one that also runs the group's background work and proposes its deletions.
+    if (!this.rsm.leading()) throw wrongLeader();
     const exported = this.machine.exportShard(num, shard);
     if (exported.kind === "later") {
       throw new RPCError(ErrorCode.temporarilyUnavailable, `not at config ${num} yet`);
