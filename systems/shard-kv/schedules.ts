@@ -15,8 +15,10 @@ import {
 export const RETRY_ACROSS_MOVE_ROUNDS = 6;
 /** A controller request is tried this many times, round the replicas, before the script gives up. */
 const MAX_CONTROLLER_ATTEMPTS = 9;
-/** Rounds of the hand-off scripts below (each moves one shard). */
-export const HANDOFF_ROUNDS = 3;
+/** Rounds of hold-handoff (each moves one shard); the bug it targets shows in the first. */
+export const HOLD_ROUNDS = 3;
+/** Rounds of crash-puller and skip-ahead, whose rounds each catch most of the time, not always. */
+export const CRASH_ROUNDS = 5;
 /** hold-handoff keeps the two groups apart this long after the shard's data went across. */
 const HOLD_MS = 3000;
 /** skip-ahead: time for the middle owner to install the shard and take writes to it. */
@@ -160,7 +162,7 @@ const move = (shard: number, gid: Gid, seq: number) => ({
  */
 export async function holdHandoff(control: ScriptControl): Promise<void> {
   const groups = groupsOf(control.nodes);
-  for (let round = 0; round < HANDOFF_ROUNDS; round++) {
+  for (let round = 0; round < HOLD_ROUNDS; round++) {
     const { controllers, shard, from, path } = await moveNext(control);
     const [to] = path as [Gid];
     const oldOwner = new Set(groups.get(from));
@@ -186,7 +188,7 @@ export async function holdHandoff(control: ScriptControl): Promise<void> {
  */
 export async function crashPuller(control: ScriptControl): Promise<void> {
   const groups = groupsOf(control.nodes);
-  for (let round = 0; round < HANDOFF_ROUNDS; round++) {
+  for (let round = 0; round < CRASH_ROUNDS; round++) {
     const { controllers, shard, from, path } = await moveNext(control);
     const [to] = path as [Gid];
     const [giver, taker] = await Promise.all([
@@ -218,7 +220,7 @@ export async function crashPuller(control: ScriptControl): Promise<void> {
  */
 export async function skipAhead(control: ScriptControl): Promise<void> {
   const groups = groupsOf(control.nodes);
-  for (let round = 0; round < HANDOFF_ROUNDS; round++) {
+  for (let round = 0; round < CRASH_ROUNDS; round++) {
     const { controllers, shard, path } = await moveNext(control, 2);
     const [middle, last] = path as [Gid, Gid];
     const links = between(groups.get(last) ?? [], controllers);
