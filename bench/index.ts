@@ -7,6 +7,7 @@ import { benchPaxosPb } from "./paxos-pb.js";
 import { benchPorcupine } from "./porcupine.js";
 import { benchRaft } from "./raft.js";
 import { benchRouter } from "./router.js";
+import { benchShardKv } from "./shard-kv.js";
 
 const BENCHES: Record<string, () => Promise<string>> = {
   router: benchRouter,
@@ -15,6 +16,7 @@ const BENCHES: Record<string, () => Promise<string>> = {
   raft: benchRaft,
   "paxos-pb": benchPaxosPb,
   mapreduce: benchMapreduce,
+  "shard-kv": benchShardKv,
 };
 
 /**

@@ -28,15 +28,15 @@ const PREFIX_RESOLUTION_RECORDS = 10;
 /** Budget for checking one prefix; an undecided prefix counts as "not caught yet". */
 const PREFIX_CHECK_TIMEOUT_MS = 20_000;
 
-interface RunOutput {
+export interface RunOutput {
   exitCode: number | undefined;
   // biome-ignore lint/suspicious/noExplicitAny: results.json is read loosely here
   results: Record<string, any>;
   history: Op[];
 }
 
-async function faultline(args: string): Promise<RunOutput> {
-  const store = mkdtempSync(join(tmpdir(), "faultline-bench-raft-"));
+export async function faultline(args: string): Promise<RunOutput> {
+  const store = mkdtempSync(join(tmpdir(), "faultline-bench-"));
   try {
     const r = await execa(
       process.execPath,
@@ -52,7 +52,7 @@ async function faultline(args: string): Promise<RunOutput> {
   }
 }
 
-function quantile(sorted: number[], q: number): number {
+export function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 }
 
