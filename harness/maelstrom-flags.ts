@@ -144,7 +144,9 @@ export function maelstromRunOptions(
   return {
     node_count:
       names?.length ??
-      (given("nodeCount")
+      // A node count typed, or set by a bug's run (merged into `flags`, not into `command`),
+      // wins over the workload's default.
+      (given("nodeCount") || flags.nodeCount !== command.getOptionValue("nodeCount")
         ? flags.nodeCount
         : (PLUGINS[workload]?.default_node_count ?? flags.nodeCount)),
     test_count: flags.testCount,
