@@ -109,27 +109,39 @@ export class Clerk {
       for (let i = 0; i < servers.length; i++) {
         const index = (start + i) % servers.length;
         const node = servers[index] as string;
-        const timeout_ms = Math.min(
-          this.options.request_timeout_ms,
-          this.remaining_ms(deadline_ms),
-        );
-        if (timeout_ms <= 0 || this.ctx.signal.aborted) break;
-        const reply = await this.call(node, body, timeout_ms);
-        const verdict = judge(reply, body.type);
-        if (verdict.kind === "done") {
-          this.leaders.set(gid, index);
-          return { ...verdict.outcome, node } as ClerkOutcome;
+        const tried = await this.attempt(node, body, deadline_ms);
+        if (tried === "out-of-time") break;
+        if ("outcome" in tried) {
+          if (tried.outcome.type !== "malformed") this.leaders.set(gid, index);
+          return tried.outcome;
         }
-        if (verdict.kind === "malformed") {
-          this.malformed(node, body.type, verdict.reason, reply);
-          return { type: "malformed", node, reason: verdict.reason };
-        }
-        lastError = [node, verdict.why];
-        if (verdict.kind === "wrong-group") break;
+        lastError = [node, tried.why];
+        if (tried.wrongGroup) break;
       }
       if (!(await sleepUnlessAborted(RETRY_PAUSE_MS, this.ctx.signal))) break;
     }
     return { type: "gave-up", error: gaveUp(this.options.op_deadline_ms, lastError) };
+  }
+
+  /**
+   * One request to one node within what is left of the op's deadline: its outcome (done, or a
+   * malformed reply, which ends the op), or why to try elsewhere.
+   */
+  private async attempt(
+    node: string,
+    body: Body,
+    deadline_ms: number,
+  ): Promise<"out-of-time" | { outcome: ClerkOutcome } | { why: string; wrongGroup: boolean }> {
+    const timeout_ms = Math.min(this.options.request_timeout_ms, this.remaining_ms(deadline_ms));
+    if (timeout_ms <= 0 || this.ctx.signal.aborted) return "out-of-time";
+    const reply = await this.call(node, body, timeout_ms);
+    const verdict = judge(reply, body.type);
+    if (verdict.kind === "done") return { outcome: { ...verdict.outcome, node } as ClerkOutcome };
+    if (verdict.kind === "malformed") {
+      this.malformed(node, body.type, verdict.reason, reply);
+      return { outcome: { type: "malformed", node, reason: verdict.reason } };
+    }
+    return { why: verdict.why, wrongGroup: verdict.kind === "wrong-group" };
   }
 
   /** A join, leave or move on the controller, to its replicas in turn until the deadline. */
@@ -139,19 +151,10 @@ export class Clerk {
     while (this.remaining_ms(deadline_ms) > 0 && !this.ctx.signal.aborted) {
       for (let i = 0; i < controllers.length; i++) {
         const node = this.controllerInTurn();
-        const timeout_ms = Math.min(
-          this.options.request_timeout_ms,
-          this.remaining_ms(deadline_ms),
-        );
-        if (timeout_ms <= 0 || this.ctx.signal.aborted) break;
-        const reply = await this.call(node, body, timeout_ms);
-        const verdict = judge(reply, body.type);
-        if (verdict.kind === "done") return { ...verdict.outcome, node } as ClerkOutcome;
-        if (verdict.kind === "malformed") {
-          this.malformed(node, body.type, verdict.reason, reply);
-          return { type: "malformed", node, reason: verdict.reason };
-        }
-        lastError = [node, verdict.why];
+        const tried = await this.attempt(node, body, deadline_ms);
+        if (tried === "out-of-time") break;
+        if ("outcome" in tried) return tried.outcome;
+        lastError = [node, tried.why];
         this.nextController++;
       }
       if (!(await sleepUnlessAborted(RETRY_PAUSE_MS, this.ctx.signal))) break;
