@@ -448,6 +448,18 @@ describe("Done, Min and forgetting (MIT TestForget, TestDoneMax, TestForgetMem)"
     expect(c.peers.get("n2")?.proposing(0)).toBe(false);
   });
 
+  it("peers that only answer one proposer learn each other's Done, so every peer forgets", () => {
+    const c = cluster(3, 4);
+    const all = Array.from({ length: 20 }, (_, i) => i);
+    for (const seq of all) c.start("n0", seq, `v${seq}`);
+    expect(c.world.runUntil(() => decidedEverywhere(c, all), 20_000)).toBe(true);
+    for (const px of c.peers.values()) px.done(19);
+    // No proposal follows: n1 and n2 never send n0's kind of request to each other.
+    const forgotten = () => [...c.peers.values()].every((px) => px.liveSlots === 0);
+    expect(c.world.runUntil(forgotten, 10_000)).toBe(true);
+    for (const px of c.peers.values()) expect(px.min()).toBe(20);
+  });
+
   it("a peer that never calls Done holds every slot in memory everywhere", () => {
     const c = cluster(3, 4);
     for (let seq = 0; seq < 20; seq++) c.start("n0", seq, `v${seq}`);

@@ -7,7 +7,10 @@
 //   min()          1 + the lowest done() value over *all* peers (-1 for a peer never heard
 //                  from; optionally not waiting for a peer far behind, see maxLagSlots);
 //                  slots below it are forgotten and their memory freed.
-// Done values ride on every Paxos message. Unlike the MIT library, acceptors persist their
+// Done values ride on every Paxos message, and a done() that moves is also sent to every peer
+// (`px_done`): replicas that only answer one proposer never message each other, and would
+// otherwise never learn each other's done, so min() would stall and memory grow without bound.
+// Unlike the MIT library, acceptors persist their
 // promised/accepted state (PaxosStorage) before answering, so a peer survives kill + restart.
 //
 // The library is transport- and clock-agnostic (a `send` function and a timer interface), so
@@ -141,6 +144,7 @@ export const PAXOS_MESSAGE_TYPES = [
   "px_accept",
   "px_accepted",
   "px_decide",
+  "px_done",
 ] as const;
 
 export interface PaxosOptions {
@@ -287,6 +291,9 @@ export class Paxos {
   done(seq: number): void {
     if (seq > (this.doneBy.get(this.me) ?? -1)) {
       this.doneBy.set(this.me, seq);
+      for (const peer of this.peers) {
+        if (peer !== this.me) this.options.send(peer, this.message("px_done", seq, {}));
+      }
       this.forget();
     }
   }
@@ -359,6 +366,8 @@ export class Paxos {
         return this.onAccept(seq, body.ballot as Ballot, body.value);
       case "px_decide":
         this.learn(seq, body.value);
+        return undefined;
+      case "px_done": // its done value was noted on receipt
         return undefined;
       case "px_promise":
         this.onPromise(src, body);
