@@ -17,16 +17,13 @@ import {
   type Message,
   parseNodeArgs,
 } from "../lib/maelstrom-node.js";
-import { InvariantViolation } from "../lib/raft/invariant.js";
+import { guards, InvariantViolation } from "../lib/raft/invariant.js";
 import { RAFT_MESSAGE_TYPES } from "../lib/raft/messages.js";
 import { DEFAULT_RAFT_OPTIONS, RaftNode, type RaftOptions } from "../lib/raft/raft.js";
 import { Storage } from "../lib/raft/storage.js";
 import { BUGS, bugFlags, isBugName } from "./bugs.js";
 import { KvService } from "./service.js";
 import { isKvCommand, type KvCommand, KvStateMachine } from "./state-machine.js";
-
-/** Exit status when a safety invariant fails: the state can no longer be trusted. */
-export const INVARIANT_EXIT_CODE = 70;
 
 const args = parseNodeArgs(["election-timeout-ms"]);
 if (args.bug !== undefined && !isBugName(args.bug)) {
@@ -55,23 +52,7 @@ const node = new MaelstromNode();
 let raft: RaftNode<KvCommand, Body> | undefined;
 let service: KvService | undefined;
 
-/** A broken invariant ends the process at once: going on could acknowledge wrong answers. */
-function die(err: unknown): never {
-  node.log(`INVARIANT VIOLATED: ${(err as Error).stack ?? err}`);
-  process.exit(INVARIANT_EXIT_CODE);
-}
-
-/** Wraps a callback so a broken invariant anywhere below it ends the process. */
-function guarded<A extends unknown[]>(fn: (...a: A) => void | Promise<void>) {
-  return async (...a: A): Promise<void> => {
-    try {
-      await fn(...a);
-    } catch (err) {
-      if (err instanceof InvariantViolation) die(err);
-      throw err;
-    }
-  };
-}
+const { die, guarded } = guards((text) => node.log(text));
 
 node.onInit(() => {
   if (args.bug) node.log(`running with --bug ${args.bug}`);

@@ -22,7 +22,7 @@ import {
 } from "../lib/maelstrom-node.js";
 import { PaxosReplicated, RSM_MESSAGE_TYPES } from "../lib/paxos/rsm.js";
 import { FilePaxosStorage, FileSnapshotStore } from "../lib/paxos/storage.js";
-import { InvariantViolation } from "../lib/raft/invariant.js";
+import { guards, InvariantViolation } from "../lib/raft/invariant.js";
 import { RAFT_MESSAGE_TYPES } from "../lib/raft/messages.js";
 import { RaftNode } from "../lib/raft/raft.js";
 import { RaftReplicated } from "../lib/raft/replicated.js";
@@ -38,8 +38,6 @@ import {
 import { GroupMachine, isGroupCommand } from "./group.js";
 import { GroupServer, POLL_INTERVAL_MS } from "./group-server.js";
 
-/** Exit status when a safety invariant fails: the state can no longer be trusted. */
-export const INVARIANT_EXIT_CODE = 70;
 /** A controller request waits this long for its log entry: under a clerk's 1 s request timeout. */
 export const CONTROLLER_SUBMIT_TIMEOUT_MS = 800;
 const CONSENSUS = ["raft", "paxos"] as const;
@@ -64,23 +62,7 @@ let rsm: Replicated<unknown, Body> | undefined;
 let group: GroupServer | undefined;
 let controller: ControllerService | undefined;
 
-/** A broken invariant ends the process at once: going on could acknowledge wrong answers. */
-function die(err: unknown): never {
-  node.log(`INVARIANT VIOLATED: ${(err as Error).stack ?? err}`);
-  process.exit(INVARIANT_EXIT_CODE);
-}
-
-/** Wraps a callback so a broken invariant anywhere below it ends the process. */
-function guarded<A extends unknown[], T>(fn: (...a: A) => T | Promise<T>) {
-  return async (...a: A): Promise<T> => {
-    try {
-      return await fn(...a);
-    } catch (err) {
-      if (err instanceof InvariantViolation) die(err);
-      throw err;
-    }
-  };
-}
+const { die, guarded } = guards((text) => node.log(text));
 
 /** The replicated state machine of `sm` over `peers`, durable in `dir`, on the chosen consensus. */
 function replicate<C>(
