@@ -29,6 +29,11 @@ export interface ClusterOptions {
   onStderr?: (node: string, line: string) => void;
 }
 
+/** A node's FAULTLINE_DATA_DIR and working directory: kept across its kills and restarts. */
+export function nodeDataDir(runDir: string, id: string): string {
+  return join(runDir, "data", id);
+}
+
 export class Cluster {
   readonly nodes = new Map<string, NodeProcess>();
   /** Nodes that exited without the harness asking them to. */
@@ -44,7 +49,7 @@ export class Cluster {
     clock: RunClock,
   ) {
     for (const id of options.ids) {
-      const dataDir = join(options.runDir, "data", id);
+      const dataDir = nodeDataDir(options.runDir, id);
       const node = new NodeProcess(
         id,
         options.command,

@@ -183,6 +183,8 @@ export interface MaelstromNet {
     call(node: string, body: Body, timeout_ms: number): Promise<Body | undefined>;
     close(): void;
   };
+  /** A node's FAULTLINE_DATA_DIR (its working directory), e.g. to measure what it keeps. */
+  dataDir(node: string): string;
   stopNodes(kill: boolean): Promise<void>;
   /**
    * After stopNodes: each node's crashes, a node-crashed error per crash, and the `protocol`

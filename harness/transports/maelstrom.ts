@@ -11,7 +11,7 @@ import { FAULT_KINDS } from "../../workloads/faults.js";
 import { nodeNames } from "../../workloads/maelstrom/plugin.js";
 import type { MaelstromNet, MalformedReply, NodeRecord } from "../../workloads/plugin.js";
 import { ClientFactory } from "../client.js";
-import { Cluster, type Crash } from "../cluster.js";
+import { Cluster, type Crash, nodeDataDir } from "../cluster.js";
 import { ClockControl } from "../nemesis/clock-control.js";
 import { Nemesis } from "../nemesis/nemesis.js";
 import { Network } from "../network.js";
@@ -131,6 +131,7 @@ function maelstromNet(
       run.log.info("all nodes answered init");
     },
     openClient: () => clients.open(),
+    dataDir: (node) => nodeDataDir(run.dir, node),
     stopNodes: async (kill) => {
       if (kill) await cluster.kill();
       else await cluster.stop();

@@ -8,6 +8,7 @@ export const BUGS = [
   "early-gc",
   "config-outside-log",
   "uneven-rebalance",
+  "no-gc",
 ] as const;
 
 export type BugName = (typeof BUGS)[number];
@@ -25,6 +26,8 @@ export interface BugFlags {
   configOutsideLog: boolean;
   /** The controller's rebalance follows map iteration order (helper A's ControllerMachine). */
   unevenRebalance: boolean;
+  /** A group's delete forgets the shard but keeps its keys and values (MIT's Challenge 1 skipped). */
+  noGc: boolean;
 }
 
 export function isBugName(name: string): name is BugName {
@@ -39,6 +42,7 @@ export function bugFlags(bug: BugName | undefined): BugFlags {
     earlyGc: bug === "early-gc",
     configOutsideLog: bug === "config-outside-log",
     unevenRebalance: bug === "uneven-rebalance",
+    noGc: bug === "no-gc",
   };
 }
 

@@ -85,6 +85,8 @@ export interface GroupSnapshot {
   config: Config;
   prev: Config;
   shards: Array<[number, StoredShard]>;
+  /** BUG no-gc only: the keys and values of shards deleted since they were given away. */
+  kept?: Array<[string, string]>;
 }
 
 /** What the old owner answers a pull with. */
@@ -163,6 +165,8 @@ export class GroupMachine implements StateMachine<GroupCommand> {
   /** The config before `config`: who held each shard we are pulling. */
   private prev: Config = initialConfig();
   private shards = new Map<number, Shard>();
+  /** BUG no-gc: a given-away shard's keys and values, kept after its delete. */
+  private kept = new Map<string, string>();
 
   constructor(
     readonly gid: Gid,
@@ -307,7 +311,12 @@ export class GroupMachine implements StateMachine<GroupCommand> {
       return errorBody(ErrorCode.temporarilyUnavailable, `not at config ${num} yet`);
     }
     const shard = this.shards.get(s);
-    if (shard?.state === "giving" && shard.num === num) this.shards.delete(s);
+    if (shard?.state === "giving" && shard.num === num) {
+      this.shards.delete(s);
+      // BUG no-gc: the shard is no longer ours, but its keys stay in one flat map, as in a
+      // server that keeps every shard's keys together and never removes a moved shard's.
+      if (this.bugs.noGc) for (const [k, v] of shard.data) this.kept.set(k, v);
+    }
     return { type: "delete_ok" };
   }
 
@@ -325,6 +334,7 @@ export class GroupMachine implements StateMachine<GroupCommand> {
         s,
         { state: shard.state, num: shard.num, data: [...shard.data], dedup: [...shard.dedup] },
       ]),
+      ...(this.kept.size > 0 && { kept: [...this.kept] }),
     };
   }
 
@@ -350,9 +360,12 @@ export class GroupMachine implements StateMachine<GroupCommand> {
         dedup: new Map(stored.dedup),
       });
     }
+    const kept = Array.isArray(snap.kept) ? snap.kept : [];
+    if (!isShardData({ data: kept, dedup: [] })) throw new Error("not a GroupSnapshot: kept");
     this.config = config;
     this.prev = prev;
     this.shards = shards;
+    this.kept = new Map(kept);
   }
 }
 

@@ -78,6 +78,8 @@ const SHOWS: Record<string, (run: Caught) => void> = {
     expect(results.checkers["exactly-once"].summary).toMatch(/applied more than once/);
     expect(nemesis(history, "script-done")).toHaveLength(1);
   },
+  "shard-kv/no-gc": ({ results }) =>
+    expect(results.checkers["shard-gc"].summary).toMatch(/keep data of shards they gave away/),
   "shard-kv/uneven-rebalance": ({ results }) =>
     expect(results.checkers["shard-controller"].summary).toMatch(/^Config \d+ is not one config: /),
   "bitcoin/no-reassign": ({ results }) =>

@@ -241,6 +241,21 @@ describe("GroupMachine's planted bugs", () => {
     }
   });
 
+  it("no-gc: a deleted shard's keys stay in the snapshot, and survive a restore", () => {
+    for (const bug of [undefined, "no-gc"] as const) {
+      const { g1, g2 } = moved(bug);
+      handOff(g1, g2, 2, 7);
+      expect(g1.apply({ type: "delete", num: 2, shard: 7 })).toEqual({ type: "delete_ok" });
+      expect(g1.deleted(2, 7)).toBe(true);
+      const kept = JSON.stringify(g1.snapshot()).includes(`"${keyIn(7)}"`);
+      expect(kept).toBe(bug === "no-gc");
+      const restored = machine(1, bug);
+      restored.restore(JSON.parse(JSON.stringify(g1.snapshot())));
+      expect(restored.snapshot()).toEqual(g1.snapshot());
+      expectWrongGroup(restored.apply(get(keyIn(7))));
+    }
+  });
+
   it("skip-config: jumps from config 1 to config 3", () => {
     const c3 = config(3, all(1), { 1: G1 });
     const m = machine(1);

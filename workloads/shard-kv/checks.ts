@@ -1,13 +1,15 @@
 // shard-kv's checkers over the history alone (so `faultline check` can repeat them):
 // `linearizable` per key with the append-kv model over the client ops, `exactly-once` (appends
 // applied once, none lost), `shard-controller` (the controller's configs, from every query
-// answer) and `shard-availability` (a warning when a shard no change touched stalled).
+// answer), `shard-availability` (a warning when a shard no change touched stalled) and
+// `shard-gc` (given-away shards deleted; a warning unless --strict).
 import { checkExactlyOnce } from "../../checkers/exactly-once.js";
 import type { Op } from "../../checkers/history.js";
 import { checkLinearizable } from "../../checkers/linearizable.js";
 import type { CheckResult } from "../../checkers/result.js";
 import { checkShardAvailability } from "../../checkers/shard-availability.js";
 import { type ConfigObservation, checkShardConfigs } from "../../checkers/shard-controller.js";
+import { checkShardGc } from "../../checkers/shard-gc.js";
 import { parseConfig } from "../../protocols/shard-kv.js";
 
 const CLIENT_FS = new Set(["get", "put", "append"]);
@@ -35,12 +37,16 @@ export function configObservations(ops: readonly Op[]): ConfigObservation[] {
   return out;
 }
 
-export async function checkShardKv(ops: readonly Op[]): Promise<Record<string, CheckResult>> {
+export async function checkShardKv(
+  ops: readonly Op[],
+  options: { strict: boolean },
+): Promise<Record<string, CheckResult>> {
   const client = clientOps(ops);
   return {
     linearizable: await checkLinearizable(client, { model: "append-kv" }),
     "exactly-once": checkExactlyOnce(client),
     "shard-controller": checkShardConfigs(configObservations(ops)),
     "shard-availability": checkShardAvailability(ops),
+    "shard-gc": checkShardGc(ops, options),
   };
 }

@@ -3,7 +3,7 @@
 // append 50% on keys spread over all shards, while the nemesis may reconfigure the system
 // through `reconfigure` (reconfigure.ts). After the heal and the recovery wait, every key written
 // is read once more and every config is asked of every controller replica.
-import type { Op } from "../../checkers/history.js";
+import type { CompletionType, Op } from "../../checkers/history.js";
 import type { CheckResult } from "../../checkers/result.js";
 import { controllersOf, type Gid, groupsOf, NSHARDS } from "../../protocols/shard-kv.js";
 import { KV_GET_FRACTION, KV_PUT_FRACTION, kvUniqueValue } from "../kv.js";
@@ -28,6 +28,7 @@ import {
   REQUEST_TIMEOUT_MS,
   RETRY_PAUSE_MS,
 } from "./clerk.js";
+import { type GcEnv, runGcPhase } from "./gc.js";
 import { type Change, describeChange, planChange, undo } from "./reconfigure.js";
 
 /** Workers sharing a key at a time: concurrent ops on one key, and many shards busy at once. */
@@ -60,7 +61,8 @@ export class ShardKvDriver implements Driver {
   private readonly malformed: MalformedReply[] = [];
   private readonly clients: Array<{ close(): void }> = [];
   private readonly workers: Worker[] = [];
-  private readonly written = new Set<string>();
+  /** Per key written: bytes of every value written to it, and of its value in the final read. */
+  private readonly written = new Map<string, { written_bytes: number; read_bytes?: number }>();
   private readonly groups: Map<Gid, string[]>;
   private readonly controllers: string[];
   private readonly keys: IndependentKeys<string>;
@@ -73,7 +75,10 @@ export class ShardKvDriver implements Driver {
   /** The change in force, undone by the next stop. */
   private inForce: Change | undefined;
 
-  constructor(private readonly ctx: DriverContext<MaelstromNet>) {
+  constructor(
+    private readonly ctx: DriverContext<MaelstromNet>,
+    private readonly skip_gc = false,
+  ) {
     this.groups = groupsOf(ctx.net.nodes);
     this.controllers = controllersOf(ctx.net.nodes);
     this.rng = ctx.random.fork("workload");
@@ -131,20 +136,28 @@ export class ShardKvDriver implements Driver {
     );
   }
 
-  /** Final gets of every key written, then every config from every controller replica. */
+  /**
+   * Final gets of every key written, the GC phase (gc.ts), then every config from every
+   * controller replica.
+   */
   async final(): Promise<void> {
     this.ctx.setPhase("final");
-    const keys = [...this.written].sort();
+    const keys = [...this.written.keys()].sort();
     this.ctx.log.info(`final reads of ${keys.length} keys`);
     const readers = Math.max(1, Math.min(this.ctx.settings.concurrency, keys.length));
     await Promise.all(
       Array.from({ length: readers }, async (_, r) => {
         const clerk = this.newClerk(true);
         for (let k = r; k < keys.length && !this.ctx.interrupted; k += readers) {
-          await this.clientOp(clerk, "get", keys[k] as string, true);
+          await this.clientOp(clerk, "get", keys[k] as string, { final: true });
         }
       }),
     );
+    if (this.ctx.interrupted) return;
+    if (!this.skip_gc) {
+      this.ctx.log.info("GC phase: moving every shard through every group");
+      await runGcPhase(this.gcEnv());
+    }
     const latest = Math.min(MAX_FINAL_CONFIGS, this.latestConfigNum());
     this.ctx.log.info(`asking each controller replica for configs 1..${latest}`);
     await Promise.all(
@@ -167,7 +180,7 @@ export class ShardKvDriver implements Driver {
 
   check(ops: readonly Op[]): Promise<Record<string, CheckResult>> {
     this.ctx.log.info(`checking ${ops.length} history events`);
-    return checkShardKv(ops);
+    return checkShardKv(ops, { strict: this.ctx.settings.strict === true });
   }
 
   report(): ReturnType<Driver["report"]> {
@@ -209,31 +222,44 @@ export class ShardKvDriver implements Driver {
   }
 
   /** A join/leave/move by the reconfiguration client, recorded invoke → completion. */
-  private async controllerOp(body: Body, value: unknown): Promise<ClerkOutcome> {
+  private async controllerOp(body: Body, value: unknown, final = false): Promise<ClerkOutcome> {
     const admin = this.admin as Clerk;
     const process = admin.currentProcess;
     const f = body.type;
-    this.record({ process, type: "invoke", f, value });
+    const marks = final ? { final: true } : {};
+    this.record({ process, type: "invoke", f, value, ...marks });
     const seq = admin.nextSeq();
     const outcome = await admin.controllerOp(
       { ...body, client: admin.client, seq },
       this.deadline_ms(),
     );
     const { type, ...rest } = completionOf(outcome, value, false);
-    this.record({ process, type, f, ...rest });
+    this.record({ process, type, f, ...rest, ...marks });
     if (type === "info") admin.renew(this.ctx.nextProcess());
     return outcome;
   }
 
-  /** One get/put/append by a clerk, recorded invoke → completion like the kv workload's. */
-  private async clientOp(clerk: Clerk, f: ClientOpF, key: string, final = false): Promise<void> {
+  /**
+   * One get/put/append by a clerk, recorded invoke → completion like the kv workload's; a write
+   * carries a unique value unless `given`.
+   */
+  private async clientOp(
+    clerk: Clerk,
+    f: ClientOpF,
+    key: string,
+    { final = false, given }: { final?: boolean; given?: string } = {},
+  ): Promise<CompletionType> {
     const process = clerk.currentProcess;
     const seq = clerk.nextSeq();
-    const written = f === "get" ? null : kvUniqueValue(process, seq);
+    const written = f === "get" ? null : (given ?? kvUniqueValue(process, seq));
     const value = { key, value: written };
     const marks = final ? { final: true } : {};
     this.record({ process, type: "invoke", f, value, ...marks });
-    if (written !== null) this.written.add(key);
+    const sizes = this.written.get(key);
+    if (written !== null) {
+      const written_bytes = (sizes?.written_bytes ?? 0) + written.length;
+      this.written.set(key, { written_bytes });
+    }
     const body: Body & { key: string } = {
       type: f,
       key,
@@ -247,6 +273,34 @@ export class ShardKvDriver implements Driver {
     const { malformed: _, type, ...event } = completion;
     this.record({ process, type, f, ...event, ...marks });
     if (completion.type === "info") clerk.renew(this.ctx.nextProcess());
+    const read = (event.value as { value?: unknown } | undefined)?.value;
+    if (final && type === "ok" && f === "get" && sizes && typeof read === "string") {
+      sizes.read_bytes = read.length;
+    }
+    return type as CompletionType;
+  }
+
+  private gcEnv(): GcEnv {
+    return {
+      groups: this.groups,
+      signal: this.ctx.signal,
+      now_ms: () => this.ctx.clock.now_ns() / 1e6,
+      nextProcess: () => this.ctx.nextProcess(),
+      record: (event) => this.record(event),
+      controllerOp: (body, value) => this.controllerOp(body, value, true),
+      latestConfig: () => (this.admin as Clerk).query(-1, this.deadline_ms()),
+      newClerk: () => this.newClerk(true),
+      clientOp: (clerk, f, key, given) =>
+        this.clientOp(clerk, f, key, { final: true, ...(given !== undefined && { given }) }),
+      loadKeys: () =>
+        new Map(
+          [...this.written].map(([key, s]) => [
+            key,
+            key.length + (s.read_bytes ?? s.written_bytes),
+          ]),
+        ),
+      dataDir: (node) => this.ctx.net.dataDir(node),
+    };
   }
 
   private newClerk(final: boolean): Clerk {
