@@ -15,7 +15,7 @@ import { miningPlugin } from "./mining/index.js";
 import { mitLab1Plugin } from "./mit-lab1/index.js";
 import type { LabOptions } from "./mit-lab1/options.js";
 import { SetupError, type WorkloadPlugin } from "./plugin.js";
-import { shardKvPlugin } from "./shard-kv/index.js";
+import { type ShardKvOptions, shardKvPlugin } from "./shard-kv/index.js";
 import { uniqueIds } from "./unique-ids.js";
 import type { WorkloadFactory } from "./workload.js";
 
@@ -76,6 +76,7 @@ export interface WorkloadOptionBags {
   udp?: UdpOptions;
   mapreduce?: MapReduceOptions;
   mit_lab1?: LabOptions;
+  shard_kv?: ShardKvOptions;
 }
 
 export function workloadPlugin(name: string): WorkloadPlugin {
