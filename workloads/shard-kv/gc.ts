@@ -23,7 +23,7 @@ import { type Config, type Gid, key2shard, NSHARDS } from "../../protocols/shard
 import type { HistoryEvent } from "../plugin.js";
 import type { Body } from "../protocol.js";
 import { sleepUnlessAborted } from "../timing.js";
-import type { Clerk, ClerkOutcome } from "./clerk.js";
+import { type Clerk, type ClerkOutcome, RETRY_PAUSE_MS } from "./clerk.js";
 
 export const GC_KEYS_PER_SHARD = 2;
 export const GC_VALUE_BYTES = 64 * 1024;
@@ -32,8 +32,10 @@ export const GC_COMPACTION_PUTS_PER_GROUP = 600;
 /** Deleting a given-away shard takes a round or two of the groups' background work. */
 export const GC_SETTLE_MS = 15_000;
 export const GC_POLL_MS = 500;
-/** Steps 1–3 retry a read or a definitely failed write until this long after the phase began. */
+/** Steps 1–3 retry a read or a definitely failed write until this long after the phase began, */
 export const GC_MOVE_DEADLINE_MS = 60_000;
+/** and at most this many times (each try is a clerk op, itself retried for up to 5 s). */
+export const GC_MAX_ATTEMPTS = 10;
 
 /** What the phase needs of the driver. */
 export interface GcEnv {
@@ -132,6 +134,27 @@ async function reconfigure(env: GcEnv, gids: readonly Gid[]): Promise<void> {
   }
 }
 
+/**
+ * `attempt` until it reports done, with a pause between tries, within GC_MOVE_DEADLINE_MS of the
+ * phase's start and GC_MAX_ATTEMPTS tries; `what` names the op in the reason it gives up with.
+ */
+async function retried(
+  env: GcEnv,
+  started_ms: number,
+  what: string,
+  attempt: () => Promise<boolean>,
+): Promise<void> {
+  for (let tries = 1; ; tries++) {
+    if (env.signal.aborted) throw new NotMeasured("interrupted");
+    if (await attempt()) return;
+    if (tries >= GC_MAX_ATTEMPTS || env.now_ms() - started_ms > GC_MOVE_DEADLINE_MS) {
+      throw new NotMeasured(`${what} did not succeed in ${tries} tries`);
+    }
+    await sleepUnlessAborted(RETRY_PAUSE_MS, env.signal);
+  }
+}
+
+/** A put that must be acknowledged: one without a definite answer ends the phase. */
 async function mustPut(
   env: GcEnv,
   clerk: Clerk,
@@ -140,30 +163,18 @@ async function mustPut(
   started_ms: number,
   live: Map<string, number>,
 ): Promise<void> {
-  for (;;) {
-    if (env.signal.aborted) throw new NotMeasured("interrupted");
+  await retried(env, started_ms, `a put of ${key}`, async () => {
     const type = await env.clientOp(clerk, "put", key, value);
-    if (type === "ok") {
-      live.set(key, key.length + value.length);
-      return;
-    }
     if (type === "info") throw new NotMeasured(`a put of ${key} got no definite answer`);
-    if (env.now_ms() - started_ms > GC_MOVE_DEADLINE_MS) {
-      throw new NotMeasured(`a put of ${key} kept failing for ${GC_MOVE_DEADLINE_MS / 1000} s`);
-    }
-  }
+    if (type === "ok") live.set(key, key.length + value.length);
+    return type === "ok";
+  });
 }
 
 async function mustRead(env: GcEnv, clerk: Clerk, key: string, started_ms: number) {
-  for (;;) {
-    if (env.signal.aborted) throw new NotMeasured("interrupted");
-    if ((await env.clientOp(clerk, "get", key)) === "ok") return;
-    if (env.now_ms() - started_ms > GC_MOVE_DEADLINE_MS) {
-      throw new NotMeasured(
-        `${key} could not be read ${GC_MOVE_DEADLINE_MS / 1000} s after the moves`,
-      );
-    }
-  }
+  await retried(env, started_ms, `a read of ${key} after the moves`, async () => {
+    return (await env.clientOp(clerk, "get", key)) === "ok";
+  });
 }
 
 /** Small puts into each group's shards, the groups at once; any outcome will do. */
