@@ -71,7 +71,7 @@ beforeAll(async () => {
     });
   } finally {
     client.close();
-    await stopServer(server);
+    stopServer(server);
     await new Promise<void>((resolve) => recorder.server.close(() => resolve()));
   }
   captured = recorder.chunks;
