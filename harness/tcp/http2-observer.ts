@@ -178,10 +178,11 @@ export class Http2Observer {
       if (this.state === "detecting") this.detect(side, chunk, events);
       else this.frames(side === "client" ? this.client : this.server, chunk, 0, events);
     } catch (err) {
-      if (!(err instanceof Undecodable)) throw err;
+      // Whatever the bytes do, the proxy's socket callback must not throw: give up instead.
       this.state = "undecodable";
       this.streams.clear();
-      events.push({ kind: "undecodable", reason: err.message });
+      const reason = err instanceof Undecodable ? err.message : `observer error: ${err}`;
+      events.push({ kind: "undecodable", reason });
     }
     return events;
   }
@@ -306,14 +307,14 @@ export class Http2Observer {
   ): void {
     switch (type) {
       case FRAME.HEADERS: {
-        const pad = flags & FLAG_PADDED ? 1 + (payload[0] as number) : 0;
+        const pad = flags & FLAG_PADDED ? 1 + (payload[0] ?? 0) : 0;
         const skip = (flags & FLAG_PADDED ? 1 : 0) + (flags & FLAG_PRIORITY ? 5 : 0);
         this.fragment(dir, stream_id, flags, payload, skip, pad, false, events);
         return;
       }
       case FRAME.PUSH_PROMISE: {
         // Decoded only to keep the HPACK table in step; gRPC never pushes.
-        const pad = flags & FLAG_PADDED ? 1 + (payload[0] as number) : 0;
+        const pad = flags & FLAG_PADDED ? 1 + (payload[0] ?? 0) : 0;
         const skip = (flags & FLAG_PADDED ? 1 : 0) + 4;
         this.fragment(dir, stream_id, flags, payload, skip, pad, true, events);
         return;

@@ -136,6 +136,32 @@ describe("a captured grpc-js connection", () => {
     );
   });
 
+  it("with bytes corrupted, never throws and gives up at most once", () => {
+    const total = captured.reduce((n, c) => n + c.bytes.length, 0);
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ at: fc.integer({ min: 0, max: total - 1 }), byte: fc.nat(255) }), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        (flips) => {
+          const copy = captured.map(({ side, bytes }) => ({ side, bytes: Buffer.from(bytes) }));
+          for (const { at, byte } of flips) {
+            let offset = at;
+            const hit = copy.find((c) => (offset -= c.bytes.length) < 0) as Captured;
+            hit.bytes[offset + hit.bytes.length] = byte;
+          }
+          const observer = new Http2Observer();
+          const events = [...feedAll(copy, observer), ...observer.close("closed")];
+          const gave_up = events.filter((e) => e.kind === "undecodable");
+          expect(gave_up.length).toBeLessThanOrEqual(1);
+          expect(gave_up.filter((e) => e.reason.startsWith("observer error"))).toEqual([]);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
   it("fed one byte at a time gives the same events", () => {
     const bytewise = captured.flatMap(({ side, bytes }) =>
       [...bytes].map((b) => ({ side, bytes: Buffer.of(b) })),
@@ -169,6 +195,39 @@ function frame(type: number, flags: number, stream_id: number, payload: Buffer):
 }
 
 describe("giving up", () => {
+  it("random bytes after the preface never throw and give up at most once", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ client: fc.boolean(), bytes: fc.uint8Array({ maxLength: 300 }) }), {
+          maxLength: 20,
+        }),
+        (chunks) => {
+          const observer = new Http2Observer();
+          const events = [
+            ...observer.feed("client", HTTP2_PREFACE),
+            ...chunks.flatMap(({ client, bytes }) =>
+              observer.feed(client ? "client" : "server", Buffer.from(bytes)),
+            ),
+            ...observer.close("closed"),
+          ];
+          expect(events.filter((e) => e.kind === "undecodable").length).toBeLessThanOrEqual(1);
+          expect(
+            events.filter((e) => e.kind === "undecodable" && /^observer error/.test(e.reason)),
+          ).toEqual([]);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("gives up on a padded HEADERS frame too short for its padding", () => {
+    const observer = new Http2Observer();
+    observer.feed("client", HTTP2_PREFACE);
+    expect(observer.feed("client", frame(1, 0x4 | 0x8, 1, Buffer.alloc(0)))).toEqual([
+      { kind: "undecodable", reason: "client sent padding beyond its frame" },
+    ]);
+  });
+
   it("leaves a connection alone that does not start with the preface", () => {
     const observer = new Http2Observer();
     expect(observer.feed("client", Buffer.from("PRI * HTTP/1.1\r\n"))).toEqual([]);
