@@ -145,11 +145,14 @@ describe("a captured grpc-js connection", () => {
           maxLength: 8,
         }),
         (flips) => {
-          const copy = captured.map(({ side, bytes }) => ({ side, bytes: Buffer.from(bytes) }));
-          for (const { at, byte } of flips) {
-            let offset = at;
-            const hit = copy.find((c) => (offset -= c.bytes.length) < 0) as Captured;
-            hit.bytes[offset + hit.bytes.length] = byte;
+          const copy = captured.map(({ side, bytes }) => ({ side, bytes }));
+          // The flips address the concatenation of all chunks; overwrite through a view of it.
+          const all = Buffer.concat(copy.map((c) => c.bytes));
+          for (const { at, byte } of flips) all[at] = byte;
+          let offset = 0;
+          for (const c of copy) {
+            c.bytes = all.subarray(offset, offset + c.bytes.length);
+            offset += c.bytes.length;
           }
           const observer = new Http2Observer();
           const events = [...feedAll(copy, observer), ...observer.close("closed")];
