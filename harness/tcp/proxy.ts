@@ -12,7 +12,8 @@
 //
 // FIN and RST travel the same queue as the bytes before them, so they obey the same faults.
 // Every connection, chunk, FIN and RST is journaled to messages.jsonl with send/recv/drop lines
-// (the report's message diagram reads those).
+// (the report's message diagram reads those). A connection that opens with the HTTP/2 preface
+// (gRPC) is also followed by an Http2Observer, which journals each call's start and end.
 import assert from "node:assert/strict";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import type { RunClock } from "../clock.js";
@@ -20,6 +21,7 @@ import type { JsonlWriter } from "../jsonl-writer.js";
 import type { LinkFaults, LinkTable } from "../links.js";
 import type { Logger } from "../logger.js";
 import type { Random } from "../random.js";
+import { type Http2Event, Http2Observer } from "./http2-observer.js";
 
 /** Default bytes held per connection direction before the connection is reset. */
 export const DEFAULT_MAX_HELD_BYTES = 4 * 1024 * 1024;
@@ -142,6 +144,8 @@ interface Conn {
   client_closed: boolean;
   upstream_closed: boolean;
   opened_ns: number;
+  /** Follows the bytes while they may be HTTP/2; dropped once they are not. */
+  h2: Http2Observer | undefined;
 }
 
 export class TcpProxy {
@@ -305,6 +309,7 @@ export class TcpProxy {
       client_closed: false,
       upstream_closed: false,
       opened_ns: this.options.clock.now_ns(),
+      h2: new Http2Observer(),
     };
     conn.up = this.pipe(conn, src, dst, client, undefined);
     conn.down = this.pipe(conn, dst, src, undefined, client);
@@ -427,6 +432,7 @@ export class TcpProxy {
     }
     this.discard(back, "reset");
     back.done = true;
+    this.observeEnd(conn, reason);
     this.enqueue(pipe, "rst", undefined, { reason });
     this.pump(pipe);
   }
@@ -445,6 +451,7 @@ export class TcpProxy {
     conn.down.done = true;
     resetSocket(conn.client);
     if (conn.upstream) resetSocket(conn.upstream);
+    this.observeEnd(conn, reason);
     conn.up.stats.resets++;
     this.note("tcp-reset", { conn: conn.id, src: conn.src, dest: conn.dst, reason });
     this.maybeFinish(conn);
@@ -466,12 +473,15 @@ export class TcpProxy {
     }
     this.conns.delete(conn);
     conn.up.stats.open--;
+    this.observeEnd(conn, "closed");
+    const undecoded_bytes = conn.h2?.state === "undecodable" ? conn.h2.ignored_bytes : 0;
     this.note("tcp-close", {
       conn: conn.id,
       src: conn.src,
       dest: conn.dst,
       bytes_up: conn.up.delivered_bytes,
       bytes_down: conn.down.delivered_bytes,
+      ...(undecoded_bytes > 0 ? { h2_undecoded_bytes: undecoded_bytes } : {}),
       duration_ms: Math.round((this.options.clock.now_ns() - conn.opened_ns) / 1e6),
     });
     if (this.conns.size === 0) this.on_idle?.();
@@ -490,7 +500,8 @@ export class TcpProxy {
     }
     const holding = this.holding(pipe);
     if (holding) pipe.stats.held_chunks++;
-    this.enqueue(pipe, "data", data, dataBody(pipe.conn.id, data));
+    const id = this.enqueue(pipe, "data", data, dataBody(pipe.conn.id, data));
+    if (pipe.conn.h2) this.observe(pipe, data, id);
     if (holding && pipe.queued_bytes > this.max_held_bytes) {
       this.overflow(
         pipe,
@@ -528,7 +539,7 @@ export class TcpProxy {
     kind: ChunkKind,
     data: Buffer | undefined,
     body: Record<string, unknown>,
-  ): void {
+  ): number {
     const id = this.next_id++;
     const bytes = data?.length ?? 0;
     this.journalSend(
@@ -552,6 +563,35 @@ export class TcpProxy {
     this.total_held_bytes += bytes;
     if (pipe.queued_bytes > pipe.stats.held_bytes_peak)
       pipe.stats.held_bytes_peak = pipe.queued_bytes;
+    return id;
+  }
+
+  // ---- HTTP/2 calls (the observer sees each chunk as it arrives; it never holds one back) ----
+
+  /** `chunk` is the journal id of the chunk whose bytes completed the events. */
+  private observe(pipe: Pipe, data: Buffer, chunk: number): void {
+    const conn = pipe.conn;
+    const observer = conn.h2 as Http2Observer;
+    const events = observer.feed(pipe === conn.up ? "client" : "server", data);
+    if (observer.state === "not-http2") conn.h2 = undefined;
+    for (const event of events) this.journalCall(conn, event, chunk);
+  }
+
+  /** The connection is reset or closed: calls still open end, `aborted` with the reason. */
+  private observeEnd(conn: Conn, reason: string): void {
+    if (!conn.h2) return;
+    for (const event of conn.h2.close(reason)) this.journalCall(conn, event, undefined);
+  }
+
+  private journalCall(conn: Conn, event: Http2Event, chunk: number | undefined): void {
+    const { kind, ...detail } = event;
+    this.note(`h2-${kind}`, {
+      src: conn.src,
+      dest: conn.dst,
+      conn: conn.id,
+      ...detail,
+      ...(chunk !== undefined ? { chunk } : {}),
+    });
   }
 
   /**
