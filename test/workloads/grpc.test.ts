@@ -137,6 +137,20 @@ describe("calls and their outcomes", () => {
     expect(proxy.stats()["c0->kv"]).toMatchObject({ connections: 1 });
   });
 
+  it("a long reply goes into the history as its head and length; the driver gets it whole", async () => {
+    const c = await dial("c0");
+    const value = "v".repeat(5_000);
+    expect((await op(c, "Put", { key: "big", value })).type).toBe("ok");
+    const outcome = await unaryCall(c, "Get", { key: "big" }, CALL_DEADLINE_MS);
+    expect(outcome).toEqual({ type: "ok", reply: { value } });
+    const head = `{"value":"${"v".repeat(DETAILS_MAX_CHARS - 11)}…`;
+    expect(await op(c, "Get", { key: "big" })).toMatchObject({
+      type: "ok",
+      value: { reply_head: head, reply_json_chars: 5_012 },
+    });
+    expect(head).toHaveLength(DETAILS_MAX_CHARS);
+  });
+
   it("a server's OK without a reply is info: grpc-js fails the call, but the handler ran", async () => {
     const c = await dial("c0");
     expect(await op(c, "Touch", { key: "t", value: "x" })).toMatchObject({

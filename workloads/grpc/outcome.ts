@@ -7,7 +7,7 @@ import type { OpHandle } from "../plugin.js";
 /** Kept of a status's details (the target's text: untrusted), as the proxy's journal keeps. */
 export const DETAILS_MAX_CHARS = 256;
 /** A reply whose JSON is longer goes into the history as its head and length only. */
-export const REPLY_MAX_JSON_CHARS = 4096;
+const REPLY_MAX_JSON_CHARS = 4096;
 
 /**
  * Statuses by which a server says it refused the request as it stood (bad, unknown, not allowed,
@@ -62,7 +62,7 @@ export function complete(op: OpHandle, outcome: Outcome): void {
 }
 
 /** The reply itself when its JSON is short, else its head and length (replies are untrusted). */
-export function boundedReply(reply: unknown): unknown {
+function boundedReply(reply: unknown): unknown {
   const json = JSON.stringify(reply) ?? "null";
   if (json.length <= REPLY_MAX_JSON_CHARS) return reply;
   return { reply_head: cut(json, DETAILS_MAX_CHARS), reply_json_chars: json.length };

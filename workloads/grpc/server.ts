@@ -12,7 +12,7 @@ import {
 import { CHANNEL_OPTIONS, type GrpcChannel, type GrpcService } from "./call.js";
 
 /** A server program must accept connections within this of its start. */
-export const LISTEN_TIMEOUT_MS = 10_000;
+const LISTEN_TIMEOUT_MS = 10_000;
 
 export interface ServerSpec {
   /** The participant: link faults, the history's node; instances are <name>, <name>.2, … */
