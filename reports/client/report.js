@@ -1156,6 +1156,22 @@
       addTitle(g, text);
       root.appendChild(g);
     }
+    // Marks that are not errors (an HTTP/2 connection drawn as bytes from here on).
+    for (const [c, row, text] of L.notes) {
+      const g = svg("g", { class: "lamport-note" });
+      g.appendChild(
+        svg("rect", { x: X(c) - 4, y: Y(row) - 4, width: 8, height: 8, fill: "#b86e00" }),
+      );
+      g.appendChild(
+        svg(
+          "text",
+          { x: X(c) + 8, y: Y(row) + 4, "font-size": 10, fill: "#b86e00" },
+          text.slice(0, 60),
+        ),
+      );
+      addTitle(g, text);
+      root.appendChild(g);
+    }
     const headBox = document.createElement("div");
     headBox.className = "lamport-head";
     headBox.appendChild(head);
