@@ -19,6 +19,8 @@ import { compareNodeNames, type JournalLoad } from "./load-run.js";
 
 export const LABEL_MAX_CHARS = 48;
 export const TITLE_MAX_CHARS = 400;
+/** A note is drawn whole beside its line, so the reason it gives is kept short. */
+export const NOTE_REASON_MAX_CHARS = 80;
 
 /** Arrow styles: low bits are the colour class, DROPPED is or-ed in. */
 export const ARROW = { server: 0, client: 1, error: 2, DROPPED: 4 } as const;
@@ -141,7 +143,7 @@ export function lamportPayload(journal: JournalLoad, faults: readonly FaultView[
       out.call_arrows++;
     } else if (e.event === "h2-undecodable" && e.src) {
       names.add(e.src);
-      const reason = printable(truncate(String(e.reason ?? "?"), TITLE_MAX_CHARS));
+      const reason = printable(truncate(String(e.reason ?? "?"), NOTE_REASON_MAX_CHARS));
       noteRows.push([e.src, row, `undecodable: ${reason}, showing bytes`]);
     } else if (e.event === "protocol-error" && e.node) {
       names.add(e.node);
