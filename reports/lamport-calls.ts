@@ -12,17 +12,21 @@ import type { JournalEvent } from "./load-run.js";
 export type Http2Connections = Map<number, { bytes_from_id: number }>;
 
 /**
- * Connections of the window that the proxy followed as HTTP/2: those with a call or undecodable
- * line. A connection whose lines all fall outside the window keeps its chunks.
+ * Connections of the window that the proxy followed as HTTP/2: those with a call line. One given
+ * up on before any call is all bytes; one whose lines all fall outside the window keeps its
+ * chunks.
  */
 export function http2Connections(events: readonly JournalEvent[]): Http2Connections {
   const conns: Http2Connections = new Map();
   for (const e of events) {
-    if (!e.event.startsWith("h2-") || typeof e.conn !== "number") continue;
-    const known = conns.get(e.conn) ?? { bytes_from_id: Number.POSITIVE_INFINITY };
-    if (e.event === "h2-undecodable")
-      known.bytes_from_id = typeof e.chunk === "number" ? e.chunk : Number.NEGATIVE_INFINITY;
-    conns.set(e.conn, known);
+    if (typeof e.conn !== "number") continue;
+    if (e.event === "h2-call-start" || e.event === "h2-call-end") {
+      if (!conns.has(e.conn)) conns.set(e.conn, { bytes_from_id: Number.POSITIVE_INFINITY });
+    } else if (e.event === "h2-undecodable") {
+      const known = conns.get(e.conn);
+      if (known && typeof e.chunk === "number") known.bytes_from_id = e.chunk;
+      else conns.delete(e.conn);
+    }
   }
   return conns;
 }

@@ -363,6 +363,23 @@ describe("message diagram of gRPC calls", () => {
     ]);
   });
 
+  it("draws every chunk of a connection given up on before any call", () => {
+    const d = lamportPayload(
+      wholeJournal(
+        [
+          chunk(0, "coord", "w1", 4), // the server's SETTINGS, before the client's preface
+          { event: "recv", id: 0 },
+          chunk(1, "w1", "coord", 4),
+          { event: "h2-undecodable", ...call, conn: 4, reason: "HPACK: bad", chunk: 1 },
+          { event: "recv", id: 1 },
+        ].map((e, time) => ({ ...e, time }) as JournalEvent),
+      ),
+      [],
+    );
+    expect(d.labels).toEqual(["data bytes=100 conn=4", "data bytes=100 conn=4"]);
+    expect(d.notes).toEqual([[1, 3, "undecodable: HPACK: bad, showing bytes"]]);
+  });
+
   it("cuts a long method and message, and draws nothing for a call whose chunk is not in the window", () => {
     const long = `/${"x".repeat(5_000)}`;
     const d = lamportPayload(
