@@ -308,6 +308,15 @@ ${
     ? html`<p class="explain">Lamport diagram: one vertical line per client (c…), node (n…) and service; time flows down in
 the order the router saw events. Each arrow is a message from send to delivery; dashed arrows ending in ✕ were dropped.
 Blue arrows involve a client, red ones carry an error. Hover an arrow for its body.</p>
+${
+  lamport.call_arrows > 0 || lamport.notes.length > 0
+    ? html`<p class="explain">On HTTP/2 (gRPC) connections the tcp proxy decoded, the data chunks are not drawn: each call is one
+arrow from the chunk that started it to that chunk's delivery, labelled with the method, and one arrow back for its end,
+labelled with the gRPC status name (red unless OK) or how it ended without one (reset, refused, or aborted with the
+connection). A connection the proxy could not decode is marked "undecodable: why, showing bytes" where it gave up,
+and its chunks from there on are drawn as on any TCP connection.</p>`
+    : undefined
+}
 ${run.journal.truncated ? html`<p class="notice" id="lamport-window">${windowSentence(run.journal)}${windowMoves(run.journal)}</p>` : undefined}
 ${lamport.skipped > 0 ? html`<p class="notice">${plural(lamport.skipped, "journal line")} could not be read and ${lamport.skipped === 1 ? "was" : "were"} skipped.</p>` : undefined}
 <div class="lamport-wrap"><div id="lamport" class="lamport"></div></div>`

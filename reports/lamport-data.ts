@@ -2,15 +2,25 @@
 // one column per participant (clients numerically, then nodes, then services), one row per journal
 // event (event order, not wall time), one arrow per delivered message from its send row to its
 // receive row, dropped messages as dashed arrows ending where the drop happened. Labels are the
-// body's type plus its other fields, cut to LABEL_MAX_CHARS; hover shows the body.
+// body's type plus its other fields, cut to LABEL_MAX_CHARS; hover shows the body. On the tcp
+// transport's HTTP/2 connections, gRPC calls replace the data chunks (lamport-calls.ts).
 
 import { SERVICE_NAMES } from "../protocols/maelstrom.js";
 import { printable, showValue, truncate } from "./escape.js";
 import type { FaultView } from "./fault-labels.js";
+import {
+  type CallArrow,
+  callEnd,
+  callStart,
+  http2Connections,
+  isCallChunk,
+} from "./lamport-calls.js";
 import { compareNodeNames, type JournalLoad } from "./load-run.js";
 
 export const LABEL_MAX_CHARS = 48;
 export const TITLE_MAX_CHARS = 400;
+/** A note is drawn whole beside its line, so the reason it gives is kept short. */
+export const NOTE_REASON_MAX_CHARS = 80;
 
 /** Arrow styles: low bits are the colour class, DROPPED is or-ed in. */
 export const ARROW = { server: 0, client: 1, error: 2, DROPPED: 4 } as const;
@@ -27,6 +37,10 @@ export interface LamportPayload {
   faults: Array<[string, number, number, string]>;
   /** Protocol errors: participant column, row, text. */
   errors: Array<[number, number, string]>;
+  /** Other marks on a participant's line (an HTTP/2 connection shown as bytes): column, row, text. */
+  notes: Array<[number, number, string]>;
+  /** gRPC call arrows drawn (requests and answers). */
+  call_arrows: number;
   /** The row the window is centred on and what is there ("the lost value 117"), if any. */
   focus: { row: number; text: string } | null;
   skipped: number;
@@ -41,7 +55,11 @@ interface Sent {
   style: number;
   label: string;
   title: string;
+  /** A data chunk of a decoded HTTP/2 connection: drawn only as the calls it carried. */
+  hidden: boolean;
 }
+
+const CALL_MAX = { label: LABEL_MAX_CHARS, title: TITLE_MAX_CHARS };
 
 export function lamportPayload(journal: JournalLoad, faults: readonly FaultView[]): LamportPayload {
   const sent = new Map<number, Sent>();
@@ -54,12 +72,25 @@ export function lamportPayload(journal: JournalLoad, faults: readonly FaultView[
     titles: [],
     faults: [],
     errors: [],
+    notes: [],
+    call_arrows: 0,
     focus: null,
     skipped: journal.skipped,
     ticks: [],
   };
   const pending: Array<[string, string, number, number, number, string, string]> = [];
   const errorRows: Array<[string, number, string]> = [];
+  const noteRows: Array<[string, number, string]> = [];
+  const h2 = http2Connections(journal.events);
+  // Call arrows by the chunk that carries them, drawn at that chunk's recv or drop. The proxy
+  // writes a call line after its chunk's send and before its recv, so they are known in time.
+  const calls = new Map<number, CallArrow[]>();
+  const addCall = (chunk: unknown, arrow: CallArrow) => {
+    if (typeof chunk !== "number") return;
+    const list = calls.get(chunk);
+    if (list) list.push(arrow);
+    else calls.set(chunk, [arrow]);
+  };
   const times: number[] = [];
   for (const e of journal.events) {
     const row = times.length;
@@ -82,23 +113,38 @@ export function lamportPayload(journal: JournalLoad, faults: readonly FaultView[
         style: isError ? ARROW.error : involvesClient ? ARROW.client : ARROW.server,
         label: label(body),
         title: `${printable(e.src)} → ${printable(e.dest)}${forwarded} #${e.id}: ${printable(showValue(body, TITLE_MAX_CHARS))}`,
+        hidden: isCallChunk(e, h2),
       });
     } else if ((e.event === "recv" || e.event === "drop") && typeof e.id === "number") {
       const m = sent.get(e.id);
       if (!m) continue; // its send was before the journal's start or unreadable
       const dropped = e.event === "drop";
-      const title = dropped
-        ? `${m.title} — dropped (${printable(String(e.reason ?? "?"))})`
-        : m.title;
-      pending.push([
-        m.src,
-        m.dest,
-        m.row,
-        row,
-        m.style | (dropped ? ARROW.DROPPED : 0),
-        m.label,
-        title,
-      ]);
+      const how = dropped ? ` — dropped (${printable(String(e.reason ?? "?"))})` : "";
+      const flag = dropped ? ARROW.DROPPED : 0;
+      for (const call of calls.get(e.id) ?? []) {
+        const style = (call.failed ? ARROW.error : m.style) | flag;
+        const title = `${printable(m.src)} → ${printable(m.dest)} #${e.id}: ${call.title}${how}`;
+        pending.push([m.src, m.dest, m.row, row, style, call.label, title]);
+        out.call_arrows++;
+      }
+      calls.delete(e.id);
+      if (!m.hidden)
+        pending.push([m.src, m.dest, m.row, row, m.style | flag, m.label, m.title + how]);
+    } else if (e.event === "h2-call-start") {
+      addCall(e.chunk, callStart(e, CALL_MAX));
+    } else if (e.event === "h2-call-end" && e.chunk !== undefined) {
+      addCall(e.chunk, callEnd(e, CALL_MAX));
+    } else if (e.event === "h2-call-end" && e.src && e.dest) {
+      // Aborted with the connection: no bytes answered, so a dropped answer at this row.
+      const call = callEnd(e, CALL_MAX);
+      names.add(e.src).add(e.dest);
+      const title = `${printable(e.dest)} → ${printable(e.src)}: ${call.title}`;
+      pending.push([e.dest, e.src, row, row, ARROW.error | ARROW.DROPPED, call.label, title]);
+      out.call_arrows++;
+    } else if (e.event === "h2-undecodable" && e.src) {
+      names.add(e.src);
+      const reason = printable(truncate(String(e.reason ?? "?"), NOTE_REASON_MAX_CHARS));
+      noteRows.push([e.src, row, `undecodable: ${reason}, showing bytes`]);
     } else if (e.event === "protocol-error" && e.node) {
       names.add(e.node);
       errorRows.push([
@@ -118,6 +164,7 @@ export function lamportPayload(journal: JournalLoad, faults: readonly FaultView[
   }
   for (const [node, row, text] of errorRows)
     out.errors.push([column.get(node) as number, row, text]);
+  for (const [node, row, text] of noteRows) out.notes.push([column.get(node) as number, row, text]);
   if (journal.focus && times.length > 0) {
     const row = Math.min(lowerBound(times, journal.focus.time_ns), times.length - 1);
     out.focus = { row, text: printable(journal.focus.why) };

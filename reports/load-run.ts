@@ -50,6 +50,21 @@ export interface JournalEvent {
   node?: string;
   line?: number;
   raw?: string;
+  /** tcp transport: the connection a line belongs to. */
+  conn?: number;
+  /** h2-* lines: the send line whose bytes completed the event. */
+  chunk?: number;
+  /** h2-call-start / h2-call-end (harness/tcp/README.md "HTTP/2 and gRPC calls"). */
+  method?: string;
+  stream_id?: number;
+  grpc_status?: number;
+  grpc_message?: string;
+  http_status?: number;
+  request_bytes?: number;
+  response_bytes?: number;
+  reset?: unknown;
+  refused?: unknown;
+  aborted?: string;
 }
 
 export interface JournalLoad {

@@ -991,7 +991,11 @@
     const headH = 28;
     const top = 8;
     const left = 70;
-    const width = left + L.participants.length * colW;
+    // Notes are written out whole right of the last column, clear of the arrows' labels; the
+    // diagram widens for them.
+    const columnsRight = left + L.participants.length * colW;
+    const noteChars = Math.max(0, ...L.notes.map((/** @type {any[]} */ n) => n[2].length));
+    const width = columnsRight + (noteChars > 0 ? 8 + noteChars * 6 : 0);
     const height = top + L.rows * rowH + 20;
     const X = (/** @type {number} */ c) => left + c * colW + colW / 2;
     const Y = (/** @type {number} */ r) => top + r * rowH + rowH / 2;
@@ -1069,8 +1073,14 @@
       ["#5b9bd5", "a-client"],
       ["#d1241b", "a-error"],
     ];
+    // Arrows on the same path (gRPC calls whose bytes shared a chunk) stack their labels.
+    /** @type {Map<string, number>} */
+    const samePath = new Map();
     for (let k = 0; k < L.arrows.length / 5; k++) {
       const [from, to, y0, y1, style] = L.arrows.slice(k * 5, k * 5 + 5);
+      const path = `${from} ${to} ${y0} ${y1}`;
+      const stacked = samePath.get(path) ?? 0;
+      samePath.set(path, stacked + 1);
       const dropped = (style & 4) !== 0;
       const [colour, markerId] = /** @type {string[]} */ (STYLE[style & 3]);
       const xa = X(from);
@@ -1107,7 +1117,7 @@
         "text",
         {
           x: (xa + xb) / 2,
-          y: (ya + yb) / 2 - 3,
+          y: (ya + yb) / 2 - 3 - stacked * 10,
           "font-size": 9,
           fill: colour,
           "text-anchor": "middle",
@@ -1152,6 +1162,29 @@
           { x: X(c) + 8, y: Y(row) + 4, "font-size": 10, fill: "#d1241b" },
           text.slice(0, 60),
         ),
+      );
+      addTitle(g, text);
+      root.appendChild(g);
+    }
+    // Marks that are not errors (an HTTP/2 connection drawn as bytes from here on): a square on
+    // the participant's line, dotted to the text.
+    for (const [c, row, text] of L.notes) {
+      const g = svg("g", { class: "lamport-note" });
+      g.appendChild(
+        svg("rect", { x: X(c) - 4, y: Y(row) - 4, width: 8, height: 8, fill: "#b86e00" }),
+      );
+      g.appendChild(
+        svg("line", {
+          x1: X(c) + 4,
+          y1: Y(row),
+          x2: columnsRight + 4,
+          y2: Y(row),
+          stroke: "#b86e00",
+          "stroke-dasharray": "1 3",
+        }),
+      );
+      g.appendChild(
+        svg("text", { x: columnsRight + 8, y: Y(row) + 4, "font-size": 10, fill: "#b86e00" }, text),
       );
       addTitle(g, text);
       root.appendChild(g);

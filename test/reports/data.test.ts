@@ -7,7 +7,12 @@ import { describe, expect, it } from "vitest";
 import type { Op } from "../../checkers/history.js";
 import { type FaultView, faultLabel, faultViews } from "../../reports/fault-labels.js";
 import { journalFocus } from "../../reports/journal-focus.js";
-import { ARROW, lamportPayload } from "../../reports/lamport-data.js";
+import {
+  ARROW,
+  LABEL_MAX_CHARS,
+  lamportPayload,
+  TITLE_MAX_CHARS,
+} from "../../reports/lamport-data.js";
 import { type JournalEvent, type JournalLoad, loadJournal } from "../../reports/load-run.js";
 import { faultIntervalsTouched } from "../../reports/stored.js";
 import {
@@ -215,6 +220,196 @@ describe("message diagram", () => {
     expect(d.participants).toEqual(["n0", "n1"]);
     expect(d.arrows).toEqual([1, 0, 0, 1, ARROW.server]);
     expect(d.titles[0]).toMatch(/^c6 → n0 \(written by n1\) #0: /);
+  });
+});
+
+describe("message diagram of gRPC calls", () => {
+  // Lines as the tcp proxy writes them (harness/tcp/README.md "Journal"): w1 dials coord.
+  const chunk = (id: number, src: string, dest: string, conn: number, text?: string) => ({
+    event: "send",
+    id,
+    src,
+    dest,
+    conn,
+    bytes: 100,
+    body: { type: "data", ...(text ? { text } : {}), bytes: 100, conn },
+  });
+  const connect = (id: number, conn: number) => ({
+    event: "send",
+    id,
+    src: "w1",
+    dest: "coord",
+    conn,
+    bytes: 0,
+    body: { type: "connect", conn, client: "127.0.0.1:5000" },
+  });
+  const call = { src: "w1", dest: "coord", conn: 1 };
+  const EVIL_METHOD = "/pkg.Svc/<b>Put</b>\u0007";
+  const lines = [
+    connect(0, 1), // row 0
+    { event: "recv", id: 0, conn: 1 },
+    chunk(1, "w1", "coord", 1), // row 2: preface, SETTINGS, HEADERS of stream 1
+    { event: "h2-call-start", ...call, stream_id: 1, method: "/pkg.Svc/Get", chunk: 1 },
+    { event: "recv", id: 1 },
+    chunk(2, "coord", "w1", 1), // row 5: SETTINGS
+    { event: "recv", id: 2 },
+    chunk(3, "coord", "w1", 1), // row 7: the answer
+    {
+      event: "h2-call-end",
+      ...call,
+      stream_id: 1,
+      method: "/pkg.Svc/Get",
+      request_bytes: 13,
+      response_bytes: 20,
+      grpc_status: 0,
+      http_status: 200,
+      chunk: 3,
+    },
+    { event: "recv", id: 3 },
+    chunk(4, "w1", "coord", 1), // row 10: two HEADERS in one chunk
+    { event: "h2-call-start", ...call, stream_id: 3, method: EVIL_METHOD, chunk: 4 },
+    { event: "h2-call-start", ...call, stream_id: 5, method: "/pkg.Svc/Get", chunk: 4 },
+    { event: "recv", id: 4 },
+    chunk(5, "coord", "w1", 1), // row 14: stream 3's trailers, dropped by a reset
+    {
+      event: "h2-call-end",
+      ...call,
+      stream_id: 3,
+      method: EVIL_METHOD,
+      request_bytes: 13,
+      response_bytes: 0,
+      grpc_status: 5,
+      grpc_message: "no <such> key",
+      chunk: 5,
+    },
+    { event: "drop", id: 5, reason: "reset" },
+    {
+      event: "h2-call-end",
+      ...call,
+      stream_id: 5,
+      method: "/pkg.Svc/Get",
+      request_bytes: 13,
+      response_bytes: 0,
+      aborted: "harness",
+    },
+    connect(6, 2), // row 18
+    { event: "recv", id: 6, conn: 2 },
+    chunk(7, "w1", "coord", 2), // row 20
+    { event: "h2-call-start", ...call, conn: 2, stream_id: 1, method: "/pkg.Svc/Get", chunk: 7 },
+    { event: "recv", id: 7 },
+    chunk(8, "w1", "coord", 2), // row 23: too large a frame
+    {
+      event: "h2-undecodable",
+      ...call,
+      conn: 2,
+      reason: "client sent a frame of 20000 bytes > SETTINGS_MAX_FRAME_SIZE 16384",
+      chunk: 8,
+    },
+    { event: "recv", id: 8 },
+    chunk(9, "coord", "w1", 3, "HTTP/1.1 200 OK"), // row 26: not HTTP/2
+    { event: "recv", id: 9 },
+    chunk(10, "w1", "coord", 1), // row 28: the client cancels stream 7
+    {
+      event: "h2-call-end",
+      ...call,
+      stream_id: 7,
+      method: "/pkg.Svc/Slow",
+      request_bytes: 13,
+      response_bytes: 0,
+      reset: { code: 8, by: "client" },
+      chunk: 10,
+    },
+    { event: "recv", id: 10 },
+  ];
+  const events = lines.map((line, time) => ({ time, ...line }) as JournalEvent);
+
+  it("draws a call and its answer instead of the chunks of a decoded connection", () => {
+    const d = lamportPayload(wholeJournal(events), []);
+    expect(d.participants).toEqual(["coord", "w1"]);
+    const arrows = [];
+    for (let i = 0; i < d.arrows.length; i += 5) arrows.push(d.arrows.slice(i, i + 5));
+    const { server, error, DROPPED } = ARROW;
+    expect(arrows.map((a, k) => [...a, d.labels[k]])).toEqual([
+      [1, 0, 0, 1, server, 'connect conn=1 client="127.0.0.1:5000"'],
+      [1, 0, 2, 4, server, "/pkg.Svc/Get"],
+      [0, 1, 7, 9, server, "OK"],
+      [1, 0, 10, 13, server, "/pkg.Svc/<b>Put</b>\\u0007"],
+      [1, 0, 10, 13, server, "/pkg.Svc/Get"],
+      [0, 1, 14, 16, error | DROPPED, "NOT_FOUND"],
+      [0, 1, 17, 17, error | DROPPED, "aborted (harness)"],
+      [1, 0, 18, 19, server, 'connect conn=2 client="127.0.0.1:5000"'],
+      [1, 0, 20, 22, server, "/pkg.Svc/Get"],
+      // From the chunk the observer gave up on, bytes again; and a connection not HTTP/2.
+      [1, 0, 23, 25, server, "data bytes=100 conn=2"],
+      [0, 1, 26, 27, server, 'data text="HTTP/1.1 200 OK" bytes=100 conn=3'],
+      [1, 0, 28, 30, error, "reset CANCEL"],
+    ]);
+    expect(d.call_arrows).toBe(8);
+    expect(d.titles[2]).toBe(
+      "coord → w1 #3: /pkg.Svc/Get (stream 1) ended OK (0); request 13 B, response 20 B, HTTP 200",
+    );
+    expect(d.titles[5]).toBe(
+      "coord → w1 #5: /pkg.Svc/<b>Put</b>\\u0007 (stream 3) ended NOT_FOUND (5): no <such> key; " +
+        "request 13 B, response 0 B — dropped (reset)",
+    );
+    expect(d.titles[6]).toContain("aborted (harness): the connection went with the call open");
+    expect(d.titles[11]).toContain("reset CANCEL by client");
+    expect(d.notes).toEqual([
+      [
+        1,
+        24,
+        "undecodable: client sent a frame of 20000 bytes > SETTINGS_MAX_FRAME_SIZE 16384, showing bytes",
+      ],
+    ]);
+  });
+
+  it("draws every chunk of a connection given up on before any call", () => {
+    const d = lamportPayload(
+      wholeJournal(
+        [
+          chunk(0, "coord", "w1", 4), // the server's SETTINGS, before the client's preface
+          { event: "recv", id: 0 },
+          chunk(1, "w1", "coord", 4),
+          { event: "h2-undecodable", ...call, conn: 4, reason: "HPACK: bad", chunk: 1 },
+          { event: "recv", id: 1 },
+        ].map((e, time) => ({ ...e, time }) as JournalEvent),
+      ),
+      [],
+    );
+    expect(d.labels).toEqual(["data bytes=100 conn=4", "data bytes=100 conn=4"]);
+    expect(d.notes).toEqual([[1, 3, "undecodable: HPACK: bad, showing bytes"]]);
+  });
+
+  it("cuts a long method and message, and draws nothing for a call whose chunk is not in the window", () => {
+    const long = `/${"x".repeat(5_000)}`;
+    const d = lamportPayload(
+      wholeJournal(
+        [
+          { time: 0, event: "h2-call-start", ...call, stream_id: 1, method: long, chunk: 99 },
+          { time: 1, event: "recv", id: 99 },
+          { time: 0, ...chunk(1, "w1", "coord", 1) },
+          { time: 3, event: "h2-call-start", ...call, stream_id: 3, method: long, chunk: 1 },
+          { time: 4, event: "recv", id: 1 },
+          { time: 0, ...chunk(2, "coord", "w1", 1) },
+          {
+            time: 6,
+            event: "h2-call-end",
+            ...call,
+            stream_id: 3,
+            method: long,
+            grpc_status: 99,
+            grpc_message: long,
+            chunk: 2,
+          },
+          { time: 7, event: "recv", id: 2 },
+        ].map((e, time) => ({ ...e, time }) as JournalEvent),
+      ),
+      [],
+    );
+    expect(d.labels.map((l) => l.length)).toEqual([LABEL_MAX_CHARS, "status 99".length]);
+    expect(d.labels[1]).toBe("status 99");
+    expect(d.titles.every((t) => t.length < TITLE_MAX_CHARS + 40)).toBe(true);
+    expect(d.call_arrows).toBe(2);
   });
 });
 
