@@ -27,9 +27,20 @@ export class LineSplitter {
     }
   }
 
-  /** The stream ended: a last line without a newline still counts. */
-  end(): void {
-    if (this.pending_bytes > 0 || this.parts.length > 0) this.finishLine();
+  /**
+   * The stream ended: a last line without a newline still counts, or goes to `onFragment` when
+   * given (a writer killed mid-line leaves a fragment that is no line of its protocol).
+   */
+  end(onFragment?: (line: string) => void): void {
+    if (this.pending_bytes === 0 && this.parts.length === 0) return;
+    if (onFragment && !this.discarding) {
+      const line = Buffer.concat(this.parts, this.pending_bytes).toString("utf8");
+      this.parts = [];
+      this.pending_bytes = 0;
+      onFragment(line);
+      return;
+    }
+    this.finishLine();
   }
 
   private append(piece: Buffer): void {

@@ -128,7 +128,18 @@ export class NodeProcess {
       (seen) => this.keepStderr(`[faultline: a ${seen}-byte stderr line was cut]`),
     );
     child.stdout?.on("data", (chunk: Buffer) => stdout.push(chunk));
-    child.stdout?.on("end", () => stdout.end());
+    // A node stopped or killed while writing a line leaves a fragment: no protocol error for
+    // that, unless the fragment is a whole JSON message (then it was one without its newline).
+    child.stdout?.on("end", () =>
+      stdout.end((fragment) => {
+        if (isJsonText(fragment)) this.events.line(fragment, ++this.stdout_lines);
+        else {
+          this.logLine(
+            `--- faultline: ${this.id}'s stdout ended inside a line (${Buffer.byteLength(fragment)} bytes, not JSON): cut off by its exit, ignored`,
+          );
+        }
+      }),
+    );
     child.stderr?.on("data", (chunk: Buffer) => {
       this.writeLog(chunk);
       stderr.push(chunk);
@@ -229,5 +240,14 @@ export class NodeProcess {
     if (this.log_bytes >= MAX_LOG_BYTES) {
       this.log.write(`\n--- faultline: log cut at ${MAX_LOG_BYTES} bytes\n`);
     }
+  }
+}
+
+function isJsonText(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
   }
 }

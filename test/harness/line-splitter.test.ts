@@ -200,6 +200,18 @@ describe("LineSplitter", () => {
     expect(c.events).toEqual(["overflow:6", "line:ok"]);
   });
 
+  it("end(onFragment): an unterminated last line goes to onFragment, not onLine", () => {
+    const c = collect();
+    feed(c, [Buffer.from('{"a":1}\n{"b":')], false);
+    const fragments: string[] = [];
+    c.splitter.end((f) => fragments.push(f));
+    expect(c.events).toEqual(['line:{"a":1}']);
+    expect(fragments).toEqual(['{"b":']);
+    // Nothing pending: onFragment is not called.
+    c.splitter.end((f) => fragments.push(f));
+    expect(fragments).toHaveLength(1);
+  });
+
   it("property: over-long lines are each reported once and short lines survive any chunking", () => {
     const max = 16;
     const entry = fc.oneof(
