@@ -485,11 +485,19 @@ describe("NodeProcess: stopping and crashing", () => {
     expect(h.exits).toHaveLength(1);
   });
 
-  it("emits a last stdout line without a newline before the exit", async () => {
+  it("emits a last stdout line without a newline before the exit when it is whole JSON", async () => {
     const h = await startNode({}, "sh");
-    h.node.write("partial no-newline");
+    h.node.write('partial {"src":"n1"}');
     await h.exited;
-    expect(h.lines.at(-1)?.[0]).toBe("no-newline");
+    expect(h.lines.at(-1)?.[0]).toBe('{"src":"n1"}');
+  });
+
+  it("logs and drops a last stdout fragment that is not JSON (a write cut off by the exit)", async () => {
+    const h = await startNode({}, "sh");
+    h.node.write('partial {"src":"n1","body":');
+    await h.exited;
+    expect(h.lines.map(([line]) => line)).not.toContain('{"src":"n1","body":');
+    await until(() => readFileSync(h.logPath, "utf8").includes("stdout ended inside a line"));
   });
 
   it("kills the rest of the group when the node exits on its own (wrapper without exec)", async () => {
